@@ -1,0 +1,256 @@
+"""Canonical, optionally length-limited Huffman coding of integer symbols.
+
+Deep Compression (Han et al., ICLR 2016, section 4) Huffman-codes the
+quantized weight indices and the sparse relative indices. This module is the
+reference for the stored streams and for the hardware decoder:
+
+* Code lengths come from the frequencies: Huffman's algorithm (Huffman 1952)
+  when unlimited, or the package-merge algorithm (Larmore & Hirschberg, "A
+  fast algorithm for optimal length-limited Huffman codes", JACM 1990) when a
+  maximum code length is given; both are optimal for their constraint.
+* The code itself is *canonical* (as in DEFLATE, RFC 1951 section 3.2.2):
+  codes are assigned in order of (length, symbol), so the table is stored as
+  code lengths only.
+* Bit streams are packed most-significant bit first: bit ``i`` of the stream
+  is bit ``7 - i % 8`` of byte ``i // 8``. A ``W``-bit hardware word holds
+  stream bits ``[jW, (j+1)W)`` with the first one in its MSB.
+
+Symbols with frequency zero get length 0 (no code). A single used symbol gets
+a 1-bit code (``0``); its Kraft sum is 1/2 and the pattern ``1`` is invalid.
+"""
+
+from __future__ import annotations
+
+import heapq
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = [
+    "HuffmanError",
+    "MAX_DECODE_LEN",
+    "code_lengths",
+    "canonical_codes",
+    "kraft_sum",
+    "check_lengths",
+    "encode",
+    "decode",
+    "encoded_bits",
+]
+
+#: Longest code the golden decoder's window handles (hardware limits to 16).
+MAX_DECODE_LEN = 24
+
+
+class HuffmanError(ValueError):
+    """A code table or a coded stream is malformed."""
+
+
+def _depths(root, n: int) -> np.ndarray:
+    """Leaf depths of a tree made of nested 2-tuples with int leaves."""
+    lengths = np.zeros(n, dtype=np.int64)
+    stack = [(root, 0)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, tuple):
+            stack.append((node[0], d + 1))
+            stack.append((node[1], d + 1))
+        else:
+            lengths[node] = d
+    return lengths
+
+
+def _huffman(freqs: list[tuple[int, int]], n: int) -> np.ndarray:
+    heap = [(f, i, s) for i, (f, s) in enumerate(freqs)]
+    heapq.heapify(heap)
+    counter = len(heap)
+    while len(heap) > 1:
+        f1, _, a = heapq.heappop(heap)
+        f2, _, b = heapq.heappop(heap)
+        heapq.heappush(heap, (f1 + f2, counter, (a, b)))
+        counter += 1
+    return _depths(heap[0][2], n)
+
+
+def _package_merge(freqs: list[tuple[int, int]], n: int, limit: int) -> np.ndarray:
+    leaves = sorted(freqs)  # (weight, symbol): deterministic order
+    current = list(leaves)
+    for _ in range(limit - 1):
+        packages = [(current[j][0] + current[j + 1][0], (current[j][1], current[j + 1][1]))
+                    for j in range(0, len(current) - 1, 2)]
+        # Stable sort: at equal weight leaves stay ahead of packages.
+        current = sorted(leaves + packages, key=lambda t: t[0])
+    lengths = np.zeros(n, dtype=np.int64)
+    stack = [node for _, node in current[: 2 * len(leaves) - 2]]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend(node)
+        else:
+            lengths[node] += 1
+    return lengths
+
+
+def code_lengths(freqs, max_len: int | None = None) -> np.ndarray:
+    """Optimal code lengths for symbol frequencies, optionally limited to ``max_len``.
+
+    ``freqs[s]`` is the count (non-negative integer) of symbol ``s``. Returns
+    an ``int64`` array of the same length; 0 for unused symbols. The result
+    minimises ``sum(freqs * lengths)`` subject to the Kraft inequality and,
+    if given, ``lengths <= max_len``. Raises ``ValueError`` if ``max_len`` is
+    too small for the number of used symbols (``2**max_len < used``).
+    """
+    f = np.asarray(freqs)
+    if f.ndim != 1 or (f.size and (np.any(f < 0) or not np.issubdtype(f.dtype, np.integer))):
+        raise ValueError("freqs must be a 1-D array of non-negative integers")
+    n = f.size
+    used = [(int(f[s]), s) for s in range(n) if f[s] > 0]
+    if max_len is not None and (not isinstance(max_len, (int, np.integer)) or max_len < 1):
+        raise ValueError(f"max_len must be a positive integer, not {max_len!r}")
+    lengths = np.zeros(n, dtype=np.int64)
+    if len(used) == 0:
+        return lengths
+    if len(used) == 1:
+        lengths[used[0][1]] = 1
+        return lengths
+    if max_len is not None and 2**max_len < len(used):
+        raise ValueError(f"{len(used)} symbols cannot be coded in at most {max_len} bits")
+    out = _huffman(used, n)
+    if max_len is not None and out.max() > max_len:
+        out = _package_merge(used, n, int(max_len))
+    return out
+
+
+def kraft_sum(lengths) -> Fraction:
+    """Exact Kraft sum ``sum 2^-l`` over the used symbols (``l > 0``)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    used = lengths[lengths > 0]
+    if used.size == 0:
+        return Fraction(0)
+    top = int(used.max())
+    return Fraction(int(np.sum(np.left_shift(1, top - used, dtype=object))), 2**top)
+
+
+def check_lengths(lengths, max_len: int = 32) -> np.ndarray:
+    """Validate a code-length table: integers in ``[0, max_len]``, Kraft sum at most 1.
+
+    Raises ``HuffmanError`` naming the problem. An incomplete code (Kraft sum
+    below 1) is legal: its unused patterns are decoding errors.
+    """
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or (lengths.size and not np.issubdtype(lengths.dtype, np.integer)):
+        raise HuffmanError("code lengths must be a 1-D integer array")
+    lengths = lengths.astype(np.int64)
+    if lengths.size and (lengths.min() < 0 or lengths.max() > max_len):
+        raise HuffmanError(f"code lengths must be in [0, {max_len}]")
+    if kraft_sum(lengths) > 1:
+        raise HuffmanError("code lengths are over-subscribed (Kraft sum above 1)")
+    return lengths
+
+
+def canonical_codes(lengths) -> np.ndarray:
+    """Canonical codes for a length table (RFC 1951 section 3.2.2), as ``int64``.
+
+    Codes of equal length are consecutive in symbol order; a shorter code's
+    numeric prefix precedes all longer ones. Unused symbols get code 0.
+    """
+    lengths = check_lengths(lengths)
+    codes = np.zeros(lengths.size, dtype=np.int64)
+    if lengths.size == 0 or lengths.max() == 0:
+        return codes
+    maxl = int(lengths.max())
+    bl_count = np.bincount(lengths, minlength=maxl + 1)
+    bl_count[0] = 0
+    next_code = [0] * (maxl + 2)
+    code = 0
+    for bits in range(1, maxl + 1):
+        code = (code + int(bl_count[bits - 1])) << 1
+        next_code[bits] = code
+    for s in np.argsort(lengths, kind="stable"):  # (length, symbol) order
+        ln = int(lengths[s])
+        if ln:
+            codes[s] = next_code[ln]
+            next_code[ln] += 1
+    return codes
+
+
+def encoded_bits(symbols, lengths) -> int:
+    """Number of bits ``encode`` produces for ``symbols``."""
+    s = np.asarray(symbols, dtype=np.int64)
+    return int(np.asarray(lengths, dtype=np.int64)[s].sum()) if s.size else 0
+
+
+def encode(symbols, lengths) -> tuple[np.ndarray, int]:
+    """Pack ``symbols`` with the canonical code of ``lengths``.
+
+    Returns ``(data, nbits)``: ``data`` is a ``uint8`` array of
+    ``ceil(nbits / 8)`` bytes, MSB first, zero padded. Raises ``HuffmanError``
+    for a symbol outside the table or without a code.
+    """
+    lengths = check_lengths(lengths)
+    codes = canonical_codes(lengths)
+    s = np.asarray(symbols, dtype=np.int64).ravel()
+    if s.size == 0:
+        return np.zeros(0, dtype=np.uint8), 0
+    if s.min() < 0 or s.max() >= lengths.size:
+        raise HuffmanError("symbol outside the code table")
+    ln = lengths[s]
+    if np.any(ln == 0):
+        raise HuffmanError(f"symbol {int(s[np.argmax(ln == 0)])} has no code")
+    c = codes[s]
+    maxl = int(ln.max())
+    j = np.arange(maxl)
+    # Left-align each code in a maxl-bit field, then keep its first ln bits.
+    shift = (maxl - 1 - j)[None, :]
+    bits = ((c << (maxl - ln))[:, None] >> shift) & 1
+    bits = bits[j[None, :] < ln[:, None]].astype(np.uint8)
+    return np.packbits(bits), int(bits.size)
+
+
+def decode(data, nbits: int, lengths, count: int) -> np.ndarray:
+    """Decode ``count`` symbols from the first ``nbits`` bits of ``data``.
+
+    Bits after the last symbol (up to ``nbits``) are ignored, as a stream
+    padded to a word is. Raises ``HuffmanError`` on a bit pattern that is no
+    code, on a code running past ``nbits``, or if fewer than ``count``
+    symbols are present.
+    """
+    lengths = check_lengths(lengths, MAX_DECODE_LEN)
+    data = np.asarray(data, dtype=np.uint8).ravel()
+    if count < 0 or nbits < 0 or nbits > 8 * data.size:
+        raise HuffmanError(f"bad sizes: count={count}, nbits={nbits}, bytes={data.size}")
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    if lengths.max(initial=0) == 0:
+        raise HuffmanError("empty code table")
+    codes = canonical_codes(lengths)
+    m = int(lengths.max())
+    # Table indexed by the next m bits: (symbol, length); length 0 = invalid.
+    sym_t = np.zeros(1 << m, dtype=np.int64)
+    len_t = np.zeros(1 << m, dtype=np.int64)
+    for s in np.nonzero(lengths)[0]:
+        ln = int(lengths[s])
+        lo = int(codes[s]) << (m - ln)
+        hi = lo + (1 << (m - ln))
+        sym_t[lo:hi] = s
+        len_t[lo:hi] = ln
+    d = np.concatenate([data, np.zeros(4, dtype=np.uint8)]).astype(np.uint32)
+    p = np.arange(nbits, dtype=np.int64)
+    b = p >> 3
+    w32 = (d[b] << 24) | (d[b + 1] << 16) | (d[b + 2] << 8) | d[b + 3]
+    win = (w32 >> (32 - m - (p & 7)).astype(np.uint32)) & np.uint32((1 << m) - 1)
+    step = len_t[win].tolist()
+    starts = [0] * count
+    pos = 0
+    try:
+        for i in range(count):
+            starts[i] = pos
+            ln = step[pos]
+            if ln == 0:
+                raise HuffmanError(f"invalid code at bit {pos} (symbol {i})")
+            pos += ln
+    except IndexError:
+        raise HuffmanError(f"stream ends after {i} of {count} symbols") from None
+    if pos > nbits:
+        raise HuffmanError(f"last code runs past the end of the stream ({pos} > {nbits} bits)")
+    return sym_t[win[np.asarray(starts, dtype=np.int64)]]
