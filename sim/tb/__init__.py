@@ -1,0 +1,1 @@
+"""cocotb testbench modules, imported by name inside the simulator process."""
