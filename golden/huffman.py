@@ -22,6 +22,7 @@ a 1-bit code (``0``); its Kraft sum is 1/2 and the pattern ``1`` is invalid.
 from __future__ import annotations
 
 import heapq
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -227,30 +228,44 @@ def decode(data, nbits: int, lengths, count: int) -> np.ndarray:
     m = int(lengths.max())
     # Table indexed by the next m bits: (symbol, length); length 0 = invalid.
     sym_t = np.zeros(1 << m, dtype=np.int64)
-    len_t = np.zeros(1 << m, dtype=np.int64)
+    len_t = np.zeros(1 << m, dtype=np.uint8)
     for s in np.nonzero(lengths)[0]:
         ln = int(lengths[s])
         lo = int(codes[s]) << (m - ln)
         hi = lo + (1 << (m - ln))
         sym_t[lo:hi] = s
         len_t[lo:hi] = ln
+    # The m-bit window starting at every bit position, built per byte and bit offset.
     d = np.concatenate([data, np.zeros(4, dtype=np.uint8)]).astype(np.uint32)
-    p = np.arange(nbits, dtype=np.int64)
-    b = p >> 3
-    w32 = (d[b] << 24) | (d[b + 1] << 16) | (d[b + 2] << 8) | d[b + 3]
-    win = (w32 >> (32 - m - (p & 7)).astype(np.uint32)) & np.uint32((1 << m) - 1)
-    step = len_t[win].tolist()
-    starts = [0] * count
+    nb = data.size
+    w32 = (d[:nb] << 24) | (d[1:nb + 1] << 16) | (d[2:nb + 2] << 8) | d[3:nb + 3]
+    mask = np.uint32((1 << m) - 1)
+    win = np.empty((nb, 8), dtype=np.uint32)
+    for o in range(8):
+        win[:, o] = (w32 >> np.uint32(32 - m - o)) & mask
+    win = win.ravel()[:nbits]
+    # Invalid patterns jump far past the end, so the chase below needs no branch;
+    # the checks after it say what went wrong.
+    lens = len_t[win].astype(np.int64)
+    lens[lens == 0] = nbits + 1
+    step = lens.tolist()
+    starts: list[int] = []
+    append = starts.append
     pos = 0
     try:
-        for i in range(count):
-            starts[i] = pos
-            ln = step[pos]
-            if ln == 0:
-                raise HuffmanError(f"invalid code at bit {pos} (symbol {i})")
-            pos += ln
+        for _ in itertools.repeat(None, count):
+            append(pos)
+            pos += step[pos]
     except IndexError:
-        raise HuffmanError(f"stream ends after {i} of {count} symbols") from None
-    if pos > nbits:
-        raise HuffmanError(f"last code runs past the end of the stream ({pos} > {nbits} bits)")
-    return sym_t[win[np.asarray(starts, dtype=np.int64)]]
+        pass
+    st = np.asarray(starts, dtype=np.int64)
+    st = st[st < nbits]                      # a start at or past the end is no symbol
+    bad = np.flatnonzero(lens[st] > nbits)
+    if bad.size:
+        raise HuffmanError(f"invalid code at bit {int(st[bad[0]])} (symbol {int(bad[0])})")
+    if st.size < count:
+        raise HuffmanError(f"stream ends after {st.size} of {count} symbols")
+    end = int(st[-1] + lens[st[-1]])
+    if end > nbits:
+        raise HuffmanError(f"last code runs past the end of the stream ({end} > {nbits} bits)")
+    return sym_t[win[st]]

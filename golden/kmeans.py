@@ -102,13 +102,19 @@ class WeightSharing:
 
 
 def share_weights(w: np.ndarray, bits: int, mask: np.ndarray | None = None,
-                  init: str = "linear", seed: int = 0, max_iter: int = 100) -> WeightSharing:
+                  init: str = "linear", seed: int = 0, max_iter: int = 100,
+                  reserve_zero: bool = False) -> WeightSharing:
     """Cluster the kept weights of one layer into ``2**bits`` shared values.
 
     Only weights where ``mask`` is ``True`` (all if ``None``) take part, as in
     Deep Compression where pruning precedes quantization. The codebook has
     ``k = 2**bits`` entries (fewer distinct kept values than ``k`` still give
     ``k`` entries, some possibly equal).
+
+    ``reserve_zero=True`` is Zipcore's stored form: entry 0 of the codebook is
+    the zero weight (pruned positions and relative-index padding), the kept
+    weights share the other ``k - 1`` entries, and ``indices`` are the codes
+    (0 where pruned).
     """
     w = np.asarray(w, dtype=np.float64)
     if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 16:
@@ -118,10 +124,14 @@ def share_weights(w: np.ndarray, bits: int, mask: np.ndarray | None = None,
         raise ValueError(f"mask shape {mask.shape} != weight shape {w.shape}")
     kept = w[mask]
     k = 2**int(bits)
+    shared = k - 1 if reserve_zero else k
     idx = np.zeros(w.shape, dtype=np.int64)
-    if kept.size == 0:
+    if kept.size == 0 or shared == 0:
         return WeightSharing(np.zeros(k), idx, mask)
-    c0 = init_centroids(kept, k, init, seed)
+    c0 = init_centroids(kept, shared, init, seed)
     codebook, labels = kmeans_1d(kept, c0, max_iter=max_iter)
+    if reserve_zero:
+        codebook = np.concatenate([[0.0], codebook])
+        labels = labels + 1
     idx[mask] = labels
     return WeightSharing(codebook, idx, mask)

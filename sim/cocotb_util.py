@@ -123,4 +123,5 @@ class StreamSink:
             if len(self.items) >= n:
                 return
             await FallingEdge(self.clk)
-        raise AssertionError(f"timeout: {len(self.items)} of {n} items after {timeout_cycles} cycles")
+        raise AssertionError(
+            f"timeout: {len(self.items)} of {n} items after {timeout_cycles} cycles")

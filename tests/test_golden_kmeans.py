@@ -51,3 +51,13 @@ def test_exact_when_k_covers_values():
     v = np.array([1.0, 1.0, 2.0, 5.0])
     c, labels = K.kmeans_1d(v, K.init_centroids(v, 4, "linear"))
     assert np.allclose(c[labels], v)
+
+
+def test_reserve_zero_codes():
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(10, 10))
+    mask = np.abs(w) > 0.5
+    ws = K.share_weights(w, 4, mask, reserve_zero=True)
+    assert ws.codebook.size == 16 and ws.codebook[0] == 0
+    assert np.all(ws.indices[~mask] == 0) and np.all(ws.indices[mask] >= 1)
+    assert np.array_equal(ws.codebook[ws.indices], ws.reconstruct())

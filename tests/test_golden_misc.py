@@ -92,7 +92,9 @@ def test_distillation_gradient(seed, t, lam):
         sp, sm = s.copy(), s.copy()
         sp[i] += eps
         sm[i] -= eps
-        num[i] = (D.distillation_loss(sp, te, y, t, lam) - D.distillation_loss(sm, te, y, t, lam)) / (2 * eps)
+        lp = D.distillation_loss(sp, te, y, t, lam)
+        lm = D.distillation_loss(sm, te, y, t, lam)
+        num[i] = (lp - lm) / (2 * eps)
     assert np.allclose(g, num, atol=1e-6)
 
 
@@ -120,7 +122,7 @@ def test_sharing_ratio_paper_example():
 def test_account_layer_by_hand():
     codes = np.zeros((4, 3), dtype=int)  # column-major flat: col0 rows0-3, col1, col2
     codes[0, 0] = 1
-    codes[3, 2] = 2                      # flat index 11 -> gap 10 -> with 2-bit gaps: 2 pads + gap 2
+    codes[3, 2] = 2  # flat index 11: gap 10 = 2 pads (4 positions each) + gap 2
     acc = A.account_layer("t", codes, k=4, index_bits=2, n_biases=4)
     assert acc.kept == 2 and acc.weights == 12
     assert acc.entries == 4              # [gap0,v1] [pad 3] [pad 3] [gap 2, v2]

@@ -99,7 +99,7 @@ def test_binary_scale_is_least_squares(w):
     b, alpha = Q.binarize(w, axis=0)
     assert set(np.unique(b)) <= {-1, 1}
     for i in range(w.shape[0]):
-        err = lambda a: np.sum((w[i] - a * b[i]) ** 2)  # noqa: E731
+        err = lambda a, i=i: np.sum((w[i] - a * b[i]) ** 2)  # noqa: E731
         assert err(alpha[i]) <= err(alpha[i] * 1.01) + 1e-9
         assert err(alpha[i]) <= err(alpha[i] * 0.99) + 1e-9
 

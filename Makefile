@@ -1,0 +1,26 @@
+# Zipcore: `make demo` runs the main job end to end, `make test` the whole suite.
+# Both set up .venv first (scripts/setup.sh), so they work on a fresh machine.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench doctor clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/zipcore demo --json build/demo.json
+
+test: setup
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/golden.py
+
+doctor: setup
+	$(VENV)/bin/zipcore doctor
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

