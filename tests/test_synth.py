@@ -1,6 +1,7 @@
 """Real out-of-context builds with the YoWASP flow (a few, kept small)."""
 
 import pytest
+from amaranth.back import rtlil
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -26,6 +27,13 @@ def test_wrapper_counts_port_bits():
     # i: payload 8 + valid 1 in, ready 1 out; o: payload 8 + valid out, ready in; level 3 out
     assert w.in_bits == 8 + 1 + 1
     assert w.out_bits == 1 + 8 + 1 + 3
+    # The wrapper elaborates with only its pins: clk, rst, sin, load, sout.
+    text = rtlil.convert(w, name="top")
+    top = text[text.index("module \\top\n"):]
+    top = top[:top.index("\nend\n")]
+    ports = sorted(ln.split()[-1].lstrip("\\") for ln in top.splitlines()
+                   if ln.strip().startswith("wire") and (" input " in ln or " output " in ln))
+    assert ports == ["clk", "load", "rst", "sin", "sout"]
 
 
 @pytest.mark.slow
