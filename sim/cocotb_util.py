@@ -34,7 +34,18 @@ async def start_clock_and_reset(dut, cycles: int = 3, period_ns: int = 10):
     dut.rst.value = 0
 
 
-class StreamSource:
+class _StreamPort:
+    """The ``valid``/``payload``/``ready`` handles of a stream port ``<prefix>``."""
+
+    def __init__(self, dut, prefix: str, rng: random.Random):
+        self.clk = dut.clk
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.rng = rng
+
+
+class StreamSource(_StreamPort):
     """Drives ``<prefix>__valid``/``__payload`` from a list, idling at random.
 
     ``idle`` is the probability of a cycle with ``valid`` low between items
@@ -43,11 +54,7 @@ class StreamSource:
     """
 
     def __init__(self, dut, prefix: str, rng: random.Random, idle: float = 0.0):
-        self.clk = dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.rng = rng
+        super().__init__(dut, prefix, rng)
         self.idle = idle
         self.sent = 0
         self.valid.value = 0
@@ -72,17 +79,13 @@ class StreamSource:
         self.valid.value = 0
 
 
-class StreamSink:
+class StreamSink(_StreamPort):
     """Takes ``<prefix>__payload`` while raising ``ready`` at random and checks the
     stream rules: once ``valid`` is high it stays high, with the same payload,
     until ``ready``. Collected payloads are in ``items`` (unsigned ints)."""
 
     def __init__(self, dut, prefix: str, rng: random.Random, stall: float = 0.0):
-        self.clk = dut.clk
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.rng = rng
+        super().__init__(dut, prefix, rng)
         self.stall = stall
         self.items: list[int] = []
         self.violations: list[str] = []
