@@ -11,7 +11,8 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(VENV)/bin/zipcore demo --json build/demo.json
+	$(VENV)/bin/zipcore compress builtin:digits-mlp -o build/digits-mlp.zcm --json build/digits-mlp.json
+	$(VENV)/bin/zipcore inspect build/digits-mlp.zcm
 
 test: setup
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

@@ -10,24 +10,15 @@ import argparse
 import sys
 
 from . import __version__
+from .errors import UserError
 
 __all__ = ["main", "UserError"]
-
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2."""
 
 
 def _doctor(args) -> int:
     from .doctor import main as doctor  # noqa: PLC0415
 
     return doctor(args)
-
-
-def _demo(args) -> int:
-    from .demo import main as demo  # noqa: PLC0415
-
-    return demo(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,12 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("doctor", help="list every tool of the flow with version and path")
     d.set_defaults(func=_doctor)
-    demo = sub.add_parser(
-        "demo", help="train the digits MLP, prune, retrain, share weights, Huffman-code, "
-                     "and print the per-layer storage table")
-    demo.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=_demo)
+    from .compress import add_parsers  # noqa: PLC0415
+
+    add_parsers(sub)
     return p
 
 
