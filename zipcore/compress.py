@@ -51,16 +51,17 @@ def _default_dataset(model: Model) -> str:
     return {64: "digits", 784: "digits28"}.get(n, "digits")
 
 
-def load_trained(spec: str, dataset: str | None, seed: int, progress) -> tuple:
-    """``builtin:NAME`` (trained now) or a model file; returns (model, data, builtin or None)."""
+def resolve_model(spec: str, dataset: str | None, seed: int) -> tuple:
+    """``builtin:NAME`` (untrained yet) or a model file, and its dataset:
+    returns ``(model, data, builtin or None)``. Nothing slow happens here, so
+    options can be checked before any training."""
     if spec.startswith("builtin:"):
         name = spec[len("builtin:"):]
         if name not in BUILTINS:
             raise UserError(f"unknown built-in model {name!r} (one of: "
                             f"{', '.join(BUILTINS)})")
-        data = _dataset(dataset, BUILTINS[name].dataset)
-        model, data, b = train_builtin(name, seed, data, progress)
-        return model, data, b
+        b = BUILTINS[name]
+        return b.build(seed), _dataset(dataset, b.dataset), b
     try:
         model = load_model(spec)
     except ModelImportError as e:
@@ -70,6 +71,15 @@ def load_trained(spec: str, dataset: str | None, seed: int, progress) -> tuple:
         raise UserError(f"the model takes {int(np.prod(model.input_shape))} inputs but "
                         f"{data.name} has {data.x_train.shape[1]} features")
     return model, data, None
+
+
+def load_trained(spec: str, dataset: str | None, seed: int, progress, check=None) -> tuple:
+    """``resolve_model``, then ``check(model, builtin)``, then train a built-in."""
+    model, data, b = resolve_model(spec, dataset, seed)
+    checked = check(model, b) if check else None
+    if b is not None:
+        model, data, b = train_builtin(b.name, seed, data, progress)
+    return model, data, b, checked
 
 
 @dataclass
@@ -142,8 +152,9 @@ def _config(args, n_layers: int, builtin) -> CompressConfig:
 
 def cmd_compress(args) -> int:
     prog = Progress(not args.quiet)
-    model, data, builtin = load_trained(args.model, args.dataset, args.seed, prog)
-    cfg = _config(args, len(model.weighted), builtin)
+    model, data, builtin, cfg = load_trained(
+        args.model, args.dataset, args.seed, prog,
+        check=lambda m, b: _config(args, len(m.weighted), b))
     name = args.model.split(":", 1)[1] if args.model.startswith("builtin:") else model.name
     res = compress(model, data, cfg, name, prog)
     out = Path(args.output)
@@ -192,8 +203,10 @@ def cmd_sweep(args) -> int:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     prog = Progress(not args.quiet)
-    model, data, _ = load_trained(args.model, args.dataset, args.seed, prog)
     levels = _floats(args.sparsities, "--sparsities")
+    if not levels or any(not 0 <= v < 1 for v in levels):
+        raise UserError("--sparsities must be ratios in [0, 1)")
+    model, data, _, _ = load_trained(args.model, args.dataset, args.seed, prog)
     base = accuracy(model, data.x_test, data.y_test)
     curve = []
     for s in levels:
