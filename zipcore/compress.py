@@ -246,7 +246,8 @@ def cmd_sweep(args) -> int:
     ax.set_xticks(np.arange(len(sens)) + 0.4 - width / 2, [r["layer"] for r in sens])
     ax.set(ylabel="test accuracy (%)", title="per-layer sensitivity (one layer pruned, "
            "no retraining)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylim(0, 118)
+    ax.legend(fontsize=7, ncol=min(len(levels), 6), loc="upper center")
     fig.tight_layout()
     _save(fig, out / "layer_sensitivity.png")
     plt.close("all")
