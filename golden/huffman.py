@@ -37,6 +37,7 @@ __all__ = [
     "encode",
     "decode",
     "encoded_bits",
+    "to_words",
 ]
 
 #: Longest code the golden decoder's window handles (hardware limits to 16).
@@ -269,3 +270,16 @@ def decode(data, nbits: int, lengths, count: int) -> np.ndarray:
     if end > nbits:
         raise HuffmanError(f"last code runs past the end of the stream ({end} > {nbits} bits)")
     return sym_t[win[st]]
+
+
+def to_words(data, nbits: int, width: int) -> list[int]:
+    """The stream as ``width``-bit words for the hardware decoder: stream bit ``i`` is
+    bit ``width - 1 - i % width`` of word ``i // width`` (MSB first), zero padded."""
+    if width % 8:
+        raise ValueError("word width must be a multiple of 8")
+    nwords = -(-nbits // width)
+    raw = np.zeros(nwords * width // 8, dtype=np.uint8)
+    d = np.asarray(data, dtype=np.uint8).ravel()[: raw.size]
+    raw[: d.size] = d
+    per = width // 8
+    return [int.from_bytes(raw[k * per:(k + 1) * per].tobytes(), "big") for k in range(nwords)]

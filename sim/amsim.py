@@ -1,0 +1,43 @@
+"""amaranth.sim helpers (async testbenches): put and get on ``lib.stream``
+interfaces with random stalls, in the style of Glasgow's and Tiliqua's tests."""
+
+from __future__ import annotations
+
+import random
+
+__all__ = ["stream_put", "stream_get", "stream_send", "stream_collect"]
+
+
+async def stream_put(ctx, stream, payload):
+    """Offer ``payload`` on ``stream`` and wait for the transfer."""
+    ctx.set(stream.valid, 1)
+    ctx.set(stream.payload, payload)
+    await ctx.tick().until(stream.ready)
+    ctx.set(stream.valid, 0)
+
+
+async def stream_get(ctx, stream):
+    """Wait for a payload on ``stream`` and take it."""
+    ctx.set(stream.ready, 1)
+    (payload,) = await ctx.tick().sample(stream.payload).until(stream.valid)
+    ctx.set(stream.ready, 0)
+    return payload
+
+
+async def stream_send(ctx, stream, items, rng: random.Random | None = None, idle: float = 0.0):
+    """Send ``items`` in order, idling at random between them."""
+    for item in items:
+        while rng is not None and rng.random() < idle:
+            await ctx.tick()
+        await stream_put(ctx, stream, item)
+
+
+async def stream_collect(ctx, stream, n: int, rng: random.Random | None = None,
+                         stall: float = 0.0) -> list:
+    """Take ``n`` payloads, stalling at random between them."""
+    out = []
+    while len(out) < n:
+        while rng is not None and rng.random() < stall:
+            await ctx.tick()
+        out.append(await stream_get(ctx, stream))
+    return out

@@ -1,0 +1,204 @@
+"""HuffmanDecoder in amaranth.sim against golden.huffman: random codes, stalls on
+both sides, maximum code lengths, a single-symbol alphabet, skewed codes,
+streams ending mid-word, corrupt streams and bad tables."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from golden import huffman as H
+from hw.huffman import HuffmanDecoder, HuffmanError
+from sim.amsim import stream_collect, stream_send
+
+
+async def load_code(ctx, dut, lengths):
+    for s, ln in enumerate(lengths):
+        ctx.set(dut.len_we, 1)
+        ctx.set(dut.len_addr, s)
+        ctx.set(dut.len_data, int(ln))
+        await ctx.tick()
+    ctx.set(dut.len_we, 0)
+    ctx.set(dut.build, 1)
+    await ctx.tick()
+    ctx.set(dut.build, 0)
+    cycles = 0
+    while ctx.get(dut.busy):
+        await ctx.tick()
+        cycles += 1
+        assert cycles < 20_000, "table build does not finish"
+    return cycles
+
+
+async def start(ctx, dut, count, nbits):
+    ctx.set(dut.count, count)
+    ctx.set(dut.nbits, nbits)
+    ctx.set(dut.start, 1)
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+
+
+def run(dut, lengths, jobs, *, idle=0.0, stall=0.0, seed=0, expect_error=None,
+        timeout=200_000):
+    """``jobs``: list of (symbols or None, data bytes, nbits, count)."""
+    results = {"outputs": [], "errors": [], "done": []}
+    rng_in, rng_out = random.Random(seed), random.Random(seed + 1)
+
+    async def control(ctx):
+        await load_code(ctx, dut, lengths)
+        assert ctx.get(dut.error) == HuffmanError.NONE
+        for _, data, nbits, count in jobs:
+            await start(ctx, dut, count, nbits)
+            words = H.to_words(data, nbits, dut.word_width)
+            await stream_send(ctx, dut.i, words, rng_in, idle) if words else None
+            waited = 0
+            while ctx.get(dut.busy):
+                await ctx.tick()
+                waited += 1
+                assert waited < timeout, "decoder still busy: hang"
+            results["errors"].append(ctx.get(dut.error))
+            results["done"].append(ctx.get(dut.done))
+
+    async def consumer(ctx):
+        for sym, _, _, count in jobs:
+            n = count if expect_error is None else len(sym)
+            results["outputs"].append(await stream_collect(ctx, dut.o, n, rng_out, stall))
+        if expect_error:
+            # After the good symbols: nothing more, ever (no garbage after an error).
+            ctx.set(dut.o.ready, 1)
+            for _ in range(50):
+                await ctx.tick()
+                assert not ctx.get(dut.o.valid), "output after a stream error"
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(control)
+    sim.add_testbench(consumer)
+    sim.run()
+    return results
+
+
+def code_for(freqs, max_len):
+    return H.code_lengths(np.asarray(freqs), max_len)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("width,max_len,sbits", [(32, 16, 6), (16, 10, 8), (8, 12, 4)])
+def test_random_codes_with_stalls(seed, width, max_len, sbits):
+    rng = np.random.default_rng(seed)
+    n = 1 << sbits
+    freqs = rng.integers(0, 50, n) * (rng.random(n) < 0.8)
+    freqs[rng.integers(0, n)] += 1
+    lengths = code_for(freqs, max_len)
+    jobs = []
+    for _ in range(2):
+        sym = rng.choice(np.flatnonzero(lengths), size=int(rng.integers(1, 120)))
+        data, nbits = H.encode(sym, lengths)
+        jobs.append((sym, data, nbits, sym.size))
+    dut = HuffmanDecoder(word_width=width, max_len=max_len, symbol_bits=sbits)
+    r = run(dut, lengths, jobs, idle=0.3, stall=0.3, seed=seed)
+    for (sym, *_), out in zip(jobs, r["outputs"]):
+        assert out == sym.tolist()
+    assert r["errors"] == [HuffmanError.NONE] * 2 and r["done"] == [1, 1]
+
+
+def test_maximum_code_length_16():
+    freqs = [2**i for i in range(17)] + [1] * 15          # codes of 16 bits
+    lengths = code_for(freqs, 16)
+    assert lengths.max() == 16
+    sym = np.random.default_rng(1).choice(32, 300)
+    data, nbits = H.encode(sym, lengths)
+    dut = HuffmanDecoder(word_width=32, max_len=16, symbol_bits=5)
+    r = run(dut, lengths, [(sym, data, nbits, sym.size)], stall=0.2)
+    assert r["outputs"][0] == sym.tolist() and r["errors"] == [HuffmanError.NONE]
+
+
+def test_single_symbol_alphabet():
+    lengths = np.zeros(16, dtype=int)
+    lengths[9] = 1
+    sym = np.full(70, 9)
+    data, nbits = H.encode(sym, lengths)
+    dut = HuffmanDecoder(word_width=16, max_len=8, symbol_bits=4)
+    r = run(dut, lengths, [(sym, data, nbits, sym.size)])
+    assert r["outputs"][0] == sym.tolist() and r["done"] == [1]
+
+
+def test_one_symbol_per_cycle_without_stalls():
+    rng = np.random.default_rng(5)
+    lengths = code_for(rng.integers(1, 100, 64), 10)
+    sym = rng.choice(64, 400)
+    data, nbits = H.encode(sym, lengths)
+    words = H.to_words(data, nbits, 32)
+    dut = HuffmanDecoder(word_width=32, max_len=10, symbol_bits=6)
+    stamps = []
+
+    async def control(ctx):
+        await load_code(ctx, dut, lengths)
+        await start(ctx, dut, sym.size, nbits)
+        await stream_send(ctx, dut.i, words)
+
+    async def consumer(ctx):
+        ctx.set(dut.o.ready, 1)
+        cycle = 0
+        while len(stamps) < sym.size:
+            await ctx.tick()
+            cycle += 1
+            if ctx.get(dut.o.valid):
+                stamps.append(cycle)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(control)
+    sim.add_testbench(consumer)
+    sim.run()
+    span = stamps[-1] - stamps[0] + 1
+    assert span == sym.size, f"{sym.size} symbols took {span} cycles"
+
+
+def test_corrupt_stream_stops_with_bad_code():
+    lengths = np.array([1, 2, 0, 0])                  # incomplete: '11' is no code
+    good = np.array([0, 1, 0, 0, 1])
+    data, nbits = H.encode(good, lengths)
+    # Append the invalid pattern '11' and claim more symbols than decode cleanly.
+    bits = np.unpackbits(data)[:nbits].tolist() + [1, 1, 0, 0]
+    bad = np.packbits(np.array(bits, dtype=np.uint8))
+    dut = HuffmanDecoder(word_width=8, max_len=4, symbol_bits=2)
+    r = run(dut, lengths, [(good, bad, len(bits), 8)], expect_error=True, timeout=2000)
+    assert r["errors"] == [HuffmanError.BAD_CODE]
+    assert r["outputs"][0] == good.tolist()
+
+
+def test_stream_ending_mid_code_is_an_overrun():
+    lengths = np.array([1, 2, 2])
+    sym = np.array([0, 2, 2, 1])
+    data, nbits = H.encode(sym, lengths)
+    dut = HuffmanDecoder(word_width=8, max_len=4, symbol_bits=2)
+    r = run(dut, lengths, [(sym[:3], data, nbits - 1, 4)], expect_error=True, timeout=2000)
+    assert r["errors"] == [HuffmanError.OVERRUN]
+    assert r["outputs"][0] == sym[:3].tolist()
+
+
+def test_over_subscribed_table_is_refused():
+    dut = HuffmanDecoder(word_width=8, max_len=4, symbol_bits=2)
+    out = {}
+
+    async def tb(ctx):
+        await load_code(ctx, dut, [1, 1, 1, 0])
+        out["build"] = ctx.get(dut.error)
+        await start(ctx, dut, 1, 8)
+        out["start"] = ctx.get(dut.error)
+        out["busy"] = ctx.get(dut.busy)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert out == {"build": HuffmanError.BAD_TABLE, "start": HuffmanError.BAD_TABLE, "busy": 0}
+
+
+def test_parameters_are_checked():
+    with pytest.raises(TypeError):
+        HuffmanDecoder(word_width=12)
+    with pytest.raises(TypeError):
+        HuffmanDecoder(max_len=17)
