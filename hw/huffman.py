@@ -1,6 +1,6 @@
 """Canonical Huffman decoder with a run-time loadable code."""
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, unsigned
 from amaranth.lib import enum, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -27,7 +27,7 @@ class HuffmanDecoder(wiring.Component):
        ``len_addr``, ``len_data`` while the decoder is not ``busy``.
     2. Pulse ``build``: the decoder counts the lengths, computes the
        canonical first codes and left-aligned limits and sorts the symbols
-       into its table, in ``2 * 2**symbol_bits + max_len + 3`` cycles (``busy``
+       into its table, in ``2 * 2**symbol_bits + max_len + 6`` cycles (``busy``
        is high meanwhile). Over-subscribed lengths end in
        ``error == BAD_TABLE``.
     3. Set ``count`` (symbols) and ``nbits`` (stream bits) and pulse
@@ -39,7 +39,7 @@ class HuffmanDecoder(wiring.Component):
 
     Throughput: one symbol per cycle while input words arrive at least as
     fast as the code consumes bits and ``o`` is ready. Latency from a word's
-    arrival to its first symbol on ``o``: 5 cycles. The decode loop itself
+    arrival to its first symbol on ``o``: 7 cycles. The decode loop itself
     (window compare, length select, shift) is one cycle; index arithmetic,
     the table read and an output queue follow in a pipeline, and the loop
     advances only while the queue has room for everything in flight, so
@@ -113,8 +113,9 @@ class HuffmanDecoder(wiring.Component):
         sym_r = syms.read_port()
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=S, depth=self._q)
 
-        # Canonical tables, indexed by code length 0..L (entry 0 unused).
-        count = Array(Signal(S + 2, name=f"count{i}") for i in range(L + 1))
+        # Canonical tables per code length 1..L, written during the build with one-hot
+        # enables so no path indexes them by a computed length except stage 1's selects.
+        count = [Signal(S + 2, name=f"count{i}") for i in range(L + 1)]
         first = Array(Signal(L + 2, name=f"first{i}") for i in range(L + 1))
         base = Array(Signal(S + 2, name=f"base{i}") for i in range(L + 1))
         nxt = Array(Signal(S + 2, name=f"next{i}") for i in range(L + 1))
@@ -135,82 +136,98 @@ class HuffmanDecoder(wiring.Component):
         buf = Signal(B)
         nvalid = Signal(range(B + 1))
         words_left = Signal(32)
+        no_words = Signal()          # words_left == 0, registered
+        one_word = Signal()          # words_left == 1, registered
         syms_left = Signal(32)
+        more = Signal()              # syms_left != 0, registered
+        last = Signal()              # syms_left == 1, registered
         bits_left = Signal(33)
         decoding = Signal()
 
-        # Pipeline registers after the loop: stage 1 (length, window), stage 2 (table read).
-        s1_valid = Signal()
+        # Pipeline after the loop: s1 (length, window), s1b (selected base/first, code
+        # value), s1c (table index), s2 (table read) -> queue.
+        s1_valid, s1b_valid, s1c_valid, s2_valid = Signal(), Signal(), Signal(), Signal()
         s1_len = Signal(range(L + 1))
         s1_win = Signal(L)
         s1_ok = Signal()
-        s2_valid = Signal()
 
         # ---------------------------------------------------------------- build FSM
         addr = Signal(S + 1)
-        rd_valid = Signal()
-        rd_addr = Signal(S)
-        scan = Signal(range(L + 2))
-        code = Signal(L + 2)
+        rd_valid = Signal()          # len_r.data holds the length of symbol addr - 1
+        q_valid = Signal()           # q_len / q_sym: that length, registered
+        q_len = Signal(range(L + 1))
+        q_sym = Signal(S)
+        step = Signal(L + 1)         # one-hot code length during SCAN
+        f_prev = Signal(L + 2)       # first[l-1], count[l-1], base[l-1] during SCAN
+        c_prev = Signal(S + 2)
+        b_prev = Signal(S + 2)
+        c_shift = [Signal(S + 2, name=f"cshift{i}") for i in range(L)]
+        power = Signal(L + 2)        # 2^l during SCAN
 
         m.d.comb += len_r.addr.eq(addr[:S])
-        rd_len = len_r.data
+        m.d.sync += [q_valid.eq(rd_valid), q_len.eq(len_r.data), q_sym.eq((addr - 1)[:S])]
 
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
                 with m.If(self.build):
                     m.d.sync += [addr.eq(0), rd_valid.eq(0), error.eq(HuffmanError.NONE),
-                                 done.eq(0), table_ok.eq(0)]
+                                 done.eq(0), table_ok.eq(0), busy.eq(1)]
                     m.d.sync += [count[i].eq(0) for i in range(L + 1)]
-                    m.d.sync += busy.eq(1)
                     m.next = "COUNT"
                 with m.Elif(self.start & ~table_ok):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), done.eq(0)]
                 with m.Elif(self.start):
-                    m.d.sync += [words_left.eq((self.nbits + W - 1) >> (W.bit_length() - 1)),
-                                 syms_left.eq(self.count), bits_left.eq(self.nbits),
+                    nwords = (self.nbits + W - 1) >> (W.bit_length() - 1)
+                    m.d.sync += [words_left.eq(nwords), no_words.eq(nwords == 0),
+                                 one_word.eq(nwords == 1),
+                                 syms_left.eq(self.count), more.eq(self.count != 0),
+                                 last.eq(self.count == 1), bits_left.eq(self.nbits),
                                  nvalid.eq(0), buf.eq(0), error.eq(HuffmanError.NONE),
                                  done.eq(0), busy.eq(1), decoding.eq(1)]
                     m.next = "DECODE"
 
             with m.State("COUNT"):
-                # Read every length (one-cycle read latency) and count per length.
+                # Read every length (read latency 1, then a register) and count per length.
                 m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
-                with m.If(rd_valid & (rd_len != 0)):
-                    m.d.sync += count[rd_len].eq(count[rd_len] + 1)
-                with m.If(addr == nsym + 1):
-                    m.d.sync += [scan.eq(1), code.eq(0),
-                                 first[0].eq(0), base[0].eq(0), count[0].eq(0)]
+                for i in range(1, L + 1):
+                    with m.If(q_valid & (q_len == i)):
+                        m.d.sync += count[i].eq(count[i] + 1)
+                with m.If(addr == nsym + 2):
+                    m.d.sync += [step.eq(0b10), f_prev.eq(0), c_prev.eq(0), b_prev.eq(0),
+                                 power.eq(2)]
+                    m.d.sync += [c_shift[i].eq(count[i + 1]) for i in range(L)]
                     m.next = "SCAN"
 
             with m.State("SCAN"):
-                # first[l] = (first[l-1] + count[l-1]) << 1; base[l] = base[l-1] + count[l-1].
-                prev = scan - 1
-                f = ((first[prev] + count[prev]) << 1)[:L + 2]
-                m.d.sync += [first[scan].eq(f), base[scan].eq(base[prev] + count[prev]),
-                             nxt[scan].eq(base[prev] + count[prev]), scan.eq(scan + 1)]
-                with m.If(f + count[scan] > (Const(1, L + 2) << scan)):
+                # Length l (one-hot in step): first[l] = (first[l-1] + count[l-1]) << 1,
+                # base[l] = base[l-1] + count[l-1], limit[l] = (first[l] + count[l]) << (L-l).
+                f = Signal(L + 2)
+                b = Signal(S + 2)
+                end = Signal(L + 2)
+                m.d.comb += [f.eq((f_prev + c_prev) << 1), b.eq(b_prev + c_prev),
+                             end.eq(f + c_shift[0])]
+                for i in range(1, L + 1):
+                    with m.If(step[i]):
+                        m.d.sync += [first[i].eq(f), base[i].eq(b), nxt[i].eq(b),
+                                     limit[i].eq(end << (L - i))]
+                m.d.sync += [f_prev.eq(f), c_prev.eq(c_shift[0]), b_prev.eq(b),
+                             power.eq(power << 1), step.eq(step << 1)]
+                m.d.sync += [c_shift[i].eq(c_shift[i + 1]) for i in range(L - 1)]
+                with m.If(end > power):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), busy.eq(0)]
                     m.next = "IDLE"
-                with m.Elif(scan == L):
-                    m.next = "LIMITS"
-
-            with m.State("LIMITS"):
-                # Left-aligned limits: a window w has length l for the smallest l with
-                # w < limit[l]. Registered, so the decode loop compares against constants.
-                m.d.sync += [limit[i].eq((first[i] + count[i]) << (L - i))
-                             for i in range(1, L + 1)]
-                m.d.sync += [addr.eq(0), rd_valid.eq(0)]
-                m.next = "PLACE"
+                with m.Elif(step[L]):
+                    m.d.sync += [addr.eq(0), rd_valid.eq(0)]
+                    m.next = "PLACE"
 
             with m.State("PLACE"):
                 # Sort symbols by (length, symbol): sym[next[len]++] = symbol.
-                m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym), rd_addr.eq(addr[:S])]
-                with m.If(rd_valid & (rd_len != 0)):
-                    m.d.comb += [sym_w.addr.eq(nxt[rd_len]), sym_w.data.eq(rd_addr),
+                m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
+                with m.If(q_valid & (q_len != 0)):
+                    m.d.comb += [sym_w.addr.eq(nxt[q_len]), sym_w.data.eq(q_sym),
                                  sym_w.en.eq(1)]
-                    m.d.sync += nxt[rd_len].eq(nxt[rd_len] + 1)
-                with m.If(addr == nsym + 1):
+                    m.d.sync += nxt[q_len].eq(nxt[q_len] + 1)
+                with m.If(addr == nsym + 2):
                     m.d.sync += [busy.eq(0), table_ok.eq(1)]
                     m.next = "IDLE"
 
@@ -218,8 +235,8 @@ class HuffmanDecoder(wiring.Component):
                 with m.If(error != HuffmanError.NONE):
                     m.d.sync += [busy.eq(0), decoding.eq(0)]
                     m.next = "IDLE"
-                with m.Elif((syms_left == 0) & (words_left == 0) & ~s1_valid & ~s2_valid
-                            & (queue.level == 0)):
+                with m.Elif(~more & no_words & ~s1_valid & ~s1b_valid & ~s1c_valid
+                            & ~s2_valid & (queue.level == 0)):
                     m.d.sync += [busy.eq(0), decoding.eq(0), done.eq(1)]
                     m.next = "IDLE"
 
@@ -229,27 +246,29 @@ class HuffmanDecoder(wiring.Component):
         for i in range(1, L + 1):
             m.d.comb += below[i].eq(window < limit[i])
         onehot = Signal(L + 1)
+        # Limits never decrease with the length, so ``below`` is a thermometer code.
         for i in range(1, L + 1):
-            m.d.comb += onehot[i].eq(below[i] & ~below[1:i].any() if i > 1 else below[1])
+            m.d.comb += onehot[i].eq(below[i] & ~below[i - 1] if i > 1 else below[1])
         length = Signal(range(L + 1))
         for i in range(1, L + 1):
             with m.If(onehot[i]):
                 m.d.comb += length.eq(i)
 
         room = Signal()
-        m.d.comb += room.eq(queue.level < self._q - 3)
+        m.d.comb += room.eq(queue.level < self._q - 4)
         go = Signal()
-        m.d.comb += go.eq(decoding & (error == HuffmanError.NONE) & (syms_left != 0) & room
-                          & ((nvalid >= L) | (words_left == 0)))
+        m.d.comb += go.eq(decoding & (error == HuffmanError.NONE) & more & room
+                          & ((nvalid >= L) | no_words))
 
         take = Signal()
-        m.d.comb += [take.eq(decoding & (error == HuffmanError.NONE) & (words_left != 0)
+        m.d.comb += [take.eq(decoding & (error == HuffmanError.NONE) & ~no_words
                              & (nvalid <= B - W)),
                      self.i.ready.eq(take)]
         incoming = Signal(B)
         with m.If(take & self.i.valid):
             m.d.comb += incoming.eq((self.i.payload << (B - W)) >> nvalid)
-            m.d.sync += words_left.eq(words_left - 1)
+            m.d.sync += [words_left.eq(words_left - 1), one_word.eq(words_left == 2),
+                         no_words.eq(one_word)]
         merged = buf | incoming
         # Shift out the decoded code: an AND-OR of the one-hot length, so the loop is
         # compare -> one-hot -> select, with no binary encode/decode in between.
@@ -268,23 +287,31 @@ class HuffmanDecoder(wiring.Component):
         with m.If(decoding):
             m.d.sync += [buf.eq(shifted), nvalid.eq(nvalid + added - consumed)]
         with m.If(go):
-            m.d.sync += syms_left.eq(syms_left - 1)
+            m.d.sync += [syms_left.eq(syms_left - 1), last.eq(syms_left == 2),
+                         more.eq(~last)]
 
         # ---------------------------------------------------------------- stage 1
         m.d.sync += [s1_valid.eq(go), s1_len.eq(length), s1_win.eq(window),
                      s1_ok.eq(below[L])]
         live = Signal()
         m.d.comb += live.eq(s1_valid & (error == HuffmanError.NONE))
-        index = Signal(S + 2)
-        m.d.comb += index.eq(base[s1_len] + (s1_win >> (L - s1_len).as_unsigned()) - first[s1_len])
-        m.d.sync += s2_valid.eq(0)
+        m.d.sync += s1b_valid.eq(0)
         with m.If(live):
             with m.If(~s1_ok):
                 m.d.sync += error.eq(HuffmanError.BAD_CODE)
             with m.Elif(s1_len > bits_left):
                 m.d.sync += error.eq(HuffmanError.OVERRUN)
             with m.Else():
-                m.d.sync += [bits_left.eq(bits_left - s1_len), s2_valid.eq(1)]
+                m.d.sync += [bits_left.eq(bits_left - s1_len), s1b_valid.eq(1)]
+        # s1b: the code's value and its length's base and first code.
+        sel_base, sel_first, value = Signal(S + 2), Signal(L + 2), Signal(L)
+        m.d.sync += [sel_base.eq(base[s1_len]), sel_first.eq(first[s1_len]),
+                     value.eq(s1_win >> (L - s1_len).as_unsigned())]
+        # s1c: the sorted-table index.
+        index = Signal(S + 2)
+        m.d.sync += [s1c_valid.eq(s1b_valid & (error == HuffmanError.NONE)),
+                     index.eq(sel_base + value - sel_first)]
+        m.d.sync += s2_valid.eq(s1c_valid)
         m.d.comb += [sym_r.addr.eq(index[:S]), sym_r.en.eq(1)]
 
         # ---------------------------------------------------------------- stage 2 -> queue
