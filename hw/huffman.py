@@ -27,7 +27,7 @@ class HuffmanDecoder(wiring.Component):
        ``len_addr``, ``len_data`` while the decoder is not ``busy``.
     2. Pulse ``build``: the decoder counts the lengths, computes the
        canonical first codes and left-aligned limits and sorts the symbols
-       into its table, in ``2 * 2**symbol_bits + max_len + 6`` cycles (``busy``
+       into its table, in ``2 * 2**symbol_bits + 2 * max_len + 7`` cycles (``busy``
        is high meanwhile). Over-subscribed lengths end in
        ``error == BAD_TABLE``.
     3. Set ``count`` (symbols) and ``nbits`` (stream bits) and pulse
@@ -135,6 +135,8 @@ class HuffmanDecoder(wiring.Component):
         # ---------------------------------------------------------------- decode state
         buf = Signal(B)
         nvalid = Signal(range(B + 1))
+        enough = Signal()            # nvalid >= L, registered with nvalid
+        space = Signal()             # nvalid <= B - W, registered with nvalid
         words_left = Signal(32)
         no_words = Signal()          # words_left == 0, registered
         one_word = Signal()          # words_left == 1, registered
@@ -163,6 +165,7 @@ class HuffmanDecoder(wiring.Component):
         b_prev = Signal(S + 2)
         c_shift = [Signal(S + 2, name=f"cshift{i}") for i in range(L)]
         power = Signal(L + 2)        # 2^l during SCAN
+        phase = Signal()
 
         m.d.comb += len_r.addr.eq(addr[:S])
         m.d.sync += [q_valid.eq(rd_valid), q_len.eq(len_r.data), q_sym.eq((addr - 1)[:S])]
@@ -182,7 +185,8 @@ class HuffmanDecoder(wiring.Component):
                                  one_word.eq(nwords == 1),
                                  syms_left.eq(self.count), more.eq(self.count != 0),
                                  last.eq(self.count == 1), bits_left.eq(self.nbits),
-                                 nvalid.eq(0), buf.eq(0), error.eq(HuffmanError.NONE),
+                                 nvalid.eq(0), enough.eq(0), space.eq(1), buf.eq(0),
+                                 error.eq(HuffmanError.NONE),
                                  done.eq(0), busy.eq(1), decoding.eq(1)]
                     m.next = "DECODE"
 
@@ -194,30 +198,45 @@ class HuffmanDecoder(wiring.Component):
                         m.d.sync += count[i].eq(count[i] + 1)
                 with m.If(addr == nsym + 2):
                     m.d.sync += [step.eq(0b10), f_prev.eq(0), c_prev.eq(0), b_prev.eq(0),
-                                 power.eq(2)]
+                                 power.eq(2), phase.eq(0)]
                     m.d.sync += [c_shift[i].eq(count[i + 1]) for i in range(L)]
                     m.next = "SCAN"
 
             with m.State("SCAN"):
-                # Length l (one-hot in step): first[l] = (first[l-1] + count[l-1]) << 1,
-                # base[l] = base[l-1] + count[l-1], limit[l] = (first[l] + count[l]) << (L-l).
+                # Two cycles per length l (one-hot in step), so no path holds more than
+                # one adder: first[l] = (first[l-1] + count[l-1]) << 1 and
+                # base[l] = base[l-1] + count[l-1], then limit[l] = (first[l] + count[l])
+                # << (L - l) and the Kraft check first[l] + count[l] <= 2^l.
                 f = Signal(L + 2)
                 b = Signal(S + 2)
                 end = Signal(L + 2)
-                m.d.comb += [f.eq((f_prev + c_prev) << 1), b.eq(b_prev + c_prev),
-                             end.eq(f + c_shift[0])]
-                for i in range(1, L + 1):
-                    with m.If(step[i]):
-                        m.d.sync += [first[i].eq(f), base[i].eq(b), nxt[i].eq(b),
-                                     limit[i].eq(end << (L - i))]
-                m.d.sync += [f_prev.eq(f), c_prev.eq(c_shift[0]), b_prev.eq(b),
-                             power.eq(power << 1), step.eq(step << 1)]
-                m.d.sync += [c_shift[i].eq(c_shift[i + 1]) for i in range(L - 1)]
-                with m.If(end > power):
-                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), busy.eq(0)]
+                over = Signal()
+                with m.If(~phase):
+                    m.d.sync += [f.eq((f_prev + c_prev) << 1), b.eq(b_prev + c_prev),
+                                 phase.eq(1)]
+                with m.Else():
+                    m.d.comb += end.eq(f + c_shift[0])
+                    for i in range(1, L + 1):
+                        with m.If(step[i]):
+                            m.d.sync += [first[i].eq(f), base[i].eq(b), nxt[i].eq(b),
+                                         limit[i].eq(end << (L - i))]
+                    m.d.sync += [f_prev.eq(f), c_prev.eq(c_shift[0]), b_prev.eq(b),
+                                 power.eq(power << 1), step.eq(step << 1), phase.eq(0),
+                                 over.eq(end > power)]
+                    m.d.sync += [c_shift[i].eq(c_shift[i + 1]) for i in range(L - 1)]
+                with m.If(over):
+                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), busy.eq(0), over.eq(0)]
                     m.next = "IDLE"
-                with m.Elif(step[L]):
+                with m.Elif(phase & step[L]):
                     m.d.sync += [addr.eq(0), rd_valid.eq(0)]
+                    m.next = "CHECK"
+
+            with m.State("CHECK"):
+                # The Kraft check of the last length lands here.
+                with m.If(over):
+                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), busy.eq(0), over.eq(0)]
+                    m.next = "IDLE"
+                with m.Else():
                     m.next = "PLACE"
 
             with m.State("PLACE"):
@@ -258,11 +277,11 @@ class HuffmanDecoder(wiring.Component):
         m.d.comb += room.eq(queue.level < self._q - 4)
         go = Signal()
         m.d.comb += go.eq(decoding & (error == HuffmanError.NONE) & more & room
-                          & ((nvalid >= L) | no_words))
+                          & (enough | no_words))
 
         take = Signal()
         m.d.comb += [take.eq(decoding & (error == HuffmanError.NONE) & ~no_words
-                             & (nvalid <= B - W)),
+                             & space),
                      self.i.ready.eq(take)]
         incoming = Signal(B)
         with m.If(take & self.i.valid):
@@ -285,7 +304,10 @@ class HuffmanDecoder(wiring.Component):
         added = Signal(range(W + 1))
         m.d.comb += added.eq(Mux(take & self.i.valid, W, 0))
         with m.If(decoding):
-            m.d.sync += [buf.eq(shifted), nvalid.eq(nvalid + added - consumed)]
+            new_nvalid = Signal.like(nvalid)
+            m.d.comb += new_nvalid.eq(nvalid + added - consumed)
+            m.d.sync += [buf.eq(shifted), nvalid.eq(new_nvalid), enough.eq(new_nvalid >= L),
+                         space.eq(new_nvalid <= B - W)]
         with m.If(go):
             m.d.sync += [syms_left.eq(syms_left - 1), last.eq(syms_left == 2),
                          more.eq(~last)]
