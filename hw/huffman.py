@@ -69,8 +69,9 @@ class HuffmanDecoder(wiring.Component):
             reject(self, f"max_len must be an integer in 1..16, not {max_len!r}")
         if not isinstance(symbol_bits, int) or not 1 <= symbol_bits <= 12:
             reject(self, f"symbol_bits must be an integer in 1..12, not {symbol_bits!r}")
-        if not isinstance(queue_depth, int) or queue_depth < 4:
-            reject(self, f"queue_depth must be an integer >= 4, not {queue_depth!r}")
+        if not isinstance(queue_depth, int) or queue_depth < 6:
+            # Five symbols can be in flight behind a loop decision (see elaborate).
+            reject(self, f"queue_depth must be an integer >= 6, not {queue_depth!r}")
         self._w, self._l, self._s, self._q = word_width, max_len, symbol_bits, queue_depth
         super().__init__({
             "i": In(stream.Signature(word_width)),
@@ -273,6 +274,9 @@ class HuffmanDecoder(wiring.Component):
             with m.If(onehot[i]):
                 m.d.comb += length.eq(i)
 
+        # The loop decides only if the queue can take this symbol and the four behind it
+        # in s1, s1b, s1c and s2, so the queue never overflows and o.ready stays out of
+        # the loop.
         room = Signal()
         m.d.comb += room.eq(queue.level < self._q - 4)
         go = Signal()

@@ -202,3 +202,5 @@ def test_parameters_are_checked():
         HuffmanDecoder(word_width=12)
     with pytest.raises(TypeError):
         HuffmanDecoder(max_len=17)
+    with pytest.raises(TypeError):
+        HuffmanDecoder(queue_depth=5)
