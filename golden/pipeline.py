@@ -44,7 +44,7 @@ class CompressConfig:
     finetune_epochs: int = 6
     huffman: bool = True
     gap_bits: int | None = None            # relative-index bits; None = best per layer
-    max_code_len: int = 16
+    max_code_len: int = 10                 # the hardware decoder's default code limit
     n_pe: int = 4
     remove_dead: bool = True
     distill: float = 0.5                   # weight of the dense teacher's soft targets
@@ -69,6 +69,8 @@ class CompressConfig:
         if (self.gap_bits is not None and not 1 <= self.gap_bits <= 8) or \
                 not 1 <= self.n_pe <= 256:
             raise ValueError("index bits must be 1..8 and PEs 1..256")
+        if not 1 <= self.max_code_len <= 16:
+            raise ValueError("the Huffman code length limit must be 1..16")
 
     def _ratios(self, n: int) -> list:
         if isinstance(self.sparsity, (int, float)):

@@ -301,8 +301,9 @@ def add_parsers(sub):
     h.add_argument("--no-huffman", action="store_true", help="store fixed-width entries")
     h.add_argument("--index-bits", type=int, metavar="B", help="relative-index bits "
                    "(default: the best per layer)")
-    h.add_argument("--max-code-len", type=int, default=16, metavar="L",
-                   help="Huffman code length limit (default 16)")
+    h.add_argument("--max-code-len", type=int, default=10, metavar="L",
+                   help="Huffman code length limit, 1..16 (default 10: the engine's decoder; "
+                        "costs under 0.5%% of size on the built-in models)")
     h.add_argument("--pes", type=int, default=4, metavar="N",
                    help="processing elements the streams are interleaved over (default 4)")
     c.add_argument("--seed", type=int, default=0)
