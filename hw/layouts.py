@@ -1,0 +1,27 @@
+"""Payload layouts shared by the decoder and compute components.
+
+Layouts are functions of the widths because the widths are elaboration
+parameters; each returns a ``data.StructLayout`` whose first field is the
+least significant (Amaranth's packing), so a flat bus value is
+``field0 | field1 << width0 | ...``.
+"""
+
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data
+
+__all__ = ["entry_layout", "indexed_layout", "weighted_layout"]
+
+
+def entry_layout(gap_bits: int, value_bits: int) -> data.StructLayout:
+    """A relative-index entry: ``value`` (0 = padding) and the ``gap`` before it."""
+    return data.StructLayout({"value": unsigned(value_bits), "gap": unsigned(gap_bits)})
+
+
+def indexed_layout(index_bits: int, value_bits: int) -> data.StructLayout:
+    """A non-zero at an absolute position: ``value`` (a code) and its ``index``."""
+    return data.StructLayout({"value": unsigned(value_bits), "index": unsigned(index_bits)})
+
+
+def weighted_layout(index_bits: int, weight_bits: int) -> data.StructLayout:
+    """A weight at an absolute position: signed fixed-point ``weight`` and ``index``."""
+    return data.StructLayout({"weight": signed(weight_bits), "index": unsigned(index_bits)})
