@@ -56,7 +56,7 @@ class CodebookLookup(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.table = table = Memory(shape=signed(self._wb), depth=1 << self._cb,
+        m.submodules.weights = table = Memory(shape=signed(self._wb), depth=1 << self._cb,
                                             init=[])
         wr = table.write_port()
         rd = table.read_port(transparent_for=(wr,))

@@ -1,6 +1,10 @@
 """cocotb helpers shared by every testbench: parameters, clock and reset, and
 stream drivers with random stalls plus a protocol-checking monitor.
 
+Create the stream endpoints before ``start_clock_and_reset``: their
+constructors drive ``valid``/``ready`` low, and an input left floating is
+'z' on Icarus, which registers then capture.
+
 Timing discipline (works the same on Verilator and Icarus): every driver
 changes its signals just after the falling clock edge, then waits for
 ``ReadOnly`` and samples; a transfer is ``valid & ready`` seen there, and it

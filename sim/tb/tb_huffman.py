@@ -34,6 +34,9 @@ async def decode_streams(dut):
     rng = random.Random(p["seed"])
     for name in ("len_we", "build", "start"):
         getattr(dut, name).value = 0
+    # Endpoints first, so i.valid and o.ready never float during reset and build.
+    sink = StreamSink(dut, "o", rng, stall=p["stall"])
+    src = StreamSource(dut, "i", rng, idle=p["idle"])
     await start_clock_and_reset(dut)
     for s, ln in enumerate(p["lengths"]):
         await FallingEdge(dut.clk)
@@ -45,8 +48,7 @@ async def decode_streams(dut):
     assert dut.error.value.to_unsigned() == p.get("build_error", 0)
     if p.get("build_error"):
         return
-    sink = StreamSink(dut, "o", rng, stall=p["stall"]).start()
-    src = StreamSource(dut, "i", rng, idle=p["idle"])
+    sink.start()
     expected_total = []
     for job in p["jobs"]:
         await FallingEdge(dut.clk)

@@ -17,9 +17,10 @@ async def queue_keeps_order_under_stalls(dut):
     width = p["width"]
     items = [rng.getrandbits(width) for _ in range(p.get("count", 300))]
     items[:2] = [0, (1 << width) - 1]
-    await start_clock_and_reset(dut)
-    sink = StreamSink(dut, "o", rng, stall=p.get("stall", 0.3)).start()
+    sink = StreamSink(dut, "o", rng, stall=p.get("stall", 0.3))
     src = StreamSource(dut, "i", rng, idle=p.get("idle", 0.3))
+    await start_clock_and_reset(dut)
+    sink.start()
     await src.send(items)
     await sink.wait_for(len(items), timeout_cycles=20 * len(items))
     assert sink.violations == [], sink.violations[:5]
@@ -31,9 +32,10 @@ async def queue_fills_and_back_pressures(dut):
     p = params()
     depth = p["depth"]
     rng = random.Random(2)
-    await start_clock_and_reset(dut)
-    sink = StreamSink(dut, "o", rng, stall=1.0).start()   # never ready
+    sink = StreamSink(dut, "o", rng, stall=1.0)   # never ready
     src = StreamSource(dut, "i", rng)
+    await start_clock_and_reset(dut)
+    sink.start()
     items = list(range(depth + 3))
     task = cocotb.start_soon(src.send(items))
     for _ in range(4 * depth + 10):
