@@ -62,7 +62,7 @@ class HuffmanDecoder(wiring.Component):
     """
 
     def __init__(self, *, word_width: int = 32, max_len: int = 16, symbol_bits: int = 8,
-                 queue_depth: int = 8):
+                 queue_depth: int = 16):
         if word_width not in (8, 16, 32, 64):
             reject(self, f"word_width must be 8, 16, 32 or 64, not {word_width!r}")
         if not isinstance(max_len, int) or not 1 <= max_len <= 16:

@@ -21,12 +21,25 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
-__all__ = ["params", "start_clock_and_reset", "StreamSource", "StreamSink"]
+__all__ = ["params", "start_clock_and_reset", "StreamSource", "StreamSink", "write_rate"]
+
+
+def write_rate(sink, path: str = "rate.json"):
+    """Items per cycle between the first and the last item taken, into ``path``
+    (in the build directory), for the bench scripts."""
+    first, last = sink.cycles[0], sink.cycles[-1]
+    with open(path, "w") as f:
+        json.dump({"items": len(sink.items), "cycles": last - first + 1,
+                   "per_cycle": len(sink.items) / (last - first + 1)}, f)
 
 
 def params() -> dict:
     """The ``params`` dict passed to ``sim.harness.run_cocotb``."""
-    return json.loads(os.environ.get("ZIPCORE_PARAMS", "{}"))
+    path = os.environ.get("ZIPCORE_PARAMS_FILE")
+    if not path:
+        return {}
+    with open(path) as f:
+        return json.load(f)
 
 
 async def start_clock_and_reset(dut, cycles: int = 3, period_ns: int = 10):
@@ -92,6 +105,7 @@ class StreamSink(_StreamPort):
         super().__init__(dut, prefix, rng)
         self.stall = stall
         self.items: list[int] = []
+        self.cycles: list[int] = []          # the cycle each item was taken in
         self.violations: list[str] = []
         self.ready.value = 0
         self._task = None
@@ -118,6 +132,7 @@ class StreamSink(_StreamPort):
                 p = self.payload.value.to_unsigned()
                 if self.ready.value:
                     self.items.append(p)
+                    self.cycles.append(cycle)
                     pending = None
                 else:
                     pending = p

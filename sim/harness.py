@@ -11,8 +11,8 @@ Every block's testbench goes through ``run_cocotb``::
   when its text changed, so an unchanged Verilator model is not rebuilt.
 * Each ``(toplevel, sim, case)`` gets its own build directory under
   ``build/sim`` (or ``build_root``).
-* ``params`` reach the testbench as JSON in ``ZIPCORE_PARAMS``
-  (``sim.cocotb_util.params()`` reads them).
+* ``params`` reach the testbench as a JSON file named by ``ZIPCORE_PARAMS_FILE``
+  (``sim.cocotb_util.params()`` reads it).
 * ``waves=True`` writes an FST (Verilator) or VCD (Icarus) trace into the
   build directory; its path is returned.
 * A failing cocotb test raises ``AssertionError`` naming the failures, so
@@ -93,7 +93,10 @@ def run_cocotb(component, toplevel: str, test_module: str, *, sim: str = "verila
     runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, always=False,
                  build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
                  log_file=build_dir / "build.log")
-    env = {"ZIPCORE_PARAMS": json.dumps(params or {}), "COCOTB_ANSI_OUTPUT": "0"}
+    # Parameters go through a file: stimulus lists outgrow an environment variable.
+    pfile = build_dir / "params.json"
+    pfile.write_text(json.dumps(params or {}))
+    env = {"ZIPCORE_PARAMS_FILE": str(pfile), "COCOTB_ANSI_OUTPUT": "0"}
     results = build_dir / "results.xml"
     results.unlink(missing_ok=True)
     try:

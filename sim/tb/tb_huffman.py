@@ -8,7 +8,7 @@ import random
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from sim.cocotb_util import StreamSink, StreamSource, params, start_clock_and_reset
+from sim.cocotb_util import StreamSink, StreamSource, params, start_clock_and_reset, write_rate
 
 
 async def pulse(dut, name):
@@ -71,3 +71,5 @@ async def decode_streams(dut):
             await feed
     assert sink.violations == [], sink.violations[:3]
     assert sink.items == expected_total
+    if p.get("measure"):
+        write_rate(sink)

@@ -9,7 +9,7 @@ import random
 import cocotb
 from cocotb.triggers import FallingEdge
 
-from sim.cocotb_util import StreamSink, StreamSource, params, start_clock_and_reset
+from sim.cocotb_util import StreamSink, StreamSource, params, start_clock_and_reset, write_rate
 
 
 @cocotb.test()
@@ -49,3 +49,5 @@ async def streams_match_golden(dut):
     diff = next((i for i, (a, b) in enumerate(zip(sink.items, expected)) if a != b),
                 min(len(sink.items), len(expected)))
     assert sink.items == expected, f"first difference at item {diff}"
+    if p.get("measure"):
+        write_rate(sink)
