@@ -25,21 +25,26 @@ __all__ = ["Dense", "Conv2D", "MaxPool2D", "ReLU", "Flatten", "Model", "mlp", "l
            "cross_entropy_grad", "accuracy"]
 
 
-@dataclass
-class Dense:
-    w: np.ndarray
-    b: np.ndarray
-    mask: np.ndarray = None
-    quant: object = None
-    kind = "dense"
+class _Weighted:
+    """Mask and weight hook shared by the weighted layers."""
 
     def __post_init__(self):
         if self.mask is None:
             self.mask = np.ones(self.w.shape, dtype=bool)
 
     def weight(self) -> np.ndarray:
+        """The weights the forward pass uses: masked, then through the hook."""
         w = self.w * self.mask
         return self.quant.effective(w, self) if self.quant is not None else w
+
+
+@dataclass
+class Dense(_Weighted):
+    w: np.ndarray
+    b: np.ndarray
+    mask: np.ndarray = None
+    quant: object = None
+    kind = "dense"
 
     def forward(self, x, cache: list | None):
         w = self.weight()
@@ -62,7 +67,7 @@ def _im2col(x: np.ndarray, kh: int, kw: int, stride: int, pad: int) -> np.ndarra
 
 
 @dataclass
-class Conv2D:
+class Conv2D(_Weighted):
     w: np.ndarray              # (out, in, kh, kw)
     b: np.ndarray
     stride: int = 1
@@ -70,14 +75,6 @@ class Conv2D:
     mask: np.ndarray = None
     quant: object = None
     kind = "conv"
-
-    def __post_init__(self):
-        if self.mask is None:
-            self.mask = np.ones(self.w.shape, dtype=bool)
-
-    def weight(self) -> np.ndarray:
-        w = self.w * self.mask
-        return self.quant.effective(w, self) if self.quant is not None else w
 
     def forward(self, x, cache):
         w = self.weight()
