@@ -204,3 +204,33 @@ def test_parameters_are_checked():
         HuffmanDecoder(max_len=17)
     with pytest.raises(TypeError):
         HuffmanDecoder(queue_depth=5)
+
+
+def test_latency_word_to_first_symbol_is_7_cycles():
+    lengths = H.code_lengths(np.array([5, 3, 2, 1]), 4)
+    sym = np.array([0, 1, 2, 3, 0])
+    data, nbits = H.encode(sym, lengths)
+    (word,) = H.to_words(data, nbits, 32)
+    dut = HuffmanDecoder(word_width=32, max_len=4, symbol_bits=2)
+    res = {}
+
+    async def tb(ctx):
+        await load_code(ctx, dut, lengths)
+        await start(ctx, dut, len(sym), nbits)
+        ctx.set(dut.o.ready, 1)
+        assert ctx.get(dut.i.ready)
+        ctx.set(dut.i.valid, 1)
+        ctx.set(dut.i.payload, word)
+        await ctx.tick()                      # the word transfers at this edge
+        ctx.set(dut.i.valid, 0)
+        cycles = 1
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            cycles += 1
+        res["latency"] = cycles
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert res["latency"] == 7
