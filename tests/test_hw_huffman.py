@@ -234,3 +234,19 @@ def test_latency_word_to_first_symbol_is_7_cycles():
     sim.add_testbench(tb)
     sim.run()
     assert res["latency"] == 7
+
+
+@pytest.mark.parametrize("sbits,max_len", [(2, 4), (8, 10), (5, 16)])
+def test_build_takes_the_documented_cycles(sbits, max_len):
+    lengths = H.code_lengths(np.arange(1, (1 << sbits) + 1), max_len)
+    dut = HuffmanDecoder(word_width=32, max_len=max_len, symbol_bits=sbits)
+    res = {}
+
+    async def tb(ctx):
+        res["busy"] = await load_code(ctx, dut, lengths)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert res["busy"] == 2 * (1 << sbits) + 2 * max_len + 7
