@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["stream_put", "stream_get", "stream_send", "stream_collect"]
+__all__ = ["stream_put", "stream_get", "stream_send", "stream_collect", "run_testbenches"]
 
 
 async def stream_put(ctx, stream, payload):
@@ -41,3 +41,14 @@ async def stream_collect(ctx, stream, n: int, rng: random.Random | None = None,
             await ctx.tick()
         out.append(await stream_get(ctx, stream))
     return out
+
+
+def run_testbenches(dut, *testbenches):
+    """Simulate ``dut`` with a 1 MHz clock until every testbench has returned."""
+    from amaranth.sim import Simulator  # noqa: PLC0415
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    for tb in testbenches:
+        sim.add_testbench(tb)
+    sim.run()

@@ -5,26 +5,17 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.sparse import bitmask_encode, relindex_encode_1d
 from hw.bitmask import BitmaskDecoder
 from hw.codebook import CodebookLookup
 from hw.relindex import RelativeIndexDecoder
-from sim.amsim import stream_collect, stream_send
+from sim.amsim import run_testbenches, stream_collect, stream_send
 
 
 def sparse_vector(rng, n, density, vbits):
     v = rng.integers(1, 1 << vbits, n) * (rng.random(n) < density)
     return v
-
-
-def run_sim(dut, *testbenches):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    sim.run()
 
 
 def relindex_expected(v):
@@ -60,7 +51,7 @@ def test_relindex(seed, density):
             (p,) = await stream_collect(ctx, dut.o, 1, r, 0.3)
             got.append((p.index, p.value))
 
-    run_sim(dut, producer, consumer)
+    run_testbenches(dut, producer, consumer)
     assert got == [e for v in vecs for e in relindex_expected(v)]
 
 
@@ -83,7 +74,7 @@ def test_relindex_one_entry_per_cycle():
             if ctx.get(dut.o.valid):
                 stamps.append(c)
 
-    run_sim(dut, producer, consumer)
+    run_testbenches(dut, producer, consumer)
     assert len(stamps) == len(gaps) == 40
     assert stamps[-1] - stamps[0] + 1 == 40      # one entry per cycle
 
@@ -116,7 +107,7 @@ def test_bitmask(seed, width, density):
             await ctx.tick()
             assert not ctx.get(dut.o.valid)
 
-    run_sim(dut, masks, values, consumer)
+    run_testbenches(dut, masks, values, consumer)
     assert got == relindex_expected(v)
 
 
@@ -147,7 +138,7 @@ def test_codebook(weight_bits, code_bits):
         for p in await stream_collect(ctx, dut.o, len(codes), r, 0.4):
             got.append((p.index, p.weight))
 
-    run_sim(dut, producer, consumer)
+    run_testbenches(dut, producer, consumer)
     assert got == [(i, int(table[c])) for i, c in enumerate(codes)]
 
 

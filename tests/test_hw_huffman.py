@@ -6,11 +6,10 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden import huffman as H
 from hw.huffman import HuffmanDecoder, HuffmanError
-from sim.amsim import stream_collect, stream_send
+from sim.amsim import run_testbenches, stream_collect, stream_send
 
 
 async def load_code(ctx, dut, lengths):
@@ -71,11 +70,7 @@ def run(dut, lengths, jobs, *, idle=0.0, stall=0.0, seed=0, expect_error=None,
                 await ctx.tick()
                 assert not ctx.get(dut.o.valid), "output after a stream error"
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(control)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, control, consumer)
     return results
 
 
@@ -147,11 +142,7 @@ def test_one_symbol_per_cycle_without_stalls():
             if ctx.get(dut.o.valid):
                 stamps.append(cycle)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(control)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, control, consumer)
     span = stamps[-1] - stamps[0] + 1
     assert span == sym.size, f"{sym.size} symbols took {span} cycles"
 
@@ -190,10 +181,7 @@ def test_over_subscribed_table_is_refused():
         out["start"] = ctx.get(dut.error)
         out["busy"] = ctx.get(dut.busy)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run_testbenches(dut, tb)
     assert out == {"build": HuffmanError.BAD_TABLE, "start": HuffmanError.BAD_TABLE, "busy": 0}
 
 
@@ -229,10 +217,7 @@ def test_latency_word_to_first_symbol_is_7_cycles():
             cycles += 1
         res["latency"] = cycles
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run_testbenches(dut, tb)
     assert res["latency"] == 7
 
 
@@ -245,8 +230,5 @@ def test_build_takes_the_documented_cycles(sbits, max_len):
     async def tb(ctx):
         res["busy"] = await load_code(ctx, dut, lengths)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run_testbenches(dut, tb)
     assert res["busy"] == 2 * (1 << sbits) + 2 * max_len + 7
