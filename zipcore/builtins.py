@@ -44,10 +44,11 @@ BUILTINS = {
 
 
 def train_builtin(name: str, seed: int = 0, data: Dataset | None = None,
-                  progress=None) -> tuple[Model, Dataset, Builtin]:
+                  progress=None, model: Model | None = None) -> tuple[Model, Dataset, Builtin]:
+    """Train built-in ``name`` (``model`` if given: the untrained ``build(seed)``)."""
     spec = BUILTINS[name]
     data = data or load(spec.dataset)
-    model = spec.build(seed)
+    model = model or spec.build(seed)
     train(model, data.x_train, data.y_train, epochs=spec.epochs, lr=spec.lr, lr_decay=0.95,
           seed=seed, progress=(lambda e, n: progress(f"training {name}", e, n))
           if progress else None)

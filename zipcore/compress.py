@@ -78,7 +78,7 @@ def load_trained(spec: str, dataset: str | None, seed: int, progress, check=None
     model, data, b = resolve_model(spec, dataset, seed)
     checked = check(model, b) if check else None
     if b is not None:
-        model, data, b = train_builtin(b.name, seed, data, progress)
+        model, data, b = train_builtin(b.name, seed, data, progress, model)
     return model, data, b, checked
 
 
