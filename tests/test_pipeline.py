@@ -6,7 +6,8 @@ import pytest
 from golden.data import digits, upsample
 from golden.nn import Dense, Model, ReLU, accuracy, lenet5, mlp
 from golden.pipeline import CompressConfig, compress, remove_dead_units, zmodel_to_nn
-from golden.training import TTQ, SharedWeights, STEBinary, STEUniform, train
+from golden.quantization import ternarize_twn
+from golden.training import TTQ, SharedWeights, STEBinary, STETernary, STEUniform, train
 from golden.zcm import decode_zcm
 
 
@@ -147,3 +148,14 @@ def test_lenet_shapes_run_through_the_pipeline(build):
         decode_zcm(res.data)).predict(sub.x_test))
     assert res.report["ratio"] > 5
     assert isinstance(m.layers[1], ReLU)
+
+
+def test_ste_ternary_matches_twn_on_kept_weights():
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(5, 12))
+    ly = Dense(w, np.zeros(5))
+    ly.mask = np.abs(w) > 0.2
+    eff = STETernary().effective(w * ly.mask, ly)
+    t, alpha, _ = ternarize_twn(w[ly.mask])
+    assert np.allclose(eff[ly.mask], alpha * t)
+    assert np.all(eff[~ly.mask] == 0)
