@@ -108,7 +108,6 @@ class MACArray(wiring.Component):
             for k in range(0, L, 2):
                 mul = DualMul8(dsp="sb_mac16")
                 m.submodules[f"mul{k // 2}"] = mul
-                p0, p1 = Signal(signed(16)), Signal(signed(16))
                 m.d.comb += [mul.en.eq(en), mul.a0.eq(w_in[k]), mul.b0.eq(a_in[k]),
                              mul.a1.eq(w_in[k + 1]), mul.b1.eq(a_in[k + 1]),
                              prods[k].eq(mul.p0), prods[k + 1].eq(mul.p1)]
@@ -126,14 +125,19 @@ class MACArray(wiring.Component):
                         m.d.sync += [prods[k].eq(Mux(rw[k][1], -ra[k], ra[k])),
                                      nz2[k].eq(rw[k] != 0)]
 
-        # Stage 3: accumulate; o.payload is the accumulator itself.
-        clear = Signal(init=1)
+        # Stage 3: accumulate; o.payload is the accumulator itself. Each lane has its
+        # own copy of the "start from zero" flag: one flag for all lanes would fan out
+        # to every accumulator bit and set the critical path.
         with m.If(en):
             m.d.sync += self.o.valid.eq(v2 & l2)
-            with m.If(v2):
-                m.d.sync += clear.eq(l2)
         for k in range(L):
             acc = self.o.payload[k]
+            clear = Signal(init=1, name=f"clear{k}", attrs={"keep": 1})
+            with m.If(en & v2):
+                m.d.sync += clear.eq(l2)
             with m.If(en & v2 & (nz2[k] | clear)):
-                m.d.sync += acc.eq(Mux(clear, 0, acc) + Mux(nz2[k], prods[k], 0))
+                # clear ? p : acc + p, so the flag is the free fourth input of each
+                # adder LUT rather than a LUT level in front of the carry chain.
+                p_k = Mux(nz2[k], prods[k], 0)
+                m.d.sync += acc.eq(Mux(clear, p_k, acc + p_k))
         return m

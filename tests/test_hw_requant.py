@@ -1,0 +1,140 @@
+"""Requantizer in amaranth.sim against golden.fixedpoint (the gemmlowp/TFLite
+formulas), and the golden model against TFLite's reference arithmetic."""
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from golden.fixedpoint import (INT32_MAX, INT32_MIN, quantize_multiplier,
+                               requantize, rounding_divide_by_pot, srdhm)
+from hw.requant import Requantizer
+from sim.amsim import run_testbenches, stream_collect, stream_send
+
+
+def c_div(a, b):
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def ref_srdhm(a, b):
+    """gemmlowp fixedpoint.h, term for term, in Python integers."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    return c_div(ab + nudge, 1 << 31)
+
+
+def ref_rdbp(x, e):
+    mask = (1 << e) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if remainder > threshold else 0)
+
+
+int32 = st.integers(INT32_MIN, INT32_MAX)
+
+
+@settings(max_examples=400, deadline=None)
+@given(int32, int32)
+def test_srdhm_matches_gemmlowp(a, b):
+    assert int(srdhm(a, b)) == ref_srdhm(a, b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(int32, st.integers(0, 31))
+def test_rdbp_matches_gemmlowp(x, e):
+    assert int(rounding_divide_by_pot(x, e)) == ref_rdbp(x, e)
+
+
+@settings(max_examples=300, deadline=None)
+@given(int32, st.integers(0, INT32_MAX))
+def test_hardware_srdhm_identity(acc, m0):
+    """The identity the Requantizer uses: SRDHM(acc, M0) = (P >> 31) + bit 30 of P."""
+    p = acc * m0
+    assert ref_srdhm(acc, m0) == (p >> 31) + ((p >> 30) & 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(1 << 32), 1 << 32), st.integers(1, 31))
+def test_hardware_rdbp_identity(q, e):
+    assert ref_rdbp(q, e) == (q + (1 << (e - 1)) - (q < 0)) >> e
+
+
+@pytest.mark.parametrize("m", [1e-9, 0.0002, 0.25, 0.5, 0.7071, 0.999999999])
+def test_quantize_multiplier_is_accurate(m):
+    m0, shift = quantize_multiplier(m)
+    if m0:
+        assert (1 << 30) <= m0 < (1 << 31)
+        assert abs(m0 * 2.0 ** -(31 + shift) - m) <= m * 2 ** -30
+    with pytest.raises(ValueError):
+        quantize_multiplier(1.0)
+
+
+def cases(rng, n, acc_bits):
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    out = []
+    edge_acc = [lo, hi, 0, -1, 1]
+    edge_m = [0, (1 << 31) - 1, 1 << 30]
+    for k in range(n):
+        acc = edge_acc[k] if k < len(edge_acc) else int(rng.integers(lo, hi + 1))
+        m0 = edge_m[k % 3] if k < 9 else int(rng.integers(0, 1 << 31))
+        out.append({"acc": acc, "multiplier": m0, "shift": int(rng.integers(0, 32)) if k else 0,
+                    "zero_point": int(rng.integers(-128, 128)), "relu": int(rng.integers(0, 2))})
+    return out
+
+
+@pytest.mark.parametrize("digit_bits", [1, 8, 31])
+@pytest.mark.parametrize("acc_bits", [32, 20])
+def test_requantizer(digit_bits, acc_bits):
+    rng = np.random.default_rng(digit_bits + acc_bits)
+    items = cases(rng, 80, acc_bits)
+    # saturation both ways and ReLU at the zero point
+    items += [{"acc": (1 << (acc_bits - 1)) - 1, "multiplier": (1 << 31) - 1, "shift": 0,
+               "zero_point": 5, "relu": 0},
+              {"acc": -(1 << (acc_bits - 1)), "multiplier": (1 << 31) - 1, "shift": 0,
+               "zero_point": -5, "relu": 0},
+              {"acc": -1000, "multiplier": 1 << 30, "shift": 2, "zero_point": -7, "relu": 1}]
+    dut = Requantizer(acc_bits=acc_bits, digit_bits=digit_bits)
+    r = random.Random(digit_bits)
+    got = []
+
+    async def producer(ctx):
+        await stream_send(ctx, dut.i, items, r, 0.3)
+
+    async def consumer(ctx):
+        got.extend(int(p) for p in await stream_collect(ctx, dut.o, len(items), r, 0.3))
+
+    run_testbenches(dut, producer, consumer)
+    want = [int(requantize(c["acc"], c["multiplier"], c["shift"], c["zero_point"],
+                           relu=bool(c["relu"]))) for c in items]
+    assert got == want
+    assert {127, -128} <= set(want)
+
+
+def test_requantizer_throughput():
+    dut = Requantizer(digit_bits=8)
+    n = 12
+    items = [{"acc": 1000 * k, "multiplier": 1 << 30, "shift": 3, "zero_point": 0, "relu": 0}
+             for k in range(n)]
+    t = {}
+
+    async def producer(ctx):
+        await stream_send(ctx, dut.i, items)
+
+    async def consumer(ctx):
+        ctx.set(dut.o.ready, 1)
+        cycles = 0
+        seen = []
+        while len(seen) < n:
+            await ctx.tick()
+            cycles += 1
+            if ctx.get(dut.o.valid):
+                seen.append(cycles)
+        t["gap"] = seen[-1] - seen[-2]
+
+    run_testbenches(dut, producer, consumer)
+    assert t["gap"] == dut.cycles_per_result + 1     # load cycle + digit cycles
