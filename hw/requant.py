@@ -1,12 +1,17 @@
 """Requantizer: int32 accumulator -> int8 activation by the gemmlowp/TFLite method."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import reject
 
 __all__ = ["Requantizer"]
+
+
+def _half(e: int) -> int:
+    """RDBP's rounding addend ``2**(e-1)`` (0 for ``e == 0``), a 32-entry table."""
+    return 1 << (e - 1) if e else 0
 
 
 class Requantizer(wiring.Component):
@@ -20,7 +25,8 @@ class Requantizer(wiring.Component):
 
     The 64-bit product is formed ``digit_bits`` bits of M0 per cycle by a
     shift-and-add multiplier in fabric (the DSPs stay free for the MAC
-    array), so a result takes ``ceil(31 / digit_bits)`` multiply cycles; the
+    array; 1 or 2 bits per cycle need no multiplier at all, wider digits use
+    one that Yosys maps to a DSP or, slowly, to LUTs), so a result takes ``ceil(31 / digit_bits)`` multiply cycles; the
     rounding, shift, offset and clamp follow in a four-stage pipeline that
     overlaps the next multiply. Throughput: one result per
     ``ceil(31 / digit_bits)`` cycles (``digit_bits=31``: one per cycle);
@@ -30,7 +36,7 @@ class Requantizer(wiring.Component):
     and RDBP equals ``(q + 2**(e-1) - (q < 0)) >> e`` for ``e >= 1``.
     """
 
-    def __init__(self, *, acc_bits: int = 32, out_bits: int = 8, digit_bits: int = 8):
+    def __init__(self, *, acc_bits: int = 32, out_bits: int = 8, digit_bits: int = 1):
         if not isinstance(acc_bits, int) or not 8 <= acc_bits <= 32:
             reject(self, f"acc_bits must be an integer in 8..32, not {acc_bits!r}")
         if not isinstance(out_bits, int) or not 2 <= out_bits <= 16:
@@ -82,9 +88,28 @@ class Requantizer(wiring.Component):
                          side.eq(Cat(p.shift, p.zero_point, p.relu))]
         with m.Elif(handoff):
             m.d.sync += [busy.eq(0), product_ready.eq(0)]
+        # The digit's multiple of x: an AND for one bit, a 4-way select of 0, x,
+        # 2x and a 3x precomputed at load for two bits, else a multiplier (for
+        # DSP mapping; slow in LUTs).
+        x3 = Signal(signed(A + 2))
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += x3.eq(self.i.payload.acc * 3)
+        multiple = Signal(signed(A + D + 1))
+        if D == 1:
+            m.d.comb += multiple.eq(Mux(mult[0], x, 0))
+        elif D == 2:
+            with m.Switch(mult[:2]):
+                with m.Case(1):
+                    m.d.comb += multiple.eq(x)
+                with m.Case(2):
+                    m.d.comb += multiple.eq(x << 1)
+                with m.Case(3):
+                    m.d.comb += multiple.eq(x3)
+        else:
+            m.d.comb += multiple.eq(x * mult[:D])
         with m.If(busy & ~product_ready):
             t = Signal(signed(A + D + 2))
-            m.d.comb += t.eq(hi + x * mult[:D])
+            m.d.comb += t.eq(hi + multiple)
             m.d.sync += [hi.eq(t >> D), lo.eq(Cat(lo[D:], t[:D])), mult.eq(mult >> D),
                          step.eq(step + 1), product_ready.eq(step == N - 1)]
         # P = hi * 2**(N*D) + lo; SRDHM = (P >> 31) + P[30].
@@ -105,13 +130,18 @@ class Requantizer(wiring.Component):
         zp3, relu3 = Signal(signed(self._ob)), Signal()
         y4 = Signal(signed(A + 4))
         lo4 = Signal(signed(self._ob))
-        half = Signal(signed(33))
-        m.d.comb += half.eq(Mux(shift1 == 0, 0, ((Const(1, 32) << shift1) >> 1) - q[-1]))
+        # The rounding addend 2**(e-1) (and that minus one, for negative q) is
+        # decoded from the shift in stage 1, beside q, so stage 2 is one adder.
+        half, half_m1 = Signal(31), Signal(31)
+        shift0 = side[:5]
         with m.If(en):
             m.d.sync += [
                 q.eq((P >> 31) + P[30]),
                 Cat(shift1, zp1, relu1).eq(side),
-                t2.eq(q + half), shift2.eq(shift1), zp2.eq(zp1), relu2.eq(relu1),
+                half.eq(Array(Const(_half(e), 31) for e in range(32))[shift0]),
+                half_m1.eq(Array(Const(max(_half(e) - 1, 0), 31) for e in range(32))[shift0]),
+                t2.eq(q + Mux(q[-1], half_m1, half)), shift2.eq(shift1), zp2.eq(zp1),
+                relu2.eq(relu1),
                 r3.eq(t2 >> shift2), zp3.eq(zp2), relu3.eq(relu2),
                 y4.eq(r3 + zp3),
                 lo4.eq(Mux(relu3 & (zp3 > qmin), zp3, qmin)),
