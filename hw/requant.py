@@ -26,11 +26,11 @@ class Requantizer(wiring.Component):
     The 64-bit product is formed ``digit_bits`` bits of M0 per cycle by a
     shift-and-add multiplier in fabric (the DSPs stay free for the MAC
     array; 1 or 2 bits per cycle need no multiplier at all, wider digits use
-    one that Yosys maps to a DSP or, slowly, to LUTs), so a result takes ``ceil(31 / digit_bits)`` multiply cycles; the
-    rounding, shift, offset and clamp follow in a four-stage pipeline that
-    overlaps the next multiply. Throughput: one result per
-    ``ceil(31 / digit_bits)`` cycles (``digit_bits=31``: one per cycle);
-    latency ``ceil(31 / digit_bits) + 5`` cycles. Rounding identities used
+    one that Yosys maps to a DSP or, slowly, to LUTs). Rounding, shift,
+    offset and clamp follow in a pipeline that overlaps the next multiply.
+    Throughput: one result per ``ceil(31 / digit_bits) + 1`` cycles (the
+    ``+ 1`` is the load); latency from the transfer on ``i`` to ``o.valid``:
+    ``ceil(31 / digit_bits) + 6`` cycles. Rounding identities used
     (proved against the golden formulas in the tests): SRDHM's nudged
     truncating division equals ``(P >> 31) + P[30]`` for ``P = acc * M0``,
     and RDBP equals ``(q + 2**(e-1) - (q < 0)) >> e`` for ``e >= 1``.

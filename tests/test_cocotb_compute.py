@@ -7,8 +7,14 @@ import pytest
 from amaranth.lib import data
 
 from golden.fixedpoint import requantize
-from golden.hwmodel.compute import (fold_bn_threshold, mac_lanes, threshold, weight_range,
-                                    winograd_tile, xnor_popcount)
+from golden.hwmodel.compute import (
+    fold_bn_threshold,
+    mac_lanes,
+    threshold,
+    weight_range,
+    winograd_tile,
+    xnor_popcount,
+)
 from golden.winograd import kernel_transform_int
 from hw.mac import MACArray
 from hw.requant import Requantizer

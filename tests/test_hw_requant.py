@@ -8,8 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden.fixedpoint import (INT32_MAX, INT32_MIN, quantize_multiplier,
-                               requantize, rounding_divide_by_pot, srdhm)
+from golden.fixedpoint import (
+    INT32_MAX,
+    INT32_MIN,
+    quantize_multiplier,
+    requantize,
+    rounding_divide_by_pot,
+    srdhm,
+)
 from hw.requant import Requantizer
 from sim.amsim import run_testbenches, stream_collect, stream_send
 
@@ -138,3 +144,25 @@ def test_requantizer_throughput():
 
     run_testbenches(dut, producer, consumer)
     assert t["gap"] == dut.cycles_per_result + 1     # load cycle + digit cycles
+
+
+@pytest.mark.parametrize("digit_bits", [1, 2, 8])
+def test_requantizer_latency(digit_bits):
+    dut = Requantizer(digit_bits=digit_bits)
+    out = {}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.payload, {"acc": 5, "multiplier": 1 << 30, "shift": 0,
+                                "zero_point": 0, "relu": 0})
+        ctx.set(dut.i.valid, 1)
+        await ctx.tick()
+        ctx.set(dut.i.valid, 0)
+        n = 1
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            n += 1
+        out["latency"] = n
+
+    run_testbenches(dut, tb)
+    assert out["latency"] == dut.cycles_per_result + 6        # as documented

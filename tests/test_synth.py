@@ -54,3 +54,18 @@ def test_mac_builds_and_reports_nextpnr_figures(device, tmp_path):
 def test_timing_failure_is_reported_not_raised(tmp_path):
     r = synthesize(Mac8(), "up5k", freq_mhz=400, build_dir=tmp_path)
     assert not r.timing_met and 0 < r.fmax < 400
+
+
+@pytest.mark.slow
+def test_two_mac_lanes_share_one_sb_mac16(tmp_path):
+    """The hand-instantiated dual 8x8 SB_MAC16 survives synthesis (built without
+    -dsp): two int8 lanes use one DSP, which Yosys's own -dsp mapping never does."""
+    from hw.mac import MACArray  # noqa: PLC0415
+
+    r = synthesize(MACArray(lanes=2, weight_bits=8, act_bits=8, max_len=64, dsp="sb_mac16"),
+                   "up5k", freq_mhz=48, build_dir=tmp_path, dsp=False)
+    assert r.dsp == 1
+    assert r.timing_met
+    r2 = synthesize(MACArray(lanes=2, weight_bits=8, act_bits=8, max_len=64), "up5k",
+                    freq_mhz=48, build_dir=tmp_path / "inferred")
+    assert r2.dsp == 2
