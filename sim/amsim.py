@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["stream_put", "stream_get", "stream_send", "stream_collect", "run_testbenches"]
+__all__ = ["stream_put", "stream_get", "stream_send", "stream_collect", "run_testbenches",
+           "stream_roundtrip"]
 
 
 async def stream_put(ctx, stream, payload):
@@ -52,3 +53,20 @@ def run_testbenches(dut, *testbenches):
     for tb in testbenches:
         sim.add_testbench(tb)
     sim.run()
+
+
+def stream_roundtrip(dut, items, n: int, seed: int = 0, idle: float = 0.3,
+                     stall: float = 0.3) -> list:
+    """Send ``items`` into ``dut.i`` and take ``n`` payloads from ``dut.o``, both
+    sides stalling at random; returns the payloads (as sampled values)."""
+    rng = random.Random(seed)
+    got = []
+
+    async def producer(ctx):
+        await stream_send(ctx, dut.i, items, rng, idle)
+
+    async def consumer(ctx):
+        got.extend(await stream_collect(ctx, dut.o, n, rng, stall))
+
+    run_testbenches(dut, producer, consumer)
+    return got

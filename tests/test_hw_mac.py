@@ -1,14 +1,13 @@
 """MACArray in amaranth.sim against golden.hwmodel.compute.mac_lanes: every kind
 and width, extreme operands, random stalls on both sides."""
 
-import random
 
 import numpy as np
 import pytest
 
 from golden.hwmodel.compute import mac_lanes, weight_range
 from hw.mac import MACArray
-from sim.amsim import run_testbenches, stream_collect, stream_send
+from sim.amsim import run_testbenches, stream_roundtrip
 
 
 def operands(rng, kind, wb, ab, terms, lanes):
@@ -25,18 +24,8 @@ def run_mac(dut, vectors, seed, idle=0.3, stall=0.3):
         for t in range(len(w)):
             items.append({"w": [int(x) for x in w[t]], "a": [int(x) for x in a[t]],
                           "last": int(t == len(w) - 1)})
-    r = random.Random(seed)
-    got = []
-
-    async def producer(ctx):
-        await stream_send(ctx, dut.i, items, r, idle)
-
-    async def consumer(ctx):
-        for p in await stream_collect(ctx, dut.o, len(vectors), r, stall):
-            got.append([int(p[k]) for k in range(dut.lanes)])
-
-    run_testbenches(dut, producer, consumer)
-    return got
+    out = stream_roundtrip(dut, items, len(vectors), seed, idle, stall)
+    return [[int(p[k]) for k in range(dut.lanes)] for p in out]
 
 
 @pytest.mark.parametrize("kind,wb,ab", [("int", 2, 4), ("int", 4, 8), ("int", 8, 8),
@@ -129,17 +118,8 @@ def test_xnor_popcount(width, lanes):
             items.append({"w": [bits_to_int(w[t, k]) for k in range(lanes)],
                           "a": [bits_to_int(a[t, k]) for k in range(lanes)],
                           "last": int(t == len(w) - 1)})
-    r = random.Random(width)
-    got = []
-
-    async def producer(ctx):
-        await stream_send(ctx, dut.i, items, r, 0.3)
-
-    async def consumer(ctx):
-        for p in await stream_collect(ctx, dut.o, len(dots), r, 0.3):
-            got.append([int(p[k]) for k in range(lanes)])
-
-    run_testbenches(dut, producer, consumer)
+    got = [[int(p[k]) for k in range(lanes)]
+           for p in stream_roundtrip(dut, items, len(dots), seed=width)]
     assert got == [list(xnor_popcount(w, a)) for w, a in dots]
     assert got[-3][0] == max_len * width and got[-2][0] == -max_len * width
 
@@ -161,17 +141,8 @@ def test_threshold_folds_batch_norm():
     dut = Threshold(lanes=lanes, acc_bits=acc_bits)
     items = [{"acc": [int(x) for x in row], "tau": [int(t) for t in tau_hw],
               "flip": bits_to_int(flip)} for row in accs]
-    r = random.Random(1)
-    got = []
-
-    async def producer(ctx):
-        await stream_send(ctx, dut.i, items, r, 0.3)
-
-    async def consumer(ctx):
-        for p in await stream_collect(ctx, dut.o, len(items), r, 0.3):
-            got.append([(int(p) >> k) & 1 for k in range(lanes)])
-
-    run_testbenches(dut, producer, consumer)
+    got = [[(int(p) >> k) & 1 for k in range(lanes)]
+           for p in stream_roundtrip(dut, items, len(items), seed=1)]
     want = threshold(accs, tau, flip)
     assert got == want.tolist()
     # and the fold agrees with batch norm + sign evaluated directly

@@ -1,7 +1,6 @@
 """Requantizer in amaranth.sim against golden.fixedpoint (the gemmlowp/TFLite
 formulas), and the golden model against TFLite's reference arithmetic."""
 
-import random
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from golden.fixedpoint import (
     srdhm,
 )
 from hw.requant import Requantizer
-from sim.amsim import run_testbenches, stream_collect, stream_send
+from sim.amsim import run_testbenches, stream_roundtrip, stream_send
 
 
 def c_div(a, b):
@@ -105,16 +104,7 @@ def test_requantizer(digit_bits, acc_bits):
                "zero_point": -5, "relu": 0},
               {"acc": -1000, "multiplier": 1 << 30, "shift": 2, "zero_point": -7, "relu": 1}]
     dut = Requantizer(acc_bits=acc_bits, digit_bits=digit_bits)
-    r = random.Random(digit_bits)
-    got = []
-
-    async def producer(ctx):
-        await stream_send(ctx, dut.i, items, r, 0.3)
-
-    async def consumer(ctx):
-        got.extend(int(p) for p in await stream_collect(ctx, dut.o, len(items), r, 0.3))
-
-    run_testbenches(dut, producer, consumer)
+    got = [int(p) for p in stream_roundtrip(dut, items, len(items), digit_bits)]
     want = [int(requantize(c["acc"], c["multiplier"], c["shift"], c["zero_point"],
                            relu=bool(c["relu"]))) for c in items]
     assert got == want

@@ -1,15 +1,13 @@
 """WinogradTile in amaranth.sim: exact against direct 3x3 correlation and the
 golden tile formula, with extreme operands and random stalls."""
 
-import random
-
 import numpy as np
 import pytest
 
 from golden.hwmodel.compute import winograd_tile
 from golden.winograd import conv2d_direct, kernel_transform_int
 from hw.winograd import WinogradTile
-from sim.amsim import run_testbenches, stream_collect, stream_send
+from sim.amsim import stream_roundtrip
 
 
 def tiles(rng, n, ab, wb):
@@ -31,17 +29,7 @@ def test_winograd_tile_is_direct_convolution(ab, wb):
     items = [{"d": [int(x) for x in d.ravel()],
               "u": [int(x) for x in kernel_transform_int(g).ravel()]} for d, g in cases]
     assert all(abs(int(x)) < 1 << (dut.kernel_bits - 1) for it in items for x in it["u"])
-    r = random.Random(ab)
-    got = []
-
-    async def producer(ctx):
-        await stream_send(ctx, dut.i, items, r, 0.3)
-
-    async def consumer(ctx):
-        for p in await stream_collect(ctx, dut.o, len(items), r, 0.3):
-            got.append([int(p[k]) for k in range(4)])
-
-    run_testbenches(dut, producer, consumer)
+    got = [[int(p[k]) for k in range(4)] for p in stream_roundtrip(dut, items, len(items), ab)]
     for (d, g), y in zip(cases, got):
         direct = conv2d_direct(d, g).ravel().tolist()
         assert y == direct
