@@ -91,13 +91,13 @@ class Requantizer(wiring.Component):
         # The digit's multiple of x: an AND for one bit, a 4-way select of 0, x,
         # 2x and a 3x precomputed at load for two bits, else a multiplier (for
         # DSP mapping; slow in LUTs).
-        x3 = Signal(signed(A + 2))
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += x3.eq(self.i.payload.acc * 3)
         multiple = Signal(signed(A + D + 1))
         if D == 1:
             m.d.comb += multiple.eq(Mux(mult[0], x, 0))
         elif D == 2:
+            x3 = Signal(signed(A + 2))
+            with m.If(self.i.valid & self.i.ready):
+                m.d.sync += x3.eq(self.i.payload.acc * 3)
             with m.Switch(mult[:2]):
                 with m.Case(1):
                     m.d.comb += multiple.eq(x)
