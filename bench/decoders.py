@@ -4,8 +4,8 @@ For each block: symbols (or entries) per cycle over at least 100k items on
 Verilator (cocotb, through the shared harness), with no stalls and with 30%
 random output stalls; and LCs, EBRs and Fmax on iCE40 UP5K and ECP5-85F from
 nextpnr's report. The Huffman decoder is measured in the engine's default
-configuration (32-bit words, codes up to 10 bits, 8-bit joint symbols) and
-with a 16-bit-limited code.
+configuration (16-bit words of a two-way interleaved stream, codes up to 10
+bits, 8-bit joint symbols) and with a 16-bit-limited code.
 
 Writes bench/results/decoders.json. Run: ``.venv/bin/python bench/decoders.py``
 (about 10 minutes: eight place-and-route runs). ``--quick`` uses 20k items.
@@ -50,10 +50,9 @@ def huffman_case(n: int, max_len: int, seed: int = 0):
     f = np.maximum((p * 1e6).astype(np.int64), 1)
     lengths = H.code_lengths(f, max_len)
     sym = rng.choice(256, n, p=p)
-    data, nbits = H.encode(sym, lengths)
-    job = {"symbols": sym.tolist(), "words": H.to_words(data, nbits, 32), "nbits": nbits,
-           "count": n, "error": 0}
-    return lengths, job, nbits / n
+    words, nbits = H.encode_interleaved(sym, lengths, 16)
+    job = {"symbols": sym.tolist(), "words": words, "nbits": nbits, "count": n, "error": 0}
+    return lengths, job, sum(nbits) / n
 
 
 def measure(n: int, root: Path) -> tuple[dict, list]:
@@ -62,7 +61,7 @@ def measure(n: int, root: Path) -> tuple[dict, list]:
 
     for name, max_len in (("huffman", 10), ("huffman16", 16)):
         lengths, job, bps = huffman_case(n, max_len)
-        kw = dict(word_width=32, max_len=max_len, symbol_bits=8)
+        kw = dict(word_width=16, max_len=max_len, symbol_bits=8)
         for stall, key in ((0.0, "symbols_per_cycle"), (0.3, "symbols_per_cycle_stalled")):
             params = {"seed": 5, "idle": 0.0, "stall": stall, "lengths": lengths.tolist(),
                       "jobs": [job], "measure": True}
@@ -125,8 +124,8 @@ def measure(n: int, root: Path) -> tuple[dict, list]:
 
 def build(metrics: dict) -> list:
     blocks = {
-        "huffman": lambda: HuffmanDecoder(word_width=32, max_len=10, symbol_bits=8),
-        "huffman16": lambda: HuffmanDecoder(word_width=32, max_len=16, symbol_bits=8),
+        "huffman": lambda: HuffmanDecoder(word_width=16, max_len=10, symbol_bits=8),
+        "huffman16": lambda: HuffmanDecoder(word_width=16, max_len=16, symbol_bits=8),
         "relindex": lambda: RelativeIndexDecoder(gap_bits=4, value_bits=4, index_bits=16),
         "bitmask": lambda: BitmaskDecoder(word_width=16, value_bits=8, index_bits=16),
         "codebook": lambda: CodebookLookup(code_bits=8, weight_bits=16, index_bits=16),

@@ -15,6 +15,17 @@ reference for the stored streams and for the hardware decoder:
   is bit ``7 - i % 8`` of byte ``i // 8``. A ``W``-bit hardware word holds
   stream bits ``[jW, (j+1)W)`` with the first one in its MSB.
 
+* An *interleaved* stream (``encode_interleaved``) deals the symbols
+  round-robin into ``WAYS`` substreams, each packed on its own into ``W``-bit
+  words, and merges the words in the order a decoder that alternates between
+  the substreams asks for them: before each symbol of substream ``s`` (and once
+  per substream before the first symbol), if fewer than ``REFILL_BELOW`` bits
+  of ``s`` are buffered and ``s`` has words left, the next word is ``s``'s.
+  The order depends only on the code lengths, so one input stream feeds all
+  substreams; a decoder then has ``WAYS`` cycles per symbol of each substream
+  while producing one symbol per cycle in all, and at least 16 bits of the
+  current substream are always buffered before its next code.
+
 Symbols with frequency zero get length 0 (no code). A single used symbol gets
 a 1-bit code (``0``); its Kraft sum is 1/2 and the pattern ``1`` is invalid.
 """
@@ -38,10 +49,20 @@ __all__ = [
     "decode",
     "encoded_bits",
     "to_words",
+    "WAYS",
+    "REFILL_BELOW",
+    "interleave_order",
+    "encode_interleaved",
+    "decode_interleaved",
 ]
 
 #: Longest code the golden decoder's window handles (hardware limits to 16).
 MAX_DECODE_LEN = 24
+
+#: Substreams of an interleaved stream.
+WAYS = 2
+#: A substream takes the next word before a symbol when it holds fewer bits than this.
+REFILL_BELOW = 32
 
 
 class HuffmanError(ValueError):
@@ -283,3 +304,121 @@ def to_words(data, nbits: int, width: int) -> list[int]:
     raw[: d.size] = d
     per = width // 8
     return [int.from_bytes(raw[k * per:(k + 1) * per].tobytes(), "big") for k in range(nwords)]
+
+
+def _word_count(nbits, width: int) -> list[int]:
+    return [-(-int(nb) // width) for nb in nbits]
+
+
+def interleave_order(code_lens, nbits, width: int, ways: int = WAYS) -> list[int]:
+    """The substream of each word of an interleaved stream, in stream order.
+
+    ``code_lens[n]`` is the code length of symbol ``n`` (symbol ``n`` lives in
+    substream ``n % ways``) and ``nbits[s]`` the bit count of substream ``s``.
+    One refill step per substream comes first (so each holds a word before its
+    first code), then one per symbol, in symbol order; a step of substream
+    ``s`` takes a word if ``s`` holds fewer than ``REFILL_BELOW`` bits and has
+    words left. Words left over after the last symbol (padding only) follow in
+    substream order.
+    """
+    if width < 16 or width % 8:
+        raise ValueError(f"word width must be a multiple of 8 and at least 16, not {width}")
+    left = _word_count(nbits, width)
+    held = [0] * ways
+    order: list[int] = []
+    steps = itertools.chain(((s, 0) for s in range(ways)),
+                            ((n % ways, int(ln)) for n, ln in enumerate(code_lens)))
+    for s, ln in steps:
+        if held[s] < REFILL_BELOW and left[s]:
+            order.append(s)
+            held[s] += width
+            left[s] -= 1
+        held[s] -= ln
+    for s in range(ways):
+        order += [s] * left[s]
+    return order
+
+
+def encode_interleaved(symbols, lengths, width: int = 16,
+                       ways: int = WAYS) -> tuple[list[int], list[int]]:
+    """Pack ``symbols`` as ``ways`` interleaved substreams of ``width``-bit words.
+
+    Returns ``(words, nbits)``: the merged words (``int``, MSB first within a
+    substream, each substream zero padded to a word) and each substream's bit
+    count. Raises ``HuffmanError`` like ``encode``.
+    """
+    lengths = check_lengths(lengths)
+    s = np.asarray(symbols, dtype=np.int64).ravel()
+    subs = [encode(s[k::ways], lengths) for k in range(ways)]
+    nbits = [nb for _, nb in subs]
+    sub_words = [to_words(d, nb, width) for d, nb in subs]
+    nxt = [0] * ways
+    words = []
+    for k in interleave_order(lengths[s] if s.size else [], nbits, width, ways):
+        words.append(sub_words[k][nxt[k]])
+        nxt[k] += 1
+    return words, nbits
+
+
+def decode_interleaved(words, nbits, lengths, count: int, width: int = 16,
+                       ways: int = WAYS) -> np.ndarray:
+    """Decode ``count`` symbols from an interleaved stream (see ``encode_interleaved``).
+
+    Raises ``HuffmanError`` if the word count does not match ``nbits``, on a
+    bit pattern that is no code, or on a code running past the end of its
+    substream (which is also how a stream holding fewer than ``count`` symbols
+    shows). Bits of a substream after its last symbol are padding and ignored.
+    """
+    lengths = check_lengths(lengths, MAX_DECODE_LEN)
+    if len(nbits) != ways or count < 0 or any(int(nb) < 0 for nb in nbits):
+        raise HuffmanError(f"bad sizes: count={count}, nbits={list(nbits)}")
+    words = [int(w) for w in words]
+    left = _word_count(nbits, width)
+    if len(words) != sum(left):
+        raise HuffmanError(f"stream has {len(words)} words, its bit counts need {sum(left)}")
+    if any(not 0 <= w < 1 << width for w in words):
+        raise HuffmanError(f"a word does not fit in {width} bits")
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    if lengths.max(initial=0) == 0:
+        raise HuffmanError("empty code table")
+    codes = canonical_codes(lengths)
+    m = int(lengths.max())
+    sym_t = [0] * (1 << m)
+    len_t = [0] * (1 << m)
+    for sym in np.nonzero(lengths)[0]:
+        ln = int(lengths[sym])
+        lo = int(codes[sym]) << (m - ln)
+        sym_t[lo:lo + (1 << (m - ln))] = [int(sym)] * (1 << (m - ln))
+        len_t[lo:lo + (1 << (m - ln))] = [ln] * (1 << (m - ln))
+    acc = [0] * ways          # buffered bits of each substream, the oldest in the MSB
+    held = [0] * ways
+    bits_left = [int(nb) for nb in nbits]
+    nxt = 0
+
+    def refill(k):
+        nonlocal nxt
+        if held[k] < REFILL_BELOW and left[k]:
+            acc[k] = (acc[k] << width) | words[nxt]
+            held[k] += width
+            left[k] -= 1
+            nxt += 1
+
+    for k in range(ways):
+        refill(k)
+    out = np.empty(count, dtype=np.int64)
+    for n in range(count):
+        k = n % ways
+        refill(k)
+        h = held[k]
+        win = acc[k] >> (h - m) if h >= m else (acc[k] << (m - h)) & ((1 << m) - 1)
+        ln = len_t[win]
+        if ln == 0:
+            raise HuffmanError(f"invalid code in substream {k} (symbol {n})")
+        if ln > bits_left[k]:
+            raise HuffmanError(f"code runs past the end of substream {k} (symbol {n})")
+        out[n] = sym_t[win]
+        bits_left[k] -= ln
+        held[k] = h - ln
+        acc[k] &= (1 << held[k]) - 1
+    return out

@@ -1,9 +1,11 @@
 """Canonical Huffman decoder with a run-time loadable code."""
 
 from amaranth.hdl import Array, Module, Mux, Signal, unsigned
-from amaranth.lib import enum, fifo, stream, wiring
+from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from golden.huffman import REFILL_BELOW, WAYS
 
 from .params import reject
 
@@ -18,7 +20,7 @@ class HuffmanError(enum.Enum, shape=2):
 
 
 class HuffmanDecoder(wiring.Component):
-    """Decodes a packed canonical-Huffman bit stream into symbols.
+    """Decodes a two-way interleaved canonical-Huffman stream into symbols.
 
     The code is the canonical code of ``golden.huffman`` (RFC 1951 order),
     given by its code lengths, so a new model needs no new bitstream:
@@ -27,44 +29,56 @@ class HuffmanDecoder(wiring.Component):
        ``len_addr``, ``len_data`` while the decoder is not ``busy``.
     2. Pulse ``build``: the decoder counts the lengths, computes the
        canonical first codes and left-aligned limits and sorts the symbols
-       into its table, in ``2 * 2**symbol_bits + 2 * max_len + 7`` cycles (``busy``
+       into its table, in ``2 * 2**symbol_bits + 3 * max_len + 7`` cycles (``busy``
        is high meanwhile). Over-subscribed lengths end in
        ``error == BAD_TABLE``.
-    3. Set ``count`` (symbols) and ``nbits`` (stream bits) and pulse
-       ``start``. The decoder takes exactly ``ceil(nbits / word_width)``
-       words from ``i`` (stream bits MSB first, as ``golden.huffman.to_words``
-       packs them) and emits ``count`` symbols on ``o``, then raises ``done``
-       (held until the next ``start``). Bits after the last symbol are
-       padding and ignored.
+    3. Set ``count`` (symbols) and ``nbits[k]`` (bits of substream ``k``) and
+       pulse ``start``. The stream is ``golden.huffman.encode_interleaved``'s:
+       symbol ``n`` lives in substream ``n % 2`` and the words of the two
+       substreams arrive merged in the order the decoder asks for them. The
+       decoder takes exactly ``ceil(nbits[0] / W) + ceil(nbits[1] / W)`` words
+       from ``i`` and emits ``count`` symbols on ``o`` in order, then raises
+       ``done`` (held until the next ``start``). Bits of a substream after its
+       last symbol are padding and ignored.
 
     Throughput: one symbol per cycle while input words arrive at least as
     fast as the code consumes bits and ``o`` is ready. Latency from a word's
-    arrival to its first symbol on ``o``: 7 cycles. The decode loop itself
-    (window compare, length select, shift) is one cycle; index arithmetic,
-    the table read and an output queue follow in a pipeline, and the loop
-    advances only while the queue has room for everything in flight, so
-    ``o.ready`` never reaches the loop.
+    arrival to its first symbol on ``o``: 7 cycles.
+
+    How: the decode loop (window compare, length select, shift) is split in
+    two register stages and carries the two substreams at once, one in each
+    stage (C-slow), so each substream advances every other cycle while the
+    loop as a whole decodes a symbol every cycle. Stage A compares the
+    substream's window against the left-aligned limits and, in parallel, adds
+    the next input word to the buffer if the substream holds fewer than 32
+    bits (the interleaving rule guarantees the window is already full); stage
+    B shifts out the code. Index arithmetic, the table read and an output
+    queue follow in a pipeline, and the loop advances only while the queue has
+    room for everything in flight, so ``o.ready`` never reaches the loop.
 
     Bad input never hangs the decoder and never yields garbage: on a bit
-    pattern that is no code (``BAD_CODE``) or a code running past ``nbits``
-    (``OVERRUN``) it emits the symbols decoded before it, raises ``error``,
-    stops taking words and returns to idle; the next ``start`` clears the
-    error. ``start`` while ``busy`` is ignored. Matches ``golden.huffman.decode``.
+    pattern that is no code (``BAD_CODE``) or a code running past the end of
+    its substream (``OVERRUN``, also how too few symbols shows) it emits the
+    symbols decoded before it, raises ``error``, stops taking words and
+    returns to idle; the next ``start`` clears the error. ``start`` while
+    ``busy`` is ignored. Matches ``golden.huffman.decode_interleaved``.
 
     Parameters
     ----------
     word_width : int
-        Input word width: 8, 16, 32 or 64.
+        Input word width: 16 or 32 (a word must hold a full code).
     max_len : int
         Longest code accepted, 1..16.
     symbol_bits : int
         Symbols are ``0 .. 2**symbol_bits - 1``, 1..12.
+    queue_depth : int
+        Output queue depth, at least 6.
     """
 
     def __init__(self, *, word_width: int = 32, max_len: int = 16, symbol_bits: int = 8,
                  queue_depth: int = 16):
-        if word_width not in (8, 16, 32, 64):
-            reject(self, f"word_width must be 8, 16, 32 or 64, not {word_width!r}")
+        if word_width not in (16, 32):
+            reject(self, f"word_width must be 16 or 32, not {word_width!r}")
         if not isinstance(max_len, int) or not 1 <= max_len <= 16:
             reject(self, f"max_len must be an integer in 1..16, not {max_len!r}")
         if not isinstance(symbol_bits, int) or not 1 <= symbol_bits <= 12:
@@ -82,7 +96,7 @@ class HuffmanDecoder(wiring.Component):
             "build": In(1),
             "start": In(1),
             "count": In(32),
-            "nbits": In(32),
+            "nbits": In(data.ArrayLayout(32, WAYS)),
             "busy": Out(1),
             "done": Out(1),
             "error": Out(HuffmanError),
@@ -104,7 +118,9 @@ class HuffmanDecoder(wiring.Component):
         m = Module()
         W, L, S = self._w, self._l, self._s
         nsym = 1 << S
-        B = W + 2 * L                          # bit buffer: a word fits whenever nvalid <= 2L
+        # A substream takes a word only while it holds < REFILL_BELOW bits.
+        B = REFILL_BELOW - 1 + W
+        assert WAYS == 2 and REFILL_BELOW == 32 and B < 64   # nvalid < 32 is ~nvalid[5]
 
         m.submodules.lens = lens = Memory(shape=range(L + 1), depth=nsym, init=[])
         m.submodules.syms = syms = Memory(shape=unsigned(S), depth=nsym, init=[])
@@ -119,7 +135,7 @@ class HuffmanDecoder(wiring.Component):
         count = [Signal(S + 2, name=f"count{i}") for i in range(L + 1)]
         first = Array(Signal(L + 2, name=f"first{i}") for i in range(L + 1))
         base = Array(Signal(S + 2, name=f"base{i}") for i in range(L + 1))
-        nxt = Array(Signal(S + 2, name=f"next{i}") for i in range(L + 1))
+        nxt = [Signal(S + 2, name=f"next{i}") for i in range(L + 1)]
         limit = [Signal(L + 1, name=f"limit{i}") for i in range(L + 1)]
         table_ok = Signal()
 
@@ -134,31 +150,43 @@ class HuffmanDecoder(wiring.Component):
                      len_w.en.eq(self.len_we & ~busy)]
 
         # ---------------------------------------------------------------- decode state
-        buf = Signal(B)
-        nvalid = Signal(range(B + 1))
-        enough = Signal()            # nvalid >= L, registered with nvalid
-        space = Signal()             # nvalid <= B - W, registered with nvalid
-        words_left = Signal(32)
-        no_words = Signal()          # words_left == 0, registered
-        one_word = Signal()          # words_left == 1, registered
+        # The loop's two register stages, each holding one substream (see the docstring).
+        # Stage A reads s_*, stage B reads p_*; p_len, p_win and p_ok also feed stage 1.
+        s_buf = Signal(B)                  # buffered bits, the oldest in the MSB
+        s_nv = Signal(6)                   # how many are valid
+        s_wl = Signal(32)                  # words the substream has left
+        s_wl_nz = Signal()                 # s_wl != 0
+        p_buf = Signal(B)
+        p_nv = Signal(6)
+        p_wl = Signal(32)
+        p_oh = Signal(L + 1)               # one-hot code length; bit 0: consume nothing
+        p_len = Signal(range(L + 1))
+        p_win = Signal(L)
+        p_ok = Signal()                    # the window held a code
+        priming = Signal(2)                # the first refill step of each substream is left
         syms_left = Signal(32)
-        more = Signal()              # syms_left != 0, registered
-        last = Signal()              # syms_left == 1, registered
-        bits_left = Signal(33)
-        decoding = Signal()
+        more = Signal()                    # syms_left != 0, registered
+        last = Signal()                    # syms_left == 1, registered
+        total_left = Signal(32)            # words still to take, both substreams
+        no_total = Signal()                # total_left == 0, registered
+        one_total = Signal()               # total_left == 1, registered
+        bl_cur = Signal(32)                # bits left in the substream of the next symbol
+        bl_cur_small = Signal()            # bl_cur < 32
+        bl_other = Signal(32)              # ... and in the other one
+        running = Signal()                 # decoding, no error yet
+        active = Signal()                  # (priming != 0) | more, registered
+        sym_step = Signal()                # (priming == 0) & more: a step decodes a symbol
 
-        # Pipeline after the loop: s1 (length, window), s1b (selected base/first, code
+        # Pipeline after the loop: s1 (p_len, p_win), s1b (selected base/first, code
         # value), s1c (table index), s2 (table read) -> queue.
         s1_valid, s1b_valid, s1c_valid, s2_valid = Signal(), Signal(), Signal(), Signal()
-        s1_len = Signal(range(L + 1))
-        s1_win = Signal(L)
-        s1_ok = Signal()
+        finished = Signal()
 
         # ---------------------------------------------------------------- build FSM
         addr = Signal(S + 1)
         rd_valid = Signal()          # len_r.data holds the length of symbol addr - 1
-        q_valid = Signal()           # q_len / q_sym: that length, registered
-        q_len = Signal(range(L + 1))
+        q_valid = Signal()           # q_oh / q_sym: that length (one-hot), registered
+        q_oh = Signal(L + 1)
         q_sym = Signal(S)
         step = Signal(L + 1)         # one-hot code length during SCAN
         f_prev = Signal(L + 2)       # first[l-1], count[l-1], base[l-1] during SCAN
@@ -166,36 +194,52 @@ class HuffmanDecoder(wiring.Component):
         b_prev = Signal(S + 2)
         c_shift = [Signal(S + 2, name=f"cshift{i}") for i in range(L)]
         power = Signal(L + 2)        # 2^l during SCAN
-        phase = Signal()
+        phase = Signal(2)
 
         m.d.comb += len_r.addr.eq(addr[:S])
-        m.d.sync += [q_valid.eq(rd_valid), q_len.eq(len_r.data), q_sym.eq((addr - 1)[:S])]
+        m.d.sync += [q_valid.eq(rd_valid), q_oh.eq(1 << len_r.data), q_sym.eq((addr - 1)[:S])]
 
-        with m.FSM(name="ctrl"):
+        with m.FSM(name="ctrl") as fsm:
             with m.State("IDLE"):
                 with m.If(self.build):
                     m.d.sync += [addr.eq(0), rd_valid.eq(0), error.eq(HuffmanError.NONE),
-                                 done.eq(0), table_ok.eq(0), busy.eq(1)]
+                                 done.eq(0), table_ok.eq(0)]
                     m.d.sync += [count[i].eq(0) for i in range(L + 1)]
                     m.next = "COUNT"
                 with m.Elif(self.start & ~table_ok):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), done.eq(0)]
                 with m.Elif(self.start):
-                    nwords = (self.nbits + W - 1) >> (W.bit_length() - 1)
-                    m.d.sync += [words_left.eq(nwords), no_words.eq(nwords == 0),
-                                 one_word.eq(nwords == 1),
+                    lg = W.bit_length() - 1
+                    nw0 = (self.nbits[0] + W - 1) >> lg
+                    nw1 = (self.nbits[1] + W - 1) >> lg
+                    # Substream 0 enters stage A, substream 1 stage B as if it had just
+                    # run a step that consumed nothing.
+                    m.d.sync += [s_buf.eq(0), s_nv.eq(0), s_wl.eq(nw0),
+                                 s_wl_nz.eq(self.nbits[0] != 0),
+                                 p_buf.eq(0), p_nv.eq(0), p_wl.eq(nw1), p_oh.eq(1),
+                                 p_len.eq(0), priming.eq(WAYS),
                                  syms_left.eq(self.count), more.eq(self.count != 0),
-                                 last.eq(self.count == 1), bits_left.eq(self.nbits),
-                                 nvalid.eq(0), enough.eq(0), space.eq(1), buf.eq(0),
+                                 last.eq(self.count == 1),
+                                 bl_cur.eq(self.nbits[0]), bl_other.eq(self.nbits[1]),
+                                 bl_cur_small.eq(self.nbits[0] < 32),
                                  error.eq(HuffmanError.NONE),
-                                 done.eq(0), busy.eq(1), decoding.eq(1)]
-                    m.next = "DECODE"
+                                 done.eq(0), active.eq(1), sym_step.eq(0)]
+                    m.next = "LOAD"
+
+            with m.State("LOAD"):
+                # The word total, one cycle later so no path chains two adders.
+                m.d.sync += [total_left.eq(s_wl + p_wl),
+                             no_total.eq(~s_wl_nz & (p_wl == 0)),
+                             one_total.eq(((s_wl == 1) & (p_wl == 0))
+                                          | (~s_wl_nz & (p_wl == 1))),
+                             running.eq(1)]
+                m.next = "DECODE"
 
             with m.State("COUNT"):
                 # Read every length (read latency 1, then a register) and count per length.
                 m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
                 for i in range(1, L + 1):
-                    with m.If(q_valid & (q_len == i)):
+                    with m.If(q_valid & q_oh[i]):
                         m.d.sync += count[i].eq(count[i] + 1)
                 with m.If(addr == nsym + 2):
                     m.d.sync += [step.eq(0b10), f_prev.eq(0), c_prev.eq(0), b_prev.eq(0),
@@ -204,19 +248,20 @@ class HuffmanDecoder(wiring.Component):
                     m.next = "SCAN"
 
             with m.State("SCAN"):
-                # Two cycles per length l (one-hot in step), so no path holds more than
-                # one adder: first[l] = (first[l-1] + count[l-1]) << 1 and
-                # base[l] = base[l-1] + count[l-1], then limit[l] = (first[l] + count[l])
-                # << (L - l) and the Kraft check first[l] + count[l] <= 2^l.
+                # Three cycles per length l (one-hot in step), so no path holds more than
+                # one adder or compare: first[l] = (first[l-1] + count[l-1]) << 1 and
+                # base[l] = base[l-1] + count[l-1]; end = first[l] + count[l]; then
+                # limit[l] = end << (L - l) and the Kraft check end <= 2^l.
                 f = Signal(L + 2)
                 b = Signal(S + 2)
                 end = Signal(L + 2)
                 over = Signal()
-                with m.If(~phase):
+                with m.If(phase == 0):
                     m.d.sync += [f.eq((f_prev + c_prev) << 1), b.eq(b_prev + c_prev),
                                  phase.eq(1)]
+                with m.Elif(phase == 1):
+                    m.d.sync += [end.eq(f + c_shift[0]), phase.eq(2)]
                 with m.Else():
-                    m.d.comb += end.eq(f + c_shift[0])
                     for i in range(1, L + 1):
                         with m.If(step[i]):
                             m.d.sync += [first[i].eq(f), base[i].eq(b), nxt[i].eq(b),
@@ -226,16 +271,16 @@ class HuffmanDecoder(wiring.Component):
                                  over.eq(end > power)]
                     m.d.sync += [c_shift[i].eq(c_shift[i + 1]) for i in range(L - 1)]
                 with m.If(over):
-                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), busy.eq(0), over.eq(0)]
+                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), over.eq(0)]
                     m.next = "IDLE"
-                with m.Elif(phase & step[L]):
+                with m.Elif((phase == 2) & step[L]):
                     m.d.sync += [addr.eq(0), rd_valid.eq(0)]
                     m.next = "CHECK"
 
             with m.State("CHECK"):
                 # The Kraft check of the last length lands here.
                 with m.If(over):
-                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), busy.eq(0), over.eq(0)]
+                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), over.eq(0)]
                     m.next = "IDLE"
                 with m.Else():
                     m.next = "PLACE"
@@ -243,102 +288,122 @@ class HuffmanDecoder(wiring.Component):
             with m.State("PLACE"):
                 # Sort symbols by (length, symbol): sym[next[len]++] = symbol.
                 m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
-                with m.If(q_valid & (q_len != 0)):
-                    m.d.comb += [sym_w.addr.eq(nxt[q_len]), sym_w.data.eq(q_sym),
-                                 sym_w.en.eq(1)]
-                    m.d.sync += nxt[q_len].eq(nxt[q_len] + 1)
+                # One-hot selects and one incrementer per length: no decode on the path.
+                waddr = 0
+                for i in range(1, L + 1):
+                    waddr = waddr | Mux(q_oh[i], nxt[i], 0)
+                    with m.If(q_valid & q_oh[i]):
+                        m.d.sync += nxt[i].eq(nxt[i] + 1)
+                m.d.comb += [sym_w.addr.eq(waddr), sym_w.data.eq(q_sym),
+                             sym_w.en.eq(q_valid & ~q_oh[0])]
                 with m.If(addr == nsym + 2):
-                    m.d.sync += [busy.eq(0), table_ok.eq(1)]
+                    m.d.sync += table_ok.eq(1)
                     m.next = "IDLE"
 
             with m.State("DECODE"):
-                with m.If(error != HuffmanError.NONE):
-                    m.d.sync += [busy.eq(0), decoding.eq(0)]
+                # An error clears ``running``; the end is seen a cycle late (registered).
+                with m.If(~running):
                     m.next = "IDLE"
-                with m.Elif(~more & no_words & ~s1_valid & ~s1b_valid & ~s1c_valid
-                            & ~s2_valid & (queue.level == 0)):
-                    m.d.sync += [busy.eq(0), decoding.eq(0), done.eq(1)]
+                with m.Elif(finished):
+                    m.d.sync += [running.eq(0), done.eq(1)]
                     m.next = "IDLE"
+        m.d.comb += busy.eq(~fsm.ongoing("IDLE"))
 
-        # ---------------------------------------------------------------- the decode loop
-        window = buf[B - L:]
+        # ---------------------------------------------------------------- loop stage A
+        need = Signal()                    # this step takes a word
+        m.d.comb += need.eq(~s_nv[5] & s_wl_nz)
+        # The loop steps only if the queue can take this symbol and the four behind it in
+        # p (stage 1), s1b, s1c and s2, so the queue never overflows and o.ready stays
+        # out of the loop. ``room`` is a cycle old, so it leaves one more place free.
+        room = Signal()
+        m.d.sync += room.eq(queue.level < self._q - 5)
+        want = Signal()
+        m.d.comb += want.eq(running & room & active)
+        drain = Signal()                   # after the last symbol: padding words left over
+        m.d.comb += drain.eq(running & ~active & ~no_total)
+        ce = Signal()
+        m.d.comb += [ce.eq(want & (~need | self.i.valid)),
+                     self.i.ready.eq(((want & need) | drain) & (error == HuffmanError.NONE))]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [total_left.eq(total_left - 1), one_total.eq(total_left == 2),
+                         no_total.eq(one_total)]
+
+        window = s_buf[B - L:]
         below = Signal(L + 1)
         for i in range(1, L + 1):
             m.d.comb += below[i].eq(window < limit[i])
-        onehot = Signal(L + 1)
         # Limits never decrease with the length, so ``below`` is a thermometer code.
+        onehot = Signal(L + 1)
+        m.d.comb += onehot[0].eq(~(sym_step & below[L]))
         for i in range(1, L + 1):
-            m.d.comb += onehot[i].eq(below[i] & ~below[i - 1] if i > 1 else below[1])
+            m.d.comb += onehot[i].eq(sym_step & below[i] & (~below[i - 1] if i > 1 else 1))
         length = Signal(range(L + 1))
-        for i in range(1, L + 1):
-            with m.If(onehot[i]):
-                m.d.comb += length.eq(i)
-
-        # The loop decides only if the queue can take this symbol and the four behind it
-        # in s1, s1b, s1c and s2, so the queue never overflows and o.ready stays out of
-        # the loop.
-        room = Signal()
-        m.d.comb += room.eq(queue.level < self._q - 4)
-        go = Signal()
-        m.d.comb += go.eq(decoding & (error == HuffmanError.NONE) & more & room
-                          & (enough | no_words))
-
-        take = Signal()
-        m.d.comb += [take.eq(decoding & (error == HuffmanError.NONE) & ~no_words
-                             & space),
-                     self.i.ready.eq(take)]
+        lsel = [Mux(onehot[i], i, 0) for i in range(1, L + 1)]
+        lor = lsel[0]
+        for v in lsel[1:]:
+            lor = lor | v
+        m.d.comb += length.eq(lor)
         incoming = Signal(B)
-        with m.If(take & self.i.valid):
-            m.d.comb += incoming.eq((self.i.payload << (B - W)) >> nvalid)
-            m.d.sync += [words_left.eq(words_left - 1), one_word.eq(words_left == 2),
-                         no_words.eq(one_word)]
-        merged = buf | incoming
-        # Shift out the decoded code: an AND-OR of the one-hot length, so the loop is
-        # compare -> one-hot -> select, with no binary encode/decode in between.
-        hit = Signal()
-        m.d.comb += hit.eq(go & onehot.any())
-        shifted = Signal(B)
-        picks = [Mux(onehot[i], (merged << i)[:B], 0) for i in range(1, L + 1)]
-        acc = picks[0]
+        m.d.comb += incoming.eq((self.i.payload << (B - W)) >> s_nv[:5])
+        with m.If(ce):
+            m.d.sync += [p_buf.eq(s_buf | Mux(need, incoming, 0)),
+                         p_nv.eq(s_nv + Mux(need, W, 0)), p_wl.eq(s_wl - need),
+                         p_oh.eq(onehot), p_len.eq(length), p_win.eq(window),
+                         p_ok.eq(below[L])]
+            with m.If(priming == 2):
+                m.d.sync += priming.eq(1)
+            with m.Elif(priming == 1):
+                m.d.sync += [priming.eq(0), active.eq(more), sym_step.eq(more)]
+            with m.Elif(more):
+                m.d.sync += [syms_left.eq(syms_left - 1), last.eq(syms_left == 2),
+                             more.eq(~last), active.eq(~last), sym_step.eq(~last)]
+        m.d.sync += s1_valid.eq(ce & sym_step)
+
+        # ---------------------------------------------------------------- loop stage B
+        # Shift out the code: an AND-OR of the one-hot length, so the stage is one-hot ->
+        # select, with no binary decode in between.
+        picks = [Mux(p_oh[i], (p_buf << i)[:B], 0) for i in range(L + 1)]
+        shifted = picks[0]
         for p_ in picks[1:]:
-            acc = acc | p_
-        m.d.comb += shifted.eq(Mux(hit, acc, merged))
-        consumed = Signal(range(L + 1))
-        m.d.comb += consumed.eq(Mux(hit, length, 0))
-        added = Signal(range(W + 1))
-        m.d.comb += added.eq(Mux(take & self.i.valid, W, 0))
-        with m.If(decoding):
-            new_nvalid = Signal.like(nvalid)
-            m.d.comb += new_nvalid.eq(nvalid + added - consumed)
-            m.d.sync += [buf.eq(shifted), nvalid.eq(new_nvalid), enough.eq(new_nvalid >= L),
-                         space.eq(new_nvalid <= B - W)]
-        with m.If(go):
-            m.d.sync += [syms_left.eq(syms_left - 1), last.eq(syms_left == 2),
-                         more.eq(~last)]
+            shifted = shifted | p_
+        with m.If(ce):
+            m.d.sync += [s_buf.eq(shifted), s_nv.eq(p_nv - p_len), s_wl.eq(p_wl),
+                         s_wl_nz.eq(p_wl != 0)]
 
         # ---------------------------------------------------------------- stage 1
-        m.d.sync += [s1_valid.eq(go), s1_len.eq(length), s1_win.eq(window),
-                     s1_ok.eq(below[L])]
+        # Symbols alternate between the substreams, so the bit counts rotate. A code
+        # (<= 16 bits) can only overrun a count below 32, flagged a cycle ahead, so the
+        # check is a 5-bit compare and the 32-bit subtraction stands alone.
         live = Signal()
         m.d.comb += live.eq(s1_valid & (error == HuffmanError.NONE))
-        m.d.sync += s1b_valid.eq(0)
+        s1b_bad, s1b_over = Signal(), Signal()
+        m.d.sync += [s1b_valid.eq(live), s1b_bad.eq(~p_ok),
+                     s1b_over.eq(bl_cur_small & (p_len > bl_cur[:5]))]
         with m.If(live):
-            with m.If(~s1_ok):
-                m.d.sync += error.eq(HuffmanError.BAD_CODE)
-            with m.Elif(s1_len > bits_left):
-                m.d.sync += error.eq(HuffmanError.OVERRUN)
-            with m.Else():
-                m.d.sync += [bits_left.eq(bits_left - s1_len), s1b_valid.eq(1)]
+            m.d.sync += [bl_cur.eq(bl_other), bl_cur_small.eq(bl_other < 32),
+                         bl_other.eq(bl_cur - p_len)]
+        # s1b: the checks take effect (a symbol after a bad one is dropped here too).
+        live_b = Signal()
+        m.d.comb += live_b.eq(s1b_valid & (error == HuffmanError.NONE))
+        with m.If(live_b & s1b_bad):
+            m.d.sync += [error.eq(HuffmanError.BAD_CODE), running.eq(0)]
+        with m.Elif(live_b & s1b_over):
+            m.d.sync += [error.eq(HuffmanError.OVERRUN), running.eq(0)]
         # s1b: the code's value and its length's base and first code.
         sel_base, sel_first, value = Signal(S + 2), Signal(L + 2), Signal(L)
-        m.d.sync += [sel_base.eq(base[s1_len]), sel_first.eq(first[s1_len]),
-                     value.eq(s1_win >> (L - s1_len).as_unsigned())]
+        m.d.sync += [sel_base.eq(base[p_len]), sel_first.eq(first[p_len]),
+                     value.eq(p_win >> (L - p_len).as_unsigned())]
         # s1c: the sorted-table index.
         index = Signal(S + 2)
-        m.d.sync += [s1c_valid.eq(s1b_valid & (error == HuffmanError.NONE)),
+        m.d.sync += [s1c_valid.eq(live_b & ~s1b_bad & ~s1b_over),
                      index.eq(sel_base + value - sel_first)]
         m.d.sync += s2_valid.eq(s1c_valid)
         m.d.comb += [sym_r.addr.eq(index[:S]), sym_r.en.eq(1)]
+
+        # The stream is over: no step left, no word left and nothing behind the loop
+        # (``active`` is set from ``start`` on, so this is never left over from before).
+        m.d.sync += finished.eq(~active & no_total & ~s1_valid & ~s1b_valid & ~s1c_valid
+                                & ~s2_valid & (queue.level == 0))
 
         # ---------------------------------------------------------------- stage 2 -> queue
         m.d.comb += [queue.w_data.eq(sym_r.data), queue.w_en.eq(s2_valid),

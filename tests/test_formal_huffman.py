@@ -12,11 +12,11 @@ from sim.formal import check, stream_hold_asserts
 
 class HuffmanSpec(wiring.Component):
     def __init__(self):
-        self.dut = HuffmanDecoder(word_width=8, max_len=3, symbol_bits=2, queue_depth=6)
+        self.dut = HuffmanDecoder(word_width=16, max_len=3, symbol_bits=2, queue_depth=6)
         sig = {name: In(member.shape) if member.flow == In else Out(member.shape)
                for name, member in self.dut.signature.members.items()
                if name not in ("i", "o")}
-        sig["i"] = In(stream.Signature(8))
+        sig["i"] = In(stream.Signature(16))
         sig["o"] = Out(stream.Signature(2))
         super().__init__(sig)
 

@@ -120,3 +120,62 @@ def test_decode_errors():
         H.encode(np.array([3]), lengths)
     with pytest.raises(H.HuffmanError, match="no code"):
         H.encode(np.array([1]), np.array([1, 0]))
+
+
+@given(st.lists(st.integers(0, 30), max_size=300), st.integers(0, 2**32 - 1),
+       st.sampled_from([4, 10, 16]), st.sampled_from([16, 32]))
+def test_interleaved_round_trip(symbols, seed, max_len, width):
+    rng = np.random.default_rng(seed)
+    freqs = rng.integers(1, 1000, 31) ** 3
+    lengths = H.code_lengths(freqs, max(max_len, 5))
+    words, nbits = H.encode_interleaved(symbols, lengths, width)
+    # Each substream is the plain stream of every WAYS-th symbol, words in its own order.
+    for k in range(H.WAYS):
+        data, nb = H.encode(np.asarray(symbols[k::H.WAYS], dtype=np.int64), lengths)
+        assert nbits[k] == nb
+        order = H.interleave_order(lengths[np.asarray(symbols, dtype=np.int64)], nbits, width)
+        assert [w for w, o in zip(words, order) if o == k] == H.to_words(data, nb, width)
+    out = H.decode_interleaved(words, nbits, lengths, len(symbols), width)
+    assert out.tolist() == list(symbols)
+
+
+def test_interleave_keeps_a_full_code_buffered():
+    """The property the hardware relies on: before each symbol's refill step its
+    substream holds at least 16 bits, or has no words left."""
+    rng = np.random.default_rng(3)
+    lens = rng.integers(1, 17, 5000)
+    nbits = [int(lens[k::2].sum()) for k in range(2)]
+    for width in (16, 32):
+        held, left = [0, 0], [-(-nb // width) for nb in nbits]
+        order = iter(H.interleave_order(lens, nbits, width))
+        for k in range(2):
+            assert next(order) == k
+            held[k], left[k] = width, left[k] - 1
+        for n, ln in enumerate(lens):
+            k = n % 2
+            assert held[k] >= 16 or left[k] == 0
+            if held[k] < H.REFILL_BELOW and left[k]:
+                assert next(order) == k
+                held[k], left[k] = held[k] + width, left[k] - 1
+            held[k] -= ln
+            assert held[k] >= 0
+        assert next(order, None) is None
+
+
+def test_interleaved_decode_errors():
+    lengths = np.array([1, 2, 0, 0])          # pattern 11 is no code
+    words, nbits = H.encode_interleaved([0, 1, 0, 1, 1], lengths)
+    assert H.decode_interleaved(words, nbits, lengths, 5).tolist() == [0, 1, 0, 1, 1]
+    with pytest.raises(H.HuffmanError, match="words"):
+        H.decode_interleaved(words + [0], nbits, lengths, 5)
+    with pytest.raises(H.HuffmanError, match="runs past the end of substream 1"):
+        H.decode_interleaved(words, nbits, lengths, 6)
+    with pytest.raises(H.HuffmanError, match="runs past the end of substream 0"):
+        H.decode_interleaved(words, [nbits[0] - 1, nbits[1]], lengths, 5)
+    # Substream 1 holds 10 10; make its second code 11.
+    bad = [words[0], words[1] | (1 << 12)]
+    with pytest.raises(H.HuffmanError, match="invalid code in substream 1"):
+        H.decode_interleaved(bad, nbits, lengths, 5)
+    with pytest.raises(H.HuffmanError, match="16 bits"):
+        H.decode_interleaved([1 << 16, words[1]], nbits, lengths, 5)
+    assert H.decode_interleaved([], [0, 0], lengths, 0).size == 0

@@ -1,6 +1,7 @@
-"""HuffmanDecoder in amaranth.sim against golden.huffman: random codes, stalls on
-both sides, maximum code lengths, a single-symbol alphabet, skewed codes,
-streams ending mid-word, corrupt streams and bad tables."""
+"""HuffmanDecoder in amaranth.sim against golden.huffman's interleaved streams:
+random codes, stalls on both sides, maximum code lengths, a single-symbol
+alphabet, skewed codes, substreams ending mid-word, padding words, corrupt
+streams and bad tables."""
 
 import random
 
@@ -32,7 +33,7 @@ async def load_code(ctx, dut, lengths):
 
 async def start(ctx, dut, count, nbits):
     ctx.set(dut.count, count)
-    ctx.set(dut.nbits, nbits)
+    ctx.set(dut.nbits, list(nbits))
     ctx.set(dut.start, 1)
     await ctx.tick()
     ctx.set(dut.start, 0)
@@ -40,16 +41,15 @@ async def start(ctx, dut, count, nbits):
 
 def run(dut, lengths, jobs, *, idle=0.0, stall=0.0, seed=0, expect_error=None,
         timeout=200_000):
-    """``jobs``: list of (symbols or None, data bytes, nbits, count)."""
+    """``jobs``: list of (expected symbols, words, nbits per substream, count)."""
     results = {"outputs": [], "errors": [], "done": []}
     rng_in, rng_out = random.Random(seed), random.Random(seed + 1)
 
     async def control(ctx):
         await load_code(ctx, dut, lengths)
         assert ctx.get(dut.error) == HuffmanError.NONE
-        for _, data, nbits, count in jobs:
+        for _, words, nbits, count in jobs:
             await start(ctx, dut, count, nbits)
-            words = H.to_words(data, nbits, dut.word_width)
             await stream_send(ctx, dut.i, words, rng_in, idle) if words else None
             waited = 0
             while ctx.get(dut.busy):
@@ -78,24 +78,47 @@ def code_for(freqs, max_len):
     return H.code_lengths(np.asarray(freqs), max_len)
 
 
+def job(sym, lengths, width, count=None):
+    """A job of ``sym`` as the golden encoder interleaves it, checked against the
+    golden decoder first."""
+    words, nbits = H.encode_interleaved(sym, lengths, width)
+    count = len(sym) if count is None else count
+    if count == len(sym):
+        assert H.decode_interleaved(words, nbits, lengths, count, width).tolist() == list(sym)
+    return (np.asarray(sym), words, nbits, count)
+
+
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("width,max_len,sbits", [(32, 16, 6), (16, 10, 8), (8, 12, 4)])
+@pytest.mark.parametrize("width,max_len,sbits", [(32, 16, 6), (16, 10, 8), (16, 12, 4)])
 def test_random_codes_with_stalls(seed, width, max_len, sbits):
     rng = np.random.default_rng(seed)
     n = 1 << sbits
     freqs = rng.integers(0, 50, n) * (rng.random(n) < 0.8)
     freqs[rng.integers(0, n)] += 1
     lengths = code_for(freqs, max_len)
-    jobs = []
-    for _ in range(2):
-        sym = rng.choice(np.flatnonzero(lengths), size=int(rng.integers(1, 120)))
-        data, nbits = H.encode(sym, lengths)
-        jobs.append((sym, data, nbits, sym.size))
+    jobs = [job(rng.choice(np.flatnonzero(lengths), size=int(rng.integers(0, 120))), lengths,
+                width) for _ in range(3)]
     dut = HuffmanDecoder(word_width=width, max_len=max_len, symbol_bits=sbits)
     r = run(dut, lengths, jobs, idle=0.3, stall=0.3, seed=seed)
     for (sym, *_), out in zip(jobs, r["outputs"]):
         assert out == sym.tolist()
-    assert r["errors"] == [HuffmanError.NONE] * 2 and r["done"] == [1, 1]
+    assert r["errors"] == [HuffmanError.NONE] * 3 and r["done"] == [1, 1, 1]
+
+
+def test_padding_words_are_taken_and_ignored():
+    """Bit counts that claim more than the codes use: the extra words are read (so the
+    next stream starts on its own first word) and their bits ignored."""
+    lengths = code_for([5, 3, 2, 1], 4)
+    sym = np.array([0, 1, 2, 3, 0, 0, 1])
+    words, nbits = H.encode_interleaved(sym, lengths, 16)
+    nbits = [nbits[0] + 40, nbits[1] + 3]
+    words = words + [0xFFFF] * (sum(-(-nb // 16) for nb in nbits) - len(words))
+    assert H.decode_interleaved(words, nbits, lengths, sym.size).tolist() == sym.tolist()
+    dut = HuffmanDecoder(word_width=16, max_len=4, symbol_bits=2)
+    jobs = [(sym, words, nbits, sym.size), job(sym[::-1], lengths, 16)]
+    r = run(dut, lengths, jobs, idle=0.2, stall=0.2)
+    assert r["outputs"] == [sym.tolist(), sym[::-1].tolist()]
+    assert r["errors"] == [HuffmanError.NONE] * 2
 
 
 def test_maximum_code_length_16():
@@ -103,9 +126,9 @@ def test_maximum_code_length_16():
     lengths = code_for(freqs, 16)
     assert lengths.max() == 16
     sym = np.random.default_rng(1).choice(32, 300)
-    data, nbits = H.encode(sym, lengths)
-    dut = HuffmanDecoder(word_width=32, max_len=16, symbol_bits=5)
-    r = run(dut, lengths, [(sym, data, nbits, sym.size)], stall=0.2)
+    sym[:40] = 31                                         # 16-bit codes back to back
+    dut = HuffmanDecoder(word_width=16, max_len=16, symbol_bits=5)
+    r = run(dut, lengths, [job(sym, lengths, 16)], stall=0.2)
     assert r["outputs"][0] == sym.tolist() and r["errors"] == [HuffmanError.NONE]
 
 
@@ -113,9 +136,8 @@ def test_single_symbol_alphabet():
     lengths = np.zeros(16, dtype=int)
     lengths[9] = 1
     sym = np.full(70, 9)
-    data, nbits = H.encode(sym, lengths)
     dut = HuffmanDecoder(word_width=16, max_len=8, symbol_bits=4)
-    r = run(dut, lengths, [(sym, data, nbits, sym.size)])
+    r = run(dut, lengths, [job(sym, lengths, 16)])
     assert r["outputs"][0] == sym.tolist() and r["done"] == [1]
 
 
@@ -123,8 +145,7 @@ def test_one_symbol_per_cycle_without_stalls():
     rng = np.random.default_rng(5)
     lengths = code_for(rng.integers(1, 100, 64), 10)
     sym = rng.choice(64, 400)
-    data, nbits = H.encode(sym, lengths)
-    words = H.to_words(data, nbits, 32)
+    words, nbits = H.encode_interleaved(sym, lengths, 32)
     dut = HuffmanDecoder(word_width=32, max_len=10, symbol_bits=6)
     stamps = []
 
@@ -147,37 +168,56 @@ def test_one_symbol_per_cycle_without_stalls():
     assert span == sym.size, f"{sym.size} symbols took {span} cycles"
 
 
-def test_corrupt_stream_stops_with_bad_code():
+@pytest.mark.parametrize("where", [6, 7])
+def test_corrupt_stream_stops_with_bad_code(where):
     lengths = np.array([1, 2, 0, 0])                  # incomplete: '11' is no code
-    good = np.array([0, 1, 0, 0, 1])
-    data, nbits = H.encode(good, lengths)
-    # Append the invalid pattern '11' and claim more symbols than decode cleanly.
-    bits = np.unpackbits(data)[:nbits].tolist() + [1, 1, 0, 0]
-    bad = np.packbits(np.array(bits, dtype=np.uint8))
-    dut = HuffmanDecoder(word_width=8, max_len=4, symbol_bits=2)
-    r = run(dut, lengths, [(good, bad, len(bits), 8)], expect_error=True, timeout=2000)
+    sym = np.array([0, 1, 0, 0, 1, 1, 0, 1, 0, 0])
+    sym[where] = 2                                    # coded as '11' by a complete code
+    words, nbits = H.encode_interleaved(sym, [1, 2, 2, 0], 16)
+    with pytest.raises(H.HuffmanError, match=f"invalid code in substream {where % 2}"):
+        H.decode_interleaved(words, nbits, lengths, sym.size)
+    dut = HuffmanDecoder(word_width=16, max_len=4, symbol_bits=2)
+    r = run(dut, lengths, [(sym[:where], words, nbits, sym.size)], expect_error=True,
+            timeout=2000)
     assert r["errors"] == [HuffmanError.BAD_CODE]
-    assert r["outputs"][0] == good.tolist()
+    assert r["outputs"][0] == sym[:where].tolist()
 
 
-def test_stream_ending_mid_code_is_an_overrun():
+@pytest.mark.parametrize("sub", [0, 1])
+def test_substream_ending_mid_code_is_an_overrun(sub):
     lengths = np.array([1, 2, 2])
-    sym = np.array([0, 2, 2, 1])
-    data, nbits = H.encode(sym, lengths)
-    dut = HuffmanDecoder(word_width=8, max_len=4, symbol_bits=2)
-    r = run(dut, lengths, [(sym[:3], data, nbits - 1, 4)], expect_error=True, timeout=2000)
+    sym = np.array([0, 2, 2, 1, 1, 2])
+    words, nbits = H.encode_interleaved(sym, lengths, 16)
+    nbits[sub] -= 1                                   # still one word each
+    last = 4 + sub                                    # the last symbol of that substream
+    with pytest.raises(H.HuffmanError, match=f"runs past the end of substream {sub}"):
+        H.decode_interleaved(words, nbits, lengths, sym.size)
+    dut = HuffmanDecoder(word_width=16, max_len=4, symbol_bits=2)
+    r = run(dut, lengths, [(sym[:last], words, nbits, sym.size)], expect_error=True,
+            timeout=2000)
     assert r["errors"] == [HuffmanError.OVERRUN]
-    assert r["outputs"][0] == sym[:3].tolist()
+    assert r["outputs"][0] == sym[:last].tolist()
+
+
+def test_more_symbols_than_the_stream_holds_is_an_overrun():
+    lengths = np.array([1, 2, 2])
+    sym = np.array([1, 2, 0, 0, 1])
+    words, nbits = H.encode_interleaved(sym, lengths, 16)
+    dut = HuffmanDecoder(word_width=16, max_len=4, symbol_bits=2)
+    r = run(dut, lengths, [(sym, words, nbits, sym.size + 1)], expect_error=True,
+            timeout=2000)
+    assert r["errors"] == [HuffmanError.OVERRUN]
+    assert r["outputs"][0] == sym.tolist()
 
 
 def test_over_subscribed_table_is_refused():
-    dut = HuffmanDecoder(word_width=8, max_len=4, symbol_bits=2)
+    dut = HuffmanDecoder(word_width=16, max_len=4, symbol_bits=2)
     out = {}
 
     async def tb(ctx):
         await load_code(ctx, dut, [1, 1, 1, 0])
         out["build"] = ctx.get(dut.error)
-        await start(ctx, dut, 1, 8)
+        await start(ctx, dut, 1, [8, 0])
         out["start"] = ctx.get(dut.error)
         out["busy"] = ctx.get(dut.busy)
 
@@ -187,18 +227,20 @@ def test_over_subscribed_table_is_refused():
 
 def test_parameters_are_checked():
     with pytest.raises(TypeError):
-        HuffmanDecoder(word_width=12)
+        HuffmanDecoder(word_width=8)
     with pytest.raises(TypeError):
         HuffmanDecoder(max_len=17)
     with pytest.raises(TypeError):
         HuffmanDecoder(queue_depth=5)
 
 
-def test_latency_word_to_first_symbol_is_7_cycles():
+def test_latency_second_word_to_first_symbol_is_7_cycles():
+    """Each substream takes a word before the first symbol; the first symbol leaves 7
+    cycles after the second word transfers."""
     lengths = H.code_lengths(np.array([5, 3, 2, 1]), 4)
     sym = np.array([0, 1, 2, 3, 0])
-    data, nbits = H.encode(sym, lengths)
-    (word,) = H.to_words(data, nbits, 32)
+    words, nbits = H.encode_interleaved(sym, lengths, 32)
+    assert len(words) == 2
     dut = HuffmanDecoder(word_width=32, max_len=4, symbol_bits=2)
     res = {}
 
@@ -206,10 +248,13 @@ def test_latency_word_to_first_symbol_is_7_cycles():
         await load_code(ctx, dut, lengths)
         await start(ctx, dut, len(sym), nbits)
         ctx.set(dut.o.ready, 1)
-        assert ctx.get(dut.i.ready)
         ctx.set(dut.i.valid, 1)
-        ctx.set(dut.i.payload, word)
-        await ctx.tick()                      # the word transfers at this edge
+        ctx.set(dut.i.payload, words[0])
+        await ctx.tick()                      # start -> LOAD: the word total is summed
+        for word in words:
+            ctx.set(dut.i.payload, word)
+            assert ctx.get(dut.i.ready)
+            await ctx.tick()                  # the word transfers at this edge
         ctx.set(dut.i.valid, 0)
         cycles = 1
         while not ctx.get(dut.o.valid):
@@ -231,4 +276,4 @@ def test_build_takes_the_documented_cycles(sbits, max_len):
         res["busy"] = await load_code(ctx, dut, lengths)
 
     run_testbenches(dut, tb)
-    assert res["busy"] == 2 * (1 << sbits) + 2 * max_len + 7
+    assert res["busy"] == 2 * (1 << sbits) + 3 * max_len + 7

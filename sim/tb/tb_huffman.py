@@ -1,5 +1,5 @@
-"""HuffmanDecoder on the generated Verilog: code tables and streams come from
-golden.huffman (built in pytest and passed in as parameters); random stalls on
+"""HuffmanDecoder on the generated Verilog: code tables and interleaved streams
+come from golden.huffman (built in pytest and passed in as parameters); random stalls on
 both stream sides; every symbol is checked in order, as are the error code and
 the end-of-stream flag, and that nothing follows a stream error."""
 
@@ -52,7 +52,8 @@ async def decode_streams(dut):
     expected_total = []
     for job in p["jobs"]:
         await FallingEdge(dut.clk)
-        dut.count.value, dut.nbits.value = job["count"], job["nbits"]
+        nb0, nb1 = job["nbits"]
+        dut.count.value, dut.nbits.value = job["count"], nb0 | (nb1 << 32)
         await pulse(dut, "start")
         feed = cocotb.start_soon(src.send(job["words"]))
         await wait_idle(dut, 50 * (len(job["words"]) + job["count"]) + 200)
