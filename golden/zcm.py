@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 MAGIC = b"ZCM\x1a"
-VERSION = 1
+VERSION = 2                     # 2: Huffman streams are two-way interleaved 16-bit words
 # magic, version, flags, n_sections, file size, table CRC, header CRC
 HEADER = struct.Struct("<4sHHIIII")
 # type, layer, offset, length, CRC32
@@ -54,8 +54,11 @@ MODEL = struct.Struct("<HHHHHHfi")
 # kind, act, storage, flags, out, in, in_c, in_h, in_w, kh, kw, stride, pad, pool,
 # code_bits, gap_bits, max_code_len, n_pe, activation scale, activation zero point
 LAYER = struct.Struct("<BBBBIIHHHBBBBBBBBHfi")
-# entries, bits (one per PE at the start of a STREAMS section)
-STREAM_HDR = struct.Struct("<II")
+# entries, bits of substream 0, bits of substream 1 (one per PE at the start of a
+# STREAMS section). A Huffman-coded stream is golden.huffman.encode_interleaved's,
+# as big-endian 16-bit words; a raw stream is packed MSB first and has no substream 1.
+STREAM_HDR = struct.Struct("<III")
+STREAM_WORD = 16
 
 S_META, S_MODEL, S_LAYERS, S_CODEBOOK, S_BIAS, S_HUFFLEN, S_STREAMS, S_ALPHA, S_BITS = range(1, 10)
 SECTION_NAMES = {S_META: "META", S_MODEL: "MODEL", S_LAYERS: "LAYERS", S_CODEBOOK: "CODEBOOK",
@@ -306,11 +309,12 @@ def encode_zcm(model: ZModel) -> bytes:
         for gaps, vals in per_pe:
             sym = (gaps << ly.code_bits) | vals
             if ly.huffman:
-                data, nbits = H.encode(sym, lengths)
-                data = data.tobytes()
+                words, nbits = H.encode_interleaved(sym, lengths, STREAM_WORD)
+                data = np.asarray(words, dtype=">u2").tobytes()
             else:
-                data, nbits = _pack_fixed(sym, width)
-            hdrs.append(STREAM_HDR.pack(sym.size, nbits))
+                data, nb = _pack_fixed(sym, width)
+                nbits = [nb, 0]
+            hdrs.append(STREAM_HDR.pack(sym.size, *nbits))
             bodies.append(data)
         sections.append((S_STREAMS, i, b"".join(hdrs) + b"".join(bodies)))
     n = len(sections)
@@ -397,8 +401,12 @@ def _decode_streams(i: int, ly: ZLayer, body: bytes, lengths: np.ndarray) -> np.
     pos = n_pe * STREAM_HDR.size
     width = ly.gap_bits + ly.code_bits
     codes = np.zeros((ly.out, ly.inp), dtype=np.int64)
-    for k, (entries, nbits) in enumerate(heads):
-        nbytes = -(-nbits // 8)
+    for k, (entries, nb0, nb1) in enumerate(heads):
+        if ly.huffman:
+            nbytes = 2 * (-(-nb0 // STREAM_WORD) + -(-nb1 // STREAM_WORD))
+        else:
+            _need(nb1 == 0, f"layer {i} PE {k}: raw stream with a second substream")
+            nbytes = -(-nb0 // 8)
         rows = len(range(k, ly.out, n_pe))
         cells = rows * ly.inp
         _need(entries <= cells and pos + nbytes <= len(body),
@@ -407,11 +415,12 @@ def _decode_streams(i: int, ly: ZLayer, body: bytes, lengths: np.ndarray) -> np.
         pos += nbytes
         if ly.huffman:
             try:
-                sym = H.decode(np.frombuffer(chunk, dtype=np.uint8), nbits, lengths, entries)
+                words = np.frombuffer(chunk, dtype=">u2").tolist()
+                sym = H.decode_interleaved(words, [nb0, nb1], lengths, entries, STREAM_WORD)
             except H.HuffmanError as e:
                 raise ZcmError(f"layer {i} PE {k}: {e}") from None
         else:
-            _need(nbits == entries * width, f"layer {i} PE {k}: raw stream has wrong bit count")
+            _need(nb0 == entries * width, f"layer {i} PE {k}: raw stream has wrong bit count")
             sym = _unpack_fixed(chunk, entries, width)
         gaps = sym >> ly.code_bits
         vals = sym & ((1 << ly.code_bits) - 1)

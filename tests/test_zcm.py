@@ -123,7 +123,8 @@ def test_join_is_faithful():
     (lambda d: d[:10], "truncated"),
     (lambda d: d[:-1], "header says"),
     (lambda d: d + b"\0", "header says"),
-    (lambda d: join(*split(d), version=2), "unsupported .zcm version 2"),
+    (lambda d: join(*split(d), version=1), "unsupported .zcm version 1"),
+    (lambda d: join(*split(d), version=3), "unsupported .zcm version 3"),
     (lambda d: d[:-3] + bytes([d[-3] ^ 1]) + d[-2:], "CRC mismatch"),
     (lambda d: d[:30] + bytes([d[30] ^ 0x40]) + d[31:], "CRC mismatch"),
 ])
@@ -145,15 +146,16 @@ def test_out_of_range_index():
     data = Z.encode_zcm(m)
 
     def longer(body):
-        entries, nbits = Z.STREAM_HDR.unpack_from(body)
+        entries, nbits, nb1 = Z.STREAM_HDR.unpack_from(body)
+        assert nb1 == 0
         width = 3 + 4
         # Append entries with maximal gaps until they must run past the matrix.
         extra = 20
         syms = np.full(extra, (7 << 4) | 1)
-        bits = np.unpackbits(np.frombuffer(body[8:], np.uint8), count=nbits)
+        bits = np.unpackbits(np.frombuffer(body[Z.STREAM_HDR.size:], np.uint8), count=nbits)
         new = np.concatenate([bits, ((syms[:, None] >> np.arange(width - 1, -1, -1)) & 1)
                               .ravel()]).astype(np.uint8)
-        return Z.STREAM_HDR.pack(entries + extra, nbits + extra * width) + \
+        return Z.STREAM_HDR.pack(entries + extra, nbits + extra * width, 0) + \
             np.packbits(new).tobytes()
 
     with pytest.raises(Z.ZcmError, match="out of range|runs past"):
