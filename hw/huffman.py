@@ -132,10 +132,13 @@ class HuffmanDecoder(wiring.Component):
 
         # Canonical tables per code length 1..L, written during the build with one-hot
         # enables so no path indexes them by a computed length except stage 1's selects.
+        # count[l] is the number of codes of length l until SCAN has used it, then the
+        # next free table slot for length l (the sort in PLACE). offset[l] maps a code
+        # of length l to its table slot: slot = code + offset[l] (mod 2^S), with
+        # offset[l] = base[l] - first[l].
         count = [Signal(S + 2, name=f"count{i}") for i in range(L + 1)]
-        first = Array(Signal(L + 2, name=f"first{i}") for i in range(L + 1))
-        base = Array(Signal(S + 2, name=f"base{i}") for i in range(L + 1))
-        nxt = [Signal(S + 2, name=f"next{i}") for i in range(L + 1)]
+        nxt = count
+        offset = Array(Signal(S, name=f"offset{i}") for i in range(L + 1))
         limit = [Signal(L + 1, name=f"limit{i}") for i in range(L + 1)]
         table_ok = Signal()
 
@@ -192,7 +195,6 @@ class HuffmanDecoder(wiring.Component):
         f_prev = Signal(L + 2)       # first[l-1], count[l-1], base[l-1] during SCAN
         c_prev = Signal(S + 2)
         b_prev = Signal(S + 2)
-        c_shift = [Signal(S + 2, name=f"cshift{i}") for i in range(L)]
         power = Signal(L + 2)        # 2^l during SCAN
         phase = Signal(2)
 
@@ -244,7 +246,6 @@ class HuffmanDecoder(wiring.Component):
                 with m.If(addr == nsym + 2):
                     m.d.sync += [step.eq(0b10), f_prev.eq(0), c_prev.eq(0), b_prev.eq(0),
                                  power.eq(2), phase.eq(0)]
-                    m.d.sync += [c_shift[i].eq(count[i + 1]) for i in range(L)]
                     m.next = "SCAN"
 
             with m.State("SCAN"):
@@ -255,21 +256,23 @@ class HuffmanDecoder(wiring.Component):
                 f = Signal(L + 2)
                 b = Signal(S + 2)
                 end = Signal(L + 2)
+                c_now = 0                      # count[l], an AND-OR select by step
+                for i in range(1, L + 1):
+                    c_now = c_now | Mux(step[i], count[i], 0)
                 over = Signal()
                 with m.If(phase == 0):
                     m.d.sync += [f.eq((f_prev + c_prev) << 1), b.eq(b_prev + c_prev),
                                  phase.eq(1)]
                 with m.Elif(phase == 1):
-                    m.d.sync += [end.eq(f + c_shift[0]), phase.eq(2)]
+                    m.d.sync += [end.eq(f + c_now), phase.eq(2)]
                 with m.Else():
                     for i in range(1, L + 1):
                         with m.If(step[i]):
-                            m.d.sync += [first[i].eq(f), base[i].eq(b), nxt[i].eq(b),
+                            m.d.sync += [offset[i].eq(b - f), nxt[i].eq(b),
                                          limit[i].eq(end << (L - i))]
-                    m.d.sync += [f_prev.eq(f), c_prev.eq(c_shift[0]), b_prev.eq(b),
+                    m.d.sync += [f_prev.eq(f), c_prev.eq(c_now), b_prev.eq(b),
                                  power.eq(power << 1), step.eq(step << 1), phase.eq(0),
                                  over.eq(end > power)]
-                    m.d.sync += [c_shift[i].eq(c_shift[i + 1]) for i in range(L - 1)]
                 with m.If(over):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), over.eq(0)]
                     m.next = "IDLE"
@@ -389,14 +392,14 @@ class HuffmanDecoder(wiring.Component):
             m.d.sync += [error.eq(HuffmanError.BAD_CODE), running.eq(0)]
         with m.Elif(live_b & s1b_over):
             m.d.sync += [error.eq(HuffmanError.OVERRUN), running.eq(0)]
-        # s1b: the code's value and its length's base and first code.
-        sel_base, sel_first, value = Signal(S + 2), Signal(L + 2), Signal(L)
-        m.d.sync += [sel_base.eq(base[p_len]), sel_first.eq(first[p_len]),
+        # s1b: the code's value and its length's table offset.
+        sel_off, value = Signal(S), Signal(L)
+        m.d.sync += [sel_off.eq(offset[p_len]),
                      value.eq(p_win >> (L - p_len).as_unsigned())]
         # s1c: the sorted-table index.
-        index = Signal(S + 2)
+        index = Signal(S)
         m.d.sync += [s1c_valid.eq(live_b & ~s1b_bad & ~s1b_over),
-                     index.eq(sel_base + value - sel_first)]
+                     index.eq(sel_off + value)]
         m.d.sync += s2_valid.eq(s1c_valid)
         m.d.comb += [sym_r.addr.eq(index[:S]), sym_r.en.eq(1)]
 
