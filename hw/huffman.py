@@ -157,12 +157,17 @@ class HuffmanDecoder(wiring.Component):
         # Stage A reads s_*, stage B reads p_*; p_len, p_win and p_ok also feed stage 1.
         s_buf = Signal(B)                  # buffered bits, the oldest in the MSB
         s_nv = Signal(6)                   # how many are valid
-        s_wl = Signal(32)                  # words the substream has left
+        wl_bits = 33 - (W.bit_length() - 1)
+        s_wl = Signal(wl_bits)             # words the substream has left
         s_wl_nz = Signal()                 # s_wl != 0
+        s_wl_one = Signal()                # s_wl == 1
+        s_wl_m1 = Signal(wl_bits)          # s_wl - 1, so taking a word adds no carry chain
         p_buf = Signal(B)
         p_nv = Signal(6)
-        p_wl = Signal(32)
-        p_oh = Signal(L + 1)               # one-hot code length; bit 0: consume nothing
+        p_wl = Signal(wl_bits)
+        p_wl_nz = Signal()
+        p_last = Signal()                  # the substream's last word is in p_buf
+        any_wl = Signal()                  # s_wl_nz | p_wl_nz, registered
         p_len = Signal(range(L + 1))
         p_win = Signal(L)
         p_ok = Signal()                    # the window held a code
@@ -170,12 +175,8 @@ class HuffmanDecoder(wiring.Component):
         syms_left = Signal(32)
         more = Signal()                    # syms_left != 0, registered
         last = Signal()                    # syms_left == 1, registered
-        total_left = Signal(32)            # words still to take, both substreams
-        no_total = Signal()                # total_left == 0, registered
-        one_total = Signal()               # total_left == 1, registered
-        bl_cur = Signal(32)                # bits left in the substream of the next symbol
-        bl_cur_small = Signal()            # bl_cur < 32
-        bl_other = Signal(32)              # ... and in the other one
+        pad_cur = Signal(range(W))         # padding bits in the last word of the substream
+        pad_other = Signal(range(W))       # of the next symbol, and of the other one
         running = Signal()                 # decoding, no error yet
         active = Signal()                  # (priming != 0) | more, registered
         sym_step = Signal()                # (priming == 0) & more: a step decodes a symbol
@@ -199,6 +200,10 @@ class HuffmanDecoder(wiring.Component):
         phase = Signal(2)
 
         m.d.comb += len_r.addr.eq(addr[:S])
+        # addr == nsym + 2 (the last length read and counted), a cycle ahead: addr
+        # counts up by one per cycle in COUNT and PLACE and holds elsewhere.
+        at_end = Signal()
+        m.d.sync += at_end.eq(addr == nsym + 1)
         m.d.sync += [q_valid.eq(rd_valid), q_oh.eq(1 << len_r.data), q_sym.eq((addr - 1)[:S])]
 
         with m.FSM(name="ctrl") as fsm:
@@ -211,31 +216,8 @@ class HuffmanDecoder(wiring.Component):
                 with m.Elif(self.start & ~table_ok):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), done.eq(0)]
                 with m.Elif(self.start):
-                    lg = W.bit_length() - 1
-                    nw0 = (self.nbits[0] + W - 1) >> lg
-                    nw1 = (self.nbits[1] + W - 1) >> lg
-                    # Substream 0 enters stage A, substream 1 stage B as if it had just
-                    # run a step that consumed nothing.
-                    m.d.sync += [s_buf.eq(0), s_nv.eq(0), s_wl.eq(nw0),
-                                 s_wl_nz.eq(self.nbits[0] != 0),
-                                 p_buf.eq(0), p_nv.eq(0), p_wl.eq(nw1), p_oh.eq(1),
-                                 p_len.eq(0), priming.eq(WAYS),
-                                 syms_left.eq(self.count), more.eq(self.count != 0),
-                                 last.eq(self.count == 1),
-                                 bl_cur.eq(self.nbits[0]), bl_other.eq(self.nbits[1]),
-                                 bl_cur_small.eq(self.nbits[0] < 32),
-                                 error.eq(HuffmanError.NONE),
-                                 done.eq(0), active.eq(1), sym_step.eq(0)]
-                    m.next = "LOAD"
-
-            with m.State("LOAD"):
-                # The word total, one cycle later so no path chains two adders.
-                m.d.sync += [total_left.eq(s_wl + p_wl),
-                             no_total.eq(~s_wl_nz & (p_wl == 0)),
-                             one_total.eq(((s_wl == 1) & (p_wl == 0))
-                                          | (~s_wl_nz & (p_wl == 1))),
-                             running.eq(1)]
-                m.next = "DECODE"
+                    m.d.sync += [error.eq(HuffmanError.NONE), running.eq(1), done.eq(0)]
+                    m.next = "DECODE"
 
             with m.State("COUNT"):
                 # Read every length (read latency 1, then a register) and count per length.
@@ -243,7 +225,7 @@ class HuffmanDecoder(wiring.Component):
                 for i in range(1, L + 1):
                     with m.If(q_valid & q_oh[i]):
                         m.d.sync += count[i].eq(count[i] + 1)
-                with m.If(addr == nsym + 2):
+                with m.If(at_end):
                     m.d.sync += [step.eq(0b10), f_prev.eq(0), c_prev.eq(0), b_prev.eq(0),
                                  power.eq(2), phase.eq(0)]
                     m.next = "SCAN"
@@ -299,7 +281,7 @@ class HuffmanDecoder(wiring.Component):
                         m.d.sync += nxt[i].eq(nxt[i] + 1)
                 m.d.comb += [sym_w.addr.eq(waddr), sym_w.data.eq(q_sym),
                              sym_w.en.eq(q_valid & ~q_oh[0])]
-                with m.If(addr == nsym + 2):
+                with m.If(at_end):
                     m.d.sync += table_ok.eq(1)
                     m.next = "IDLE"
 
@@ -313,23 +295,41 @@ class HuffmanDecoder(wiring.Component):
         m.d.comb += busy.eq(~fsm.ongoing("IDLE"))
 
         # ---------------------------------------------------------------- loop stage A
-        need = Signal()                    # this step takes a word
-        m.d.comb += need.eq(~s_nv[5] & s_wl_nz)
+        # The loop state is loaded on every cycle the decoder is not running (so on
+        # ``start`` too): its registers' enable is then ``ce | ~running``, which keeps
+        # the loop's enable path short. Substream 0 enters stage A, substream 1
+        # stage B as if it had just run a step that consumed nothing.
+        lg = W.bit_length() - 1
+        nw0 = (self.nbits[0] + W - 1) >> lg
+        nw1 = (self.nbits[1] + W - 1) >> lg
+        with m.If(~running):
+            m.d.sync += [s_buf.eq(0), s_nv.eq(0), s_wl.eq(nw0),
+                         s_wl_m1.eq((self.nbits[0] - 1)[:32] >> lg),
+                         s_wl_nz.eq(self.nbits[0].any()),
+                         s_wl_one.eq(self.nbits[0].any() & ~self.nbits[0][lg + 1:].any()
+                                     & ~(self.nbits[0][lg] & self.nbits[0][:lg].any())),
+                         p_buf.eq(0), p_nv.eq(0), p_wl.eq(nw1),
+                         p_wl_nz.eq(self.nbits[1].any()),
+                         p_len.eq(0), priming.eq(WAYS),
+                         syms_left.eq(self.count), more.eq(self.count != 0),
+                         last.eq(self.count == 1),
+                         pad_cur.eq(-self.nbits[0]), pad_other.eq(-self.nbits[1]),
+                         active.eq(1), sym_step.eq(0),
+                         any_wl.eq(self.nbits[0].any() | self.nbits[1].any())]
+        # While symbols are left a step takes a word if the substream holds fewer than 32
+        # bits; after the last symbol, steps take the words left over (padding).
+        take = Signal()
+        m.d.comb += take.eq(s_wl_nz & (~active | ~s_nv[5]))
         # The loop steps only if the queue can take this symbol and the four behind it in
         # p (stage 1), s1b, s1c and s2, so the queue never overflows and o.ready stays
         # out of the loop. ``room`` is a cycle old, so it leaves one more place free.
         room = Signal()
         m.d.sync += room.eq(queue.level < self._q - 5)
-        want = Signal()
-        m.d.comb += want.eq(running & room & active)
-        drain = Signal()                   # after the last symbol: padding words left over
-        m.d.comb += drain.eq(running & ~active & ~no_total)
+        step = Signal()
+        m.d.comb += step.eq(running & Mux(active, room, any_wl))
         ce = Signal()
-        m.d.comb += [ce.eq(want & (~need | self.i.valid)),
-                     self.i.ready.eq(((want & need) | drain) & (error == HuffmanError.NONE))]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [total_left.eq(total_left - 1), one_total.eq(total_left == 2),
-                         no_total.eq(one_total)]
+        m.d.comb += [ce.eq(step & (~take | self.i.valid)),
+                     self.i.ready.eq(step & take & (error == HuffmanError.NONE))]
 
         window = s_buf[B - L:]
         below = Signal(L + 1)
@@ -346,12 +346,18 @@ class HuffmanDecoder(wiring.Component):
         for v in lsel[1:]:
             lor = lor | v
         m.d.comb += length.eq(lor)
+        # A word lands below the s_nv valid bits: s_nv is 0 on a substream's first step
+        # and 16..31 whenever a later step takes a word, so a 4-bit shift places it.
         incoming = Signal(B)
-        m.d.comb += incoming.eq((self.i.payload << (B - W)) >> s_nv[:5])
+        m.d.comb += incoming.eq(Mux(priming != 0, self.i.payload << (B - W),
+                                    (self.i.payload << (B - W - 16)) >> s_nv[:4]))
         with m.If(ce):
-            m.d.sync += [p_buf.eq(s_buf | Mux(need, incoming, 0)),
-                         p_nv.eq(s_nv + Mux(need, W, 0)), p_wl.eq(s_wl - need),
-                         p_oh.eq(onehot), p_len.eq(length), p_win.eq(window),
+            m.d.sync += [p_buf.eq(s_buf | Mux(take, incoming, 0)),
+                         p_nv.eq(s_nv + Mux(take, W, 0)), p_wl.eq(Mux(take, s_wl_m1, s_wl)),
+                         p_wl_nz.eq(s_wl_nz & ~(take & s_wl_one)),
+                         any_wl.eq(p_wl_nz | (s_wl_nz & ~(take & s_wl_one))),
+                         p_last.eq(~s_wl_nz | (take & s_wl_one)),
+                         p_len.eq(length), p_win.eq(window),
                          p_ok.eq(below[L])]
             with m.If(priming == 2):
                 m.d.sync += priming.eq(1)
@@ -363,28 +369,25 @@ class HuffmanDecoder(wiring.Component):
         m.d.sync += s1_valid.eq(ce & sym_step)
 
         # ---------------------------------------------------------------- loop stage B
-        # Shift out the code: an AND-OR of the one-hot length, so the stage is one-hot ->
-        # select, with no binary decode in between.
-        picks = [Mux(p_oh[i], (p_buf << i)[:B], 0) for i in range(L + 1)]
-        shifted = picks[0]
-        for p_ in picks[1:]:
-            shifted = shifted | p_
+        # Shift out the code (0 bits on a refill step): a log shifter, four mux levels.
+        shifted = (p_buf << p_len)[:B]
         with m.If(ce):
             m.d.sync += [s_buf.eq(shifted), s_nv.eq(p_nv - p_len), s_wl.eq(p_wl),
-                         s_wl_nz.eq(p_wl != 0)]
+                         s_wl_m1.eq(p_wl - 1), s_wl_nz.eq(p_wl_nz), s_wl_one.eq(p_wl == 1)]
 
         # ---------------------------------------------------------------- stage 1
-        # Symbols alternate between the substreams, so the bit counts rotate. A code
-        # (<= 16 bits) can only overrun a count below 32, flagged a cycle ahead, so the
-        # check is a 5-bit compare and the 32-bit subtraction stands alone.
+        # A code overruns its substream only if the substream's last word is in p_buf
+        # and the code is longer than the bits held minus that word's padding. Symbols
+        # alternate between the substreams, so the padding counts rotate.
         live = Signal()
         m.d.comb += live.eq(s1_valid & (error == HuffmanError.NONE))
         s1b_bad, s1b_over = Signal(), Signal()
+        real = Signal(7)
+        m.d.comb += real.eq(p_nv - pad_cur)
         m.d.sync += [s1b_valid.eq(live), s1b_bad.eq(~p_ok),
-                     s1b_over.eq(bl_cur_small & (p_len > bl_cur[:5]))]
+                     s1b_over.eq(p_last & (p_len > real))]
         with m.If(live):
-            m.d.sync += [bl_cur.eq(bl_other), bl_cur_small.eq(bl_other < 32),
-                         bl_other.eq(bl_cur - p_len)]
+            m.d.sync += [pad_cur.eq(pad_other), pad_other.eq(pad_cur)]
         # s1b: the checks take effect (a symbol after a bad one is dropped here too).
         live_b = Signal()
         m.d.comb += live_b.eq(s1b_valid & (error == HuffmanError.NONE))
@@ -404,9 +407,9 @@ class HuffmanDecoder(wiring.Component):
         m.d.comb += [sym_r.addr.eq(index[:S]), sym_r.en.eq(1)]
 
         # The stream is over: no step left, no word left and nothing behind the loop
-        # (``active`` is set from ``start`` on, so this is never left over from before).
-        m.d.sync += finished.eq(~active & no_total & ~s1_valid & ~s1b_valid & ~s1c_valid
-                                & ~s2_valid & (queue.level == 0))
+        # (``running`` is set from ``start`` on, so this is never left over from before).
+        m.d.sync += finished.eq(running & ~active & ~s_wl_nz & ~p_wl_nz & ~s1_valid
+                                & ~s1b_valid & ~s1c_valid & ~s2_valid & (queue.level == 0))
 
         # ---------------------------------------------------------------- stage 2 -> queue
         m.d.comb += [queue.w_data.eq(sym_r.data), queue.w_en.eq(s2_valid),
