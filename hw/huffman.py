@@ -42,7 +42,7 @@ class HuffmanDecoder(wiring.Component):
        last symbol are padding and ignored.
 
     Throughput: one symbol per cycle while input words arrive at least as
-    fast as the code consumes bits and ``o`` is ready. Latency from a word's
+    fast as the code consumes bits and ``o`` is ready. Latency from the second word's
     arrival to its first symbol on ``o``: 7 cycles.
 
     How: the decode loop (window compare, length select, shift) is split in
