@@ -1,17 +1,12 @@
 """Requantizer: int32 accumulator -> int8 activation by the gemmlowp/TFLite method."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .params import reject
 
 __all__ = ["Requantizer"]
-
-
-def _half(e: int) -> int:
-    """RDBP's rounding addend ``2**(e-1)`` (0 for ``e == 0``), a 32-entry table."""
-    return 1 << (e - 1) if e else 0
 
 
 class Requantizer(wiring.Component):
@@ -30,7 +25,13 @@ class Requantizer(wiring.Component):
     offset and clamp follow in a pipeline that overlaps the next multiply.
     Throughput: one result per ``ceil(31 / digit_bits) + 1`` cycles (the
     ``+ 1`` is the load); latency from the transfer on ``i`` to ``o.valid``:
-    ``ceil(31 / digit_bits) + 6`` cycles. Rounding identities used
+    ``ceil(31 / digit_bits) + 8`` cycles, 2 more for 1-bit digits (``latency``).
+
+    With 1-bit digits the serial sum is kept in carry-save form (a sum and a
+    carry vector, one full adder per bit, no carry chain in the loop) over
+    the offset operand ``acc + 2**(acc_bits-1)``, which is never negative, so
+    logical shifts are exact; the pipeline then resolves the two vectors and
+    subtracts ``M0 * 2**(acc_bits-1)`` in two more stages. Rounding identities used
     (proved against the golden formulas in the tests): SRDHM's nudged
     truncating division equals ``(P >> 31) + P[30]`` for ``P = acc * M0``,
     and RDBP equals ``(q + 2**(e-1) - (q < 0)) >> e`` for ``e >= 1``.
@@ -60,6 +61,11 @@ class Requantizer(wiring.Component):
     @property
     def cycles_per_result(self) -> int:
         return self._steps
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a transfer on ``i`` to its result's ``o.valid``."""
+        return self._steps + 8 + (2 if self._d == 1 else 0)
 
     def elaborate(self, platform):
         m = Module()
@@ -107,23 +113,66 @@ class Requantizer(wiring.Component):
                     m.d.comb += multiple.eq(x3)
         else:
             m.d.comb += multiple.eq(x * mult[:D])
-        with m.If(busy & ~product_ready):
-            t = Signal(signed(A + D + 2))
-            m.d.comb += t.eq(hi + multiple)
-            m.d.sync += [hi.eq(t >> D), lo.eq(Cat(lo[D:], t[:D])), mult.eq(mult >> D),
-                         step.eq(step + 1), product_ready.eq(step == N - 1)]
+        if D == 1:
+            # Carry-save over x_u = acc + 2**(A-1) >= 0: per bit u = s ^ c ^ m and
+            # v = maj(s, c, m); s + c + m = u + 2v, so halving gives s' = u >> 1,
+            # c' = v, and u[0] is the product bit shifted out.
+            xu = Signal(A)
+            cs_s, cs_c = Signal(A + 1), Signal(A + 1)
+            m0 = Signal(31)                   # M0, kept for the final correction
+            with m.If(self.i.valid & self.i.ready):
+                m.d.sync += [xu.eq(self.i.payload.acc.as_unsigned() ^ (1 << (A - 1))),
+                             cs_s.eq(0), cs_c.eq(0), m0.eq(self.i.payload.multiplier)]
+            with m.If(busy & ~product_ready):
+                mu = Signal(A + 1)
+                m.d.comb += mu.eq(Mux(mult[0], xu, 0))
+                u = cs_s ^ cs_c ^ mu
+                v = (cs_s & cs_c) | (cs_s & mu) | (cs_c & mu)
+                m.d.sync += [cs_s.eq(u >> 1), cs_c.eq(v), lo.eq(Cat(lo[1:], u[0])),
+                             mult.eq(mult >> 1), step.eq(step + 1),
+                             product_ready.eq(step == N - 1)]
+        else:
+            with m.If(busy & ~product_ready):
+                t = Signal(signed(A + D + 2))
+                m.d.comb += t.eq(hi + multiple)
+                m.d.sync += [hi.eq(t >> D), lo.eq(Cat(lo[D:], t[:D])), mult.eq(mult >> D),
+                             step.eq(step + 1), product_ready.eq(step == N - 1)]
         # P = hi * 2**(N*D) + lo; SRDHM = (P >> 31) + P[30].
         P = Cat(lo, hi).as_signed()
 
         # ------------------------------------------------ post pipeline (enabled by en)
-        v1, v2, v3, v4 = Signal(), Signal(), Signal(), Signal()
+        v1, v2, v3, v4, v5, v6 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
+        # With carry-save: r1 resolves hi = s + c, r2 subtracts M0 * 2**(A-1) in two
+        # parts (below and from bit 31), then s1 forms q from them.
+        side_q = side
+        start = handoff
+        if D == 1:
+            K = A - 1
+            r1v, r2v = Signal(), Signal()
+            hi_r = Signal(A)
+            lo_r, lo_r2 = Signal(31), Signal(31)
+            m_r = Signal(31)
+            side_r1, side_r2 = Signal.like(side), Signal.like(side)
+            d_lo = Signal(32)                 # lo - (M0 << K) mod 2**31, bit 31: borrow
+            t_hi = Signal(signed(A + 2))      # hi - (M0 << K) >> 31
+            with m.If(en):
+                m.d.sync += [r1v.eq(handoff), r2v.eq(r1v),
+                             hi_r.eq(cs_s + cs_c), lo_r.eq(lo), m_r.eq(m0), side_r1.eq(side),
+                             d_lo.eq(lo_r - ((m_r << K) & ((1 << 31) - 1))),
+                             t_hi.eq(hi_r - ((m_r << K) >> 31)), side_r2.eq(side_r1),
+                             lo_r2.eq(lo_r)]
+            start, side_q = r2v, side_r2
         with m.If(en):
-            m.d.sync += [v1.eq(handoff), v2.eq(v1), v3.eq(v2), v4.eq(v3),
-                         self.o.valid.eq(v4)]
+            m.d.sync += [v1.eq(start), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4),
+                         v6.eq(v5), self.o.valid.eq(v6)]
         # s1: q = SRDHM; pass side-band.
         q = Signal(signed(A + 2))
         shift1, zp1, relu1 = Signal(5), Signal(signed(self._ob)), Signal()
-        # s2: q + rounding addend; s3: arithmetic shift; s4: + zero point; out: clamp.
+        # s1b: the rounding addend chosen by q's sign; s2: q + addend (one adder);
+        # s3: arithmetic shift; s4: + zero point; s5: range flags; out: clamp.
+        qb = Signal(signed(A + 2))
+        addend = Signal(31)
+        shiftb, zpb, relub = Signal(5), Signal(signed(self._ob)), Signal()
         t2 = Signal(signed(max(A, 31) + 3))     # q + up to 2**30
         shift2, zp2, relu2 = Signal(5), Signal(signed(self._ob)), Signal()
         r3 = Signal(signed(A + 3))
@@ -131,20 +180,43 @@ class Requantizer(wiring.Component):
         y4 = Signal(signed(A + 4))
         lo4 = Signal(signed(self._ob))
         # The rounding addend 2**(e-1) (and that minus one, for negative q) is
-        # decoded from the shift in stage 1, beside q, so stage 2 is one adder.
+        # decoded from the shift in stage 1, beside q, and selected in s1b, so stage 2
+        # is one adder.
         half, half_m1 = Signal(31), Signal(31)
-        shift0 = side[:5]
+        shift0 = side_q[:5]
+        # The clamp without wide compares: y4 fits out_bits iff its bits from
+        # out_bits - 1 up are all equal; only then is it compared with lo4 (a
+        # narrow compare).
+        # s5 holds those flags, so the output stage is a narrow compare and a select.
+        ob = self._ob
+        top = y4[ob - 1:]
+        fits5, neg5 = Signal(), Signal()
+        y5, lo5 = Signal(signed(ob)), Signal(signed(ob))
+        with m.If(en):
+            m.d.sync += [fits5.eq(~top.any() | top.all()), neg5.eq(y4[-1]),
+                         y5.eq(y4[:ob]), lo5.eq(lo4)]
+        clamped = Mux(~fits5 & ~neg5, qmax,
+                      Mux((~fits5 & neg5) | (fits5 & (y5 < lo5)), lo5, y5))
+        if D == 1:
+            # (P >> 31) + P[30] with P = lo + hi * 2**31 - (M0 << K).
+            q_next = t_hi - d_lo[31] + d_lo[30]
+        else:
+            q_next = (P >> 31) + P[30]
         with m.If(en):
             m.d.sync += [
-                q.eq((P >> 31) + P[30]),
-                Cat(shift1, zp1, relu1).eq(side),
-                half.eq(Array(Const(_half(e), 31) for e in range(32))[shift0]),
-                half_m1.eq(Array(Const(max(_half(e) - 1, 0), 31) for e in range(32))[shift0]),
-                t2.eq(q + Mux(q[-1], half_m1, half)), shift2.eq(shift1), zp2.eq(zp1),
-                relu2.eq(relu1),
+                q.eq(q_next),
+                Cat(shift1, zp1, relu1).eq(side_q),
+                # 2**(e-1) and 2**(e-1) - 1 (0 for e = 0) as constant shifts, which
+                # simulate like the gates they are (a case table left Icarus with X
+                # until the shift first changed).
+                half.eq((Const(1, 32) << shift0)[1:]),
+                half_m1.eq(Const((1 << 30) - 1, 30) >> ~shift0),
+                qb.eq(q), addend.eq(Mux(q[-1], half_m1, half)), shiftb.eq(shift1),
+                zpb.eq(zp1), relub.eq(relu1),
+                t2.eq(qb + addend), shift2.eq(shiftb), zp2.eq(zpb), relu2.eq(relub),
                 r3.eq(t2 >> shift2), zp3.eq(zp2), relu3.eq(relu2),
                 y4.eq(r3 + zp3),
                 lo4.eq(Mux(relu3 & (zp3 > qmin), zp3, qmin)),
-                self.o.payload.eq(Mux(y4 > qmax, qmax, Mux(y4 < lo4, lo4, y4))),
+                self.o.payload.eq(clamped),
             ]
         return m

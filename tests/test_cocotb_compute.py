@@ -114,20 +114,23 @@ def test_threshold(sim):
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMS)
-def test_requantizer(sim):
-    rng = np.random.default_rng(6)
+@pytest.mark.parametrize("digit_bits,acc_bits", [(8, 32), (1, 32), (1, 20)])
+def test_requantizer(sim, digit_bits, acc_bits):
+    """8-bit digits (a multiplier) and 1-bit digits (the carry-save serial sum with its
+    offset correction, at full and at a narrower accumulator width)."""
+    rng = np.random.default_rng(6 + digit_bits + acc_bits)
+    top = 1 << (acc_bits - 1)
     items = []
     for k in range(60):
-        items.append({"acc": int(rng.integers(-(1 << 31), 1 << 31)) if k > 2 else
-                      [-(1 << 31), (1 << 31) - 1, 0][k],
+        items.append({"acc": int(rng.integers(-top, top)) if k > 2 else [-top, top - 1, 0][k],
                       "multiplier": int(rng.integers(0, 1 << 31)) if k % 5 else (1 << 31) - 1,
                       "shift": int(rng.integers(0, 32)) if k % 3 else 0,
                       "zero_point": int(rng.integers(-128, 128)), "relu": int(k % 2)})
-    dut = Requantizer(digit_bits=8)
+    dut = Requantizer(digit_bits=digit_bits, acc_bits=acc_bits)
     expected = [int(requantize(c["acc"], c["multiplier"], c["shift"], c["zero_point"],
                                relu=bool(c["relu"]))) for c in items]
     assert {127, -128} <= set(expected)
-    run(dut, "requant", "d8", sim, items, expected)
+    run(dut, "requant", f"d{digit_bits}a{acc_bits}", sim, items, expected)
 
 
 @pytest.mark.cocotb

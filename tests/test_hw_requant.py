@@ -155,4 +155,4 @@ def test_requantizer_latency(digit_bits):
         out["latency"] = n
 
     run_testbenches(dut, tb)
-    assert out["latency"] == dut.cycles_per_result + 6        # as documented
+    assert out["latency"] == dut.latency == dut.cycles_per_result + 8 + 2 * (digit_bits == 1)
