@@ -1,6 +1,6 @@
 """XNOR-popcount: binary dot products, W weight/activation bit pairs per lane per cycle."""
 
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -122,8 +122,14 @@ class XnorPopcount(wiring.Component):
                 row, lvl = nxt, lvl + 1
             count = row[0]                             # popcount, 0..W
             acc = Signal(signed(self._acc - 1), name=f"acc{k}")
-            delta = count - W // 2
+            # popcount - W/2 without an adder: with count = t * W/2 + r (t in 0..2),
+            # it is r plus (t - 1) * W/2, and t - 1 as a 2-bit signed value is
+            # (~t0, ~t0 & ~t1).
+            hb = W.bit_length() - 2                    # log2(W / 2)
+            t0, t1 = count[hb], count[hb + 1]
+            delta = Cat(count[:hb], ~t0, ~t0 & ~t1).as_signed()
+            # The clear lands on the adder LUTs' free input: clear ? delta : acc + delta.
             with m.If(en & valid[-1]):
-                m.d.sync += acc.eq((acc & ~clear.replicate(len(acc))) + delta)
+                m.d.sync += acc.eq(Mux(clear, delta, acc + delta))
             m.d.comb += self.o.payload[k].eq(acc << 1)
         return m
