@@ -275,3 +275,39 @@ def test_build_takes_the_documented_cycles(sbits, max_len):
 
     run_testbenches(dut, tb)
     assert res["busy"] == 2 * (1 << sbits) + 3 * max_len + 7
+
+
+def test_decodes_the_streams_of_a_zcm_file_as_stored():
+    """The bytes a .zcm file stores for a layer (code-length tokens, per-PE stream
+    headers, big-endian 16-bit words) feed the decoder as they are, and it yields the
+    (gap, code) entries of every PE's sparse rows."""
+    import struct  # noqa: PLC0415
+
+    from golden import zcm as Z  # noqa: PLC0415
+
+    rng = np.random.default_rng(4)
+    codes = rng.integers(1, 16, size=(16, 40)) * (rng.random((16, 40)) < 0.25)
+    layer = Z.ZLayer("fc", "none", 16, 40, storage="shared", code_bits=4, gap_bits=4, n_pe=2,
+                     huffman=True, max_code_len=10,
+                     codebook=np.concatenate([[0], np.linspace(-1, 1, 15)]).astype(np.float32),
+                     codes=codes, bias=np.zeros(16))
+    data = Z.encode_zcm(Z.ZModel([layer], (40, 1, 1), 16))
+    n = struct.unpack_from("<I", data, 8)[0]
+    rows = [Z.SECTION.unpack_from(data, Z.HEADER.size + j * Z.SECTION.size) for j in range(n)]
+    body = {r[0]: data[r[2]:r[2] + r[3]] for r in rows}
+    lengths = Z.unpack_lengths(body[Z.S_HUFFLEN], 256)
+    streams = body[Z.S_STREAMS]
+    pos = 2 * Z.STREAM_HDR.size
+    jobs = []
+    _, per_pe = Z.layer_streams(layer)
+    for k, (gaps, vals) in enumerate(per_pe):
+        entries, nb0, nb1 = Z.STREAM_HDR.unpack_from(streams, k * Z.STREAM_HDR.size)
+        nwords = -(-nb0 // 16) + -(-nb1 // 16)
+        words = np.frombuffer(streams[pos:pos + 2 * nwords], dtype=">u2").tolist()
+        pos += 2 * nwords
+        jobs.append(((gaps << 4) | vals, words, [nb0, nb1], entries))
+    assert pos == len(streams)
+    dut = HuffmanDecoder(word_width=16, max_len=10, symbol_bits=8)
+    r = run(dut, lengths, jobs, idle=0.2, stall=0.2, seed=3)
+    assert r["outputs"] == [sym.tolist() for sym, *_ in jobs]
+    assert r["errors"] == [HuffmanError.NONE] * 2 and r["done"] == [1, 1]
