@@ -230,6 +230,24 @@ def encode(symbols, lengths) -> tuple[np.ndarray, int]:
     return np.packbits(bits), int(bits.size)
 
 
+def _window_table(lengths: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(m, sym_t, len_t)``: the symbol and code length for every ``m``-bit window
+    (``m`` the longest code); length 0 marks a window that starts no code."""
+    if lengths.max(initial=0) == 0:
+        raise HuffmanError("empty code table")
+    codes = canonical_codes(lengths)
+    m = int(lengths.max())
+    sym_t = np.zeros(1 << m, dtype=np.int64)
+    len_t = np.zeros(1 << m, dtype=np.uint8)
+    for s in np.nonzero(lengths)[0]:
+        ln = int(lengths[s])
+        lo = int(codes[s]) << (m - ln)
+        hi = lo + (1 << (m - ln))
+        sym_t[lo:hi] = s
+        len_t[lo:hi] = ln
+    return m, sym_t, len_t
+
+
 def decode(data, nbits: int, lengths, count: int) -> np.ndarray:
     """Decode ``count`` symbols from the first ``nbits`` bits of ``data``.
 
@@ -244,19 +262,7 @@ def decode(data, nbits: int, lengths, count: int) -> np.ndarray:
         raise HuffmanError(f"bad sizes: count={count}, nbits={nbits}, bytes={data.size}")
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    if lengths.max(initial=0) == 0:
-        raise HuffmanError("empty code table")
-    codes = canonical_codes(lengths)
-    m = int(lengths.max())
-    # Table indexed by the next m bits: (symbol, length); length 0 = invalid.
-    sym_t = np.zeros(1 << m, dtype=np.int64)
-    len_t = np.zeros(1 << m, dtype=np.uint8)
-    for s in np.nonzero(lengths)[0]:
-        ln = int(lengths[s])
-        lo = int(codes[s]) << (m - ln)
-        hi = lo + (1 << (m - ln))
-        sym_t[lo:hi] = s
-        len_t[lo:hi] = ln
+    m, sym_t, len_t = _window_table(lengths)
     # The m-bit window starting at every bit position, built per byte and bit offset.
     d = np.concatenate([data, np.zeros(4, dtype=np.uint8)]).astype(np.uint32)
     nb = data.size
@@ -380,17 +386,8 @@ def decode_interleaved(words, nbits, lengths, count: int, width: int = 16,
         raise HuffmanError(f"a word does not fit in {width} bits")
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    if lengths.max(initial=0) == 0:
-        raise HuffmanError("empty code table")
-    codes = canonical_codes(lengths)
-    m = int(lengths.max())
-    sym_t = [0] * (1 << m)
-    len_t = [0] * (1 << m)
-    for sym in np.nonzero(lengths)[0]:
-        ln = int(lengths[sym])
-        lo = int(codes[sym]) << (m - ln)
-        sym_t[lo:lo + (1 << (m - ln))] = [int(sym)] * (1 << (m - ln))
-        len_t[lo:lo + (1 << (m - ln))] = [ln] * (1 << (m - ln))
+    m, sym_t, len_t = _window_table(lengths)
+    sym_t, len_t = sym_t.tolist(), len_t.tolist()     # Python ints: the loop is scalar
     acc = [0] * ways          # buffered bits of each substream, the oldest in the MSB
     held = [0] * ways
     bits_left = [int(nb) for nb in nbits]
