@@ -9,7 +9,7 @@ least significant (Amaranth's packing), so a flat bus value is
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["entry_layout", "indexed_layout", "weighted_layout"]
+__all__ = ["entry_layout", "indexed_layout", "lanes_layout", "weighted_layout"]
 
 
 def entry_layout(gap_bits: int, value_bits: int) -> data.StructLayout:
@@ -25,3 +25,13 @@ def indexed_layout(index_bits: int, value_bits: int) -> data.StructLayout:
 def weighted_layout(index_bits: int, weight_bits: int) -> data.StructLayout:
     """A weight at an absolute position: signed fixed-point ``weight`` and ``index``."""
     return data.StructLayout({"weight": signed(weight_bits), "index": unsigned(index_bits)})
+
+
+def lanes_layout(weight_shape, act_shape, lanes: int) -> data.StructLayout:
+    """One step of ``lanes`` dot products: a weight ``w[k]`` and an activation
+    ``a[k]`` per lane, and ``last`` on the final step of the dot products."""
+    return data.StructLayout({
+        "w": data.ArrayLayout(weight_shape, lanes),
+        "a": data.ArrayLayout(act_shape, lanes),
+        "last": unsigned(1),
+    })

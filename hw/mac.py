@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from golden.hwmodel.compute import KINDS, acc_bits
 
 from .dualmul import DualMul8
+from .layouts import lanes_layout
 from .params import reject
 
 __all__ = ["MACArray"]
@@ -70,13 +71,9 @@ class MACArray(wiring.Component):
         self._lanes, self._wb, self._ab, self._kind, self._dsp = lanes, wb, act_bits, kind, dsp
         self._acc = acc_bits(kind, wb, act_bits, max_len)
         self._max_len = max_len
-        layout = data.StructLayout({
-            "w": data.ArrayLayout(_weight_shape(kind, wb), lanes),
-            "a": data.ArrayLayout(signed(act_bits), lanes),
-            "last": unsigned(1),
-        })
         super().__init__({
-            "i": In(stream.Signature(layout)),
+            "i": In(stream.Signature(lanes_layout(_weight_shape(kind, wb), signed(act_bits),
+                                                  lanes))),
             "o": Out(stream.Signature(data.ArrayLayout(signed(self._acc), lanes))),
         })
 

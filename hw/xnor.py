@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.hwmodel.compute import xnor_acc_bits
 
+from .layouts import lanes_layout
 from .params import reject
 
 __all__ = ["XnorPopcount"]
@@ -51,13 +52,8 @@ class XnorPopcount(wiring.Component):
             reject(self, f"max_len must be an integer in 1..2**20, not {max_len!r}")
         self._w, self._lanes, self._max_len = width, lanes, max_len
         self._acc = xnor_acc_bits(width, max_len)
-        layout = data.StructLayout({
-            "w": data.ArrayLayout(unsigned(width), lanes),
-            "a": data.ArrayLayout(unsigned(width), lanes),
-            "last": unsigned(1),
-        })
         super().__init__({
-            "i": In(stream.Signature(layout)),
+            "i": In(stream.Signature(lanes_layout(unsigned(width), unsigned(width), lanes))),
             "o": Out(stream.Signature(data.ArrayLayout(signed(self._acc), lanes))),
         })
 
