@@ -75,9 +75,7 @@ class Requantizer(wiring.Component):
         # ------------------------------------------------ digit-serial multiplier
         busy = Signal()
         step = Signal(range(N + 1))
-        x = Signal(signed(A))
         mult = Signal(N * D)
-        hi = Signal(signed(A + D + 1))        # running high part of x * M0
         lo = Signal(N * D)                    # low bits, shifted in D at a time
         side = Signal(5 + self._ob + 1)       # shift, zero point, relu
         product_ready = Signal()
@@ -89,30 +87,11 @@ class Requantizer(wiring.Component):
         m.d.comb += self.i.ready.eq(~busy | handoff)
         with m.If(self.i.valid & self.i.ready):
             p = self.i.payload
-            m.d.sync += [busy.eq(1), step.eq(0), x.eq(p.acc), mult.eq(p.multiplier),
-                         hi.eq(0), lo.eq(0), product_ready.eq(0),
+            m.d.sync += [busy.eq(1), step.eq(0), mult.eq(p.multiplier),
+                         lo.eq(0), product_ready.eq(0),
                          side.eq(Cat(p.shift, p.zero_point, p.relu))]
         with m.Elif(handoff):
             m.d.sync += [busy.eq(0), product_ready.eq(0)]
-        # The digit's multiple of x: an AND for one bit, a 4-way select of 0, x,
-        # 2x and a 3x precomputed at load for two bits, else a multiplier (for
-        # DSP mapping; slow in LUTs).
-        multiple = Signal(signed(A + D + 1))
-        if D == 1:
-            m.d.comb += multiple.eq(Mux(mult[0], x, 0))
-        elif D == 2:
-            x3 = Signal(signed(A + 2))
-            with m.If(self.i.valid & self.i.ready):
-                m.d.sync += x3.eq(self.i.payload.acc * 3)
-            with m.Switch(mult[:2]):
-                with m.Case(1):
-                    m.d.comb += multiple.eq(x)
-                with m.Case(2):
-                    m.d.comb += multiple.eq(x << 1)
-                with m.Case(3):
-                    m.d.comb += multiple.eq(x3)
-        else:
-            m.d.comb += multiple.eq(x * mult[:D])
         if D == 1:
             # Carry-save over x_u = acc + 2**(A-1) >= 0: per bit u = s ^ c ^ m and
             # v = maj(s, c, m); s + c + m = u + 2v, so halving gives s' = u >> 1,
@@ -132,13 +111,34 @@ class Requantizer(wiring.Component):
                              mult.eq(mult >> 1), step.eq(step + 1),
                              product_ready.eq(step == N - 1)]
         else:
+            x = Signal(signed(A))
+            hi = Signal(signed(A + D + 1))    # running high part of x * M0
+            with m.If(self.i.valid & self.i.ready):
+                m.d.sync += [x.eq(self.i.payload.acc), hi.eq(0)]
+            # The digit's multiple of x: a 4-way select of 0, x, 2x and a 3x
+            # precomputed at load for two bits, else a multiplier (for DSP mapping;
+            # slow in LUTs).
+            multiple = Signal(signed(A + D + 1))
+            if D == 2:
+                x3 = Signal(signed(A + 2))
+                with m.If(self.i.valid & self.i.ready):
+                    m.d.sync += x3.eq(self.i.payload.acc * 3)
+                with m.Switch(mult[:2]):
+                    with m.Case(1):
+                        m.d.comb += multiple.eq(x)
+                    with m.Case(2):
+                        m.d.comb += multiple.eq(x << 1)
+                    with m.Case(3):
+                        m.d.comb += multiple.eq(x3)
+            else:
+                m.d.comb += multiple.eq(x * mult[:D])
             with m.If(busy & ~product_ready):
                 t = Signal(signed(A + D + 2))
                 m.d.comb += t.eq(hi + multiple)
                 m.d.sync += [hi.eq(t >> D), lo.eq(Cat(lo[D:], t[:D])), mult.eq(mult >> D),
                              step.eq(step + 1), product_ready.eq(step == N - 1)]
-        # P = hi * 2**(N*D) + lo; SRDHM = (P >> 31) + P[30].
-        P = Cat(lo, hi).as_signed()
+            # P = hi * 2**(N*D) + lo; SRDHM = (P >> 31) + P[30].
+            P = Cat(lo, hi).as_signed()
 
         # ------------------------------------------------ post pipeline (enabled by en)
         v1, v2, v3, v4, v5, v6 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
