@@ -181,8 +181,8 @@ class HuffmanDecoder(wiring.Component):
         active = Signal()                  # (priming != 0) | more, registered
         sym_step = Signal()                # (priming == 0) & more: a step decodes a symbol
 
-        # Pipeline after the loop: s1 (p_len, p_win), s1b (selected base/first, code
-        # value), s1c (table index), s2 (table read) -> queue.
+        # Pipeline after the loop: s1 (p_len, p_win), s1b (checks, selected table
+        # offset, code value), s1c (table index), s2 (table read) -> queue.
         s1_valid, s1b_valid, s1c_valid, s2_valid = Signal(), Signal(), Signal(), Signal()
         finished = Signal()
 
@@ -325,11 +325,11 @@ class HuffmanDecoder(wiring.Component):
         # out of the loop. ``room`` is a cycle old, so it leaves one more place free.
         room = Signal()
         m.d.sync += room.eq(queue.level < self._q - 5)
-        step = Signal()
-        m.d.comb += step.eq(running & Mux(active, room, any_wl))
+        go = Signal()                      # a step may run (``step`` is the build's)
+        m.d.comb += go.eq(running & Mux(active, room, any_wl))
         ce = Signal()
-        m.d.comb += [ce.eq(step & (~take | self.i.valid)),
-                     self.i.ready.eq(step & take & (error == HuffmanError.NONE))]
+        m.d.comb += [ce.eq(go & (~take | self.i.valid)),
+                     self.i.ready.eq(go & take & (error == HuffmanError.NONE))]
 
         window = s_buf[B - L:]
         below = Signal(L + 1)
