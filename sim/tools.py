@@ -69,4 +69,10 @@ def vendor_cell_model(family: str, cell: str) -> str:
     found = re.search(rf"^module {re.escape(cell)}\b.*?^endmodule", text, re.S | re.M)
     if found is None:
         raise KeyError(f"{path} has no module {cell}")
-    return found.group(0) + "\n"
+    # The file's macros come along, with default port values off (Icarus does
+    # not parse them; instances here connect every port); its `timescale stays
+    # behind, the simulator's own applies.
+    head = text[:re.search(r"^module ", text, re.M).start()]
+    macros = [ln for ln in head.splitlines()
+              if ln.startswith(("`define", "`ifdef", "`ifndef", "`else", "`endif"))]
+    return "\n".join(["`define NO_ICE40_DEFAULT_ASSIGNMENTS", *macros, found.group(0)]) + "\n"
