@@ -7,7 +7,8 @@ Configurations:
   hand-instantiated, built without ``-dsp``), on ECP5 in MULT18X18D.
 * ``mac_int4``: 16 lanes of 4x4-bit products in LUTs; ``mac_ternary``: 16
   ternary lanes of int8 activations (adders only).
-* ``xnor``: XnorPopcount, 4 lanes x 64 bits = 256 binary MACs per cycle.
+* ``xnor``: XnorPopcount, 4 lanes x 64 bits = 256 binary MACs per cycle; on
+  UP5K its adder tree is hand-instantiated SB_LUT4/SB_CARRY chains.
 * ``requant``: Requantizer, 1 bit of M0 per cycle (31 cycles per result).
 * ``winograd``: WinogradTile; UP5K: 6-bit activations, 4-bit weights in 8
   SB_MAC16 (dual 8x8); ECP5: int8 in MULT18X18D. 36 MAC-equivalents a tile.
@@ -79,7 +80,8 @@ def configs():
         ("mac_ternary", lambda d: MACArray(lanes=16, act_bits=8, max_len=1024,
                                            kind="ternary"),
          16, "ternary MACs", mac_item, 4),
-        ("xnor", lambda d: XnorPopcount(width=64, lanes=4, max_len=64),
+        ("xnor", lambda d: XnorPopcount(width=64, lanes=4, max_len=64,
+                                        carry="sb_carry" if d == "up5k" else None),
          256, "binary MACs", x_item, 4),
         ("threshold", lambda d: Threshold(lanes=16, acc_bits=16),
          16, "thresholds", {"acc": [0] * 16, "tau": [0] * 16, "flip": 0}, None),

@@ -78,10 +78,12 @@ def bits(v):
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMS)
-def test_xnor(sim):
+@pytest.mark.parametrize("width,lanes,carry", [(16, 2, None), (32, 1, "sb_carry")])
+def test_xnor(sim, width, lanes, carry):
+    """The SB_CARRY variant runs against Yosys's SB_LUT4 and SB_CARRY models."""
     rng = np.random.default_rng(3)
-    width, lanes, max_len = 16, 2, 8
-    dut = XnorPopcount(width=width, lanes=lanes, max_len=max_len)
+    max_len = 8
+    dut = XnorPopcount(width=width, lanes=lanes, max_len=max_len, carry=carry)
     dots = [(rng.integers(0, 2, (n, lanes, width)), rng.integers(0, 2, (n, lanes, width)))
             for n in (1, 5, max_len, 2)]
     ones = np.ones((max_len, lanes, width), dtype=int)
@@ -90,7 +92,8 @@ def test_xnor(sim):
               "a": [bits(a[t, k]) for k in range(lanes)], "last": int(t == len(w) - 1)}
              for w, a in dots for t in range(len(w))]
     expected = [[int(x) for x in xnor_popcount(w, a)] for w, a in dots]
-    run(dut, "xnor", "w16l2", sim, items, expected)
+    cells = (("ice40", "SB_LUT4"), ("ice40", "SB_CARRY")) if carry else ()
+    run(dut, "xnor", f"w{width}l{lanes}{carry or ''}", sim, items, expected, cells)
 
 
 @pytest.mark.cocotb

@@ -102,7 +102,9 @@ def bits_to_int(bits):
     return int(sum(int(b) << j for j, b in enumerate(bits)))
 
 
-@pytest.mark.parametrize("width,lanes", [(4, 1), (8, 3), (32, 2)])
+# Leaf counts 2, 3, 11 and 22: a plain pair, a three-way merge at the first
+# level, and odd levels deeper in the tree.
+@pytest.mark.parametrize("width,lanes", [(4, 1), (8, 3), (32, 2), (64, 1)])
 def test_xnor_popcount(width, lanes):
     rng = np.random.default_rng(width)
     max_len = 6
@@ -122,6 +124,38 @@ def test_xnor_popcount(width, lanes):
            for p in stream_roundtrip(dut, items, len(dots), seed=width)]
     assert got == [list(xnor_popcount(w, a)) for w, a in dots]
     assert got[-3][0] == max_len * width and got[-2][0] == -max_len * width
+
+
+@pytest.mark.parametrize("kw", [{"width": 48}, {"width": 2}, {"lanes": 0},
+                                {"max_len": 0}, {"carry": "yosys"}])
+def test_xnor_rejects_bad_parameters(kw):
+    with pytest.raises((TypeError, ValueError)):
+        XnorPopcount(**kw)
+
+
+@pytest.mark.parametrize("width,levels", [(4, 1), (8, 1), (16, 2), (64, 4), (1024, 8)])
+def test_xnor_latency(width, levels):
+    """A one-transfer dot product appears ``latency`` cycles after it is taken:
+    the leaf stage, one stage per adder level, the accumulator."""
+    dut = XnorPopcount(width=width, lanes=1, max_len=2)
+    out = {}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.payload, {"w": [0], "a": [0], "last": 1})
+        ctx.set(dut.i.valid, 1)
+        await ctx.tick()
+        ctx.set(dut.i.valid, 0)
+        n = 1
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            n += 1
+        out["latency"] = n
+        out["value"] = ctx.get(dut.o.payload[0])
+
+    run_testbenches(dut, tb)
+    assert out["latency"] == dut.latency == levels + 2
+    assert out["value"] == width
 
 
 def test_threshold_folds_batch_norm():
