@@ -1,0 +1,138 @@
+"""Cycle model of the engine's sparse matrix-vector phase (EIE's scheme).
+
+Fast enough to explore N, queue depth and sparsity without RTL, and exact for
+the timing contract below, which the engine RTL implements; ``bench/engine``
+compares the two.
+
+Timing contract of one sparse, weight-shared fully connected layer (a
+convolution runs it once per output position, on that position's patch):
+
+* Row ``i`` belongs to PE ``i % N``; PE ``k`` stores its rows' entries column
+  by column (the ``.zcm`` order), padding entries included.
+* A scanner examines one input activation per cycle, in index order. A
+  non-zero one is pushed into all N per-PE queues in the cycle it is
+  examined, if every queue has room; otherwise the scanner waits. Zero
+  activations take their examining cycle and nothing else.
+* A queue holds ``depth`` activations. An activation pushed in cycle ``c``
+  can be popped from cycle ``c + 1``; a slot freed by a pop in cycle ``c``
+  takes a push from cycle ``c + 1``.
+* A PE pops an activation when it has finished the previous one and then
+  spends ``max(1, e)`` cycles on it, one entry per cycle, where ``e`` is:
+  ``"expanded"`` mode (fixed-width entries with column pointers, the iCE40
+  configuration): its entries in that column; ``"stream"`` mode (a Huffman
+  stream decoded on the fly, which cannot jump): its entries in every column
+  from the one after the previous non-zero activation's up to this one, since
+  the entries of skipped columns must still be decoded and dropped.
+* The phase ends in the cycle after the last PE's last entry (``mac_cycles``).
+
+Useful MACs are stored non-zero weights times non-zero activations; the ideal
+is ``ceil(useful / N)`` cycles and the utilisation ``useful / (N *
+mac_cycles)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..sparse import relindex_encode_1d
+
+__all__ = ["PhaseCycles", "column_entries", "spmv_cycles", "layer_cycles"]
+
+MODES = ("expanded", "stream")
+
+
+@dataclass
+class PhaseCycles:
+    mac_cycles: int
+    useful_macs: int
+    entries: int              # entries the PEs went through, padding and skipped included
+    n_pe: int
+
+    @property
+    def ideal(self) -> int:
+        return -(-self.useful_macs // self.n_pe)
+
+    @property
+    def utilisation(self) -> float:
+        return self.useful_macs / (self.n_pe * self.mac_cycles) if self.mac_cycles else 0.0
+
+    def __add__(self, other: PhaseCycles) -> PhaseCycles:
+        return PhaseCycles(self.mac_cycles + other.mac_cycles,
+                           self.useful_macs + other.useful_macs,
+                           self.entries + other.entries, self.n_pe)
+
+
+def column_entries(codes: np.ndarray, n_pe: int, gap_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per PE and input column: stored entries (padding included) and real
+    (non-zero) entries, each an ``(n_pe, inp)`` array."""
+    codes = np.asarray(codes)
+    _, inp = codes.shape
+    stored = np.zeros((n_pe, inp), dtype=np.int64)
+    real = np.zeros((n_pe, inp), dtype=np.int64)
+    for k in range(n_pe):
+        local = codes[k::n_pe, :]
+        rows = local.shape[0]
+        if rows == 0:
+            continue
+        gaps, _ = relindex_encode_1d(local.ravel(order="F"), gap_bits)
+        pos = np.cumsum(gaps + 1) - 1                   # column-major position of each entry
+        stored[k] = np.bincount(pos // rows, minlength=inp)[:inp]
+        real[k] = np.count_nonzero(local, axis=0)
+    return stored, real
+
+
+def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: int,
+                mode: str = "expanded") -> PhaseCycles:
+    """Cycles of one matrix-vector product under the timing contract, for the
+    per-PE column entry counts of ``column_entries`` and activations ``x``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"queue depth must be a positive integer, not {depth!r}")
+    n_pe, inp = stored.shape
+    x = np.asarray(x).ravel()
+    if x.shape != (inp,):
+        raise ValueError(f"{inp} activations expected, not {x.size}")
+    cols = np.flatnonzero(x)
+    if mode == "expanded":
+        cost = np.maximum(stored[:, cols], 1)
+    else:
+        csum = np.concatenate([np.zeros((n_pe, 1), np.int64), np.cumsum(stored, axis=1)], axis=1)
+        prev = np.concatenate([[-1], cols[:-1]])
+        cost = np.maximum(csum[:, cols + 1] - csum[:, prev + 1], 1)
+    T = len(cols)
+    if T == 0:
+        return PhaseCycles(inp, 0, 0, n_pe)
+    pop = np.zeros((n_pe, T), dtype=np.int64)
+    free = np.zeros(n_pe, dtype=np.int64)              # cycle each PE can pop again
+    push_prev, col_prev = -1, -1
+    for t, j in enumerate(cols):
+        push = push_prev + (j - col_prev) if t else int(j)
+        if t >= depth:
+            push = max(push, int(pop[:, t - depth].max()) + 1)
+        p = np.maximum(free, push + 1)
+        pop[:, t] = p
+        free = p + cost[:, t]
+        push_prev, col_prev = push, j
+    end = int(free.max())
+    # The scanner still examines the activations after the last non-zero one.
+    end = max(end, push_prev + (inp - col_prev))
+    useful = int(real[:, cols].sum())
+    return PhaseCycles(end, useful, int(cost.sum()), n_pe)
+
+
+def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap_bits: int,
+                 mode: str = "expanded") -> PhaseCycles:
+    """The matrix-vector phase of a fully connected layer (``x``: ``(inp,)``) or of
+    a convolution lowered by im2col (``x``: ``(positions, inp)``, one product per
+    position, back to back)."""
+    stored, real = column_entries(codes, n_pe, gap_bits)
+    x = np.asarray(x)
+    rows = x.reshape(1, -1) if x.ndim == 1 else x
+    total = None
+    for r in rows:
+        c = spmv_cycles(stored, real, r, depth=depth, mode=mode)
+        total = c if total is None else total + c
+    return total
