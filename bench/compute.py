@@ -1,5 +1,7 @@
-"""Compute gateware: operations per cycle (amaranth.sim, back to back with no
-stalls) and LCs/LUTs, DSPs and Fmax on iCE40 UP5K and ECP5-85F from
+"""Compute gateware: sustained operations per cycle (amaranth.sim, ``n``
+transfers back to back with no stalls, counted from the first accepted
+transfer to the last; the cycles to the last result, which add the pipeline's
+fill, are recorded too) and LCs/LUTs, DSPs and Fmax on iCE40 UP5K and ECP5-85F from
 out-of-context builds (nextpnr's report).
 
 Configurations:
@@ -39,15 +41,19 @@ FREQ = {"up5k": 48, "ecp5-85f": 100}
 DEVICES = ("up5k", "ecp5-85f")
 
 
-def transfers_per_cycle(dut, item: dict, n: int = 200, results: int | None = None) -> float:
-    """Offer ``n`` transfers back to back with ``o`` always ready; transfers per
-    cycle from the first offer to the last result."""
+def transfers_per_cycle(dut, item: dict, n: int = 200, results: int | None = None
+                        ) -> tuple[float, int]:
+    """Offer ``n`` transfers back to back with ``o`` always ready. Returns the
+    sustained rate, ``(n - 1) / (cycles from the first accepted transfer to the
+    last)``, and the cycles from the first offer to the last result (which add
+    the pipeline's fill and drain). Every expected result must arrive."""
     results = n if results is None else results
     out = {}
 
     async def tb(ctx):
         ctx.set(dut.o.ready, 1)
         sent = got = cycles = 0
+        first = last = None
         ctx.set(dut.i.payload, item)
         while got < results:
             ctx.set(dut.i.valid, int(sent < n))
@@ -57,13 +63,19 @@ def transfers_per_cycle(dut, item: dict, n: int = 200, results: int | None = Non
                     p["last"] = int(sent % (n // results) == n // results - 1)
                 ctx.set(dut.i.payload, p)
             *_, took, gave = await ctx.tick().sample(dut.i.ready, dut.o.valid)
-            sent += int(took and sent < n)
+            if took and sent < n:
+                first = cycles if first is None else first
+                last = cycles
+                sent += 1
             got += int(gave)
             cycles += 1
-        out["rate"] = n / cycles
+            if cycles > 100 * n + 1000:
+                raise RuntimeError(f"only {got} of {results} results after {cycles} cycles")
+        out["rate"] = (n - 1) / (last - first)
+        out["cycles"] = cycles
 
     run_testbenches(dut, tb)
-    return out["rate"]
+    return out["rate"], out["cycles"]
 
 
 def configs():
@@ -101,9 +113,12 @@ def main(argv=None):
         # cycle behaviour is the same for every variant: measure the plain one
         sim_dut = build("ecp5-85f")
         n = 2000 if name != "requant" else 20
-        rate = transfers_per_cycle(sim_dut, item, n=n, results=(n // 500 if per else None))
+        rate, cycles = transfers_per_cycle(sim_dut, item, n=n,
+                                           results=(n // 500 if per else None))
         opc = rate * ops
         metrics[f"{name}.ops_per_cycle"] = round(opc, 3)
+        metrics[f"{name}.cycles_incl_fill"] = cycles
+        metrics[f"{name}.transfers"] = n
         op_key = {"mac": "int8_macs_per_cycle", "xnor": "binary_macs_per_cycle"}.get(name)
         for dev in DEVICES:
             key = dev.replace("-", "_")

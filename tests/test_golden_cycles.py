@@ -47,6 +47,18 @@ def test_zero_activations_are_skipped_or_decoded_by_mode():
     assert (c.mac_cycles, c.useful_macs, c.entries) == (11, 5, 10)
 
 
+def test_padding_entries_cost_cycles_only_in_stream_mode():
+    # Column 1 holds a padding entry and no weight; column 2 one weight.
+    stored, real = np.array([[1, 1, 1]]), np.array([[1, 0, 1]])
+    x = np.ones(3, int)
+    assert spmv_cycles(stored, real, x, depth=4, mode="expanded").entries == 3
+    c = spmv_cycles(stored, real, x, depth=4, mode="stream")
+    assert (c.entries, c.useful_macs) == (3, 2)
+    x = np.array([1, 0, 1])
+    assert spmv_cycles(stored, real, x, depth=4, mode="expanded").entries == 2
+    assert spmv_cycles(stored, real, x, depth=4, mode="stream").entries == 3
+
+
 def test_empty_columns_cost_one_cycle_and_all_zero_input_costs_the_scan():
     assert spmv_cycles(*entries([0, 0, 4]), np.array([3, 3, 3]), depth=8).mac_cycles == 7
     c = spmv_cycles(*entries([2, 2]), np.zeros(2, int), depth=8)

@@ -18,11 +18,13 @@ convolution runs it once per output position, on that position's patch):
   takes a push from cycle ``c + 1``.
 * A PE pops an activation when it has finished the previous one and then
   spends ``max(1, e)`` cycles on it, one entry per cycle, where ``e`` is:
-  ``"expanded"`` mode (fixed-width entries with column pointers, the iCE40
-  configuration): its entries in that column; ``"stream"`` mode (a Huffman
-  stream decoded on the fly, which cannot jump): its entries in every column
-  from the one after the previous non-zero activation's up to this one, since
-  the entries of skipped columns must still be decoded and dropped.
+  ``"expanded"`` mode (the memory image's fixed-width (row, code) entries with
+  column pointers, the iCE40 configuration): its non-zero weights in that
+  column, as the image has no padding entries; ``"stream"`` mode (the
+  ``.zcm`` Huffman stream decoded on the fly, which cannot jump): its stored
+  entries, padding included, in every column from the one after the previous
+  non-zero activation's up to this one, since the entries of skipped columns
+  must still be decoded and dropped.
 * The phase ends in the cycle after the last PE's last entry (``mac_cycles``).
 
 Useful MACs are stored non-zero weights times non-zero activations; the ideal
@@ -97,7 +99,7 @@ def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: i
         raise ValueError(f"{inp} activations expected, not {x.size}")
     cols = np.flatnonzero(x)
     if mode == "expanded":
-        cost = np.maximum(stored[:, cols], 1)
+        cost = np.maximum(real[:, cols], 1)
     else:
         csum = np.concatenate([np.zeros((n_pe, 1), np.int64), np.cumsum(stored, axis=1)], axis=1)
         prev = np.concatenate([[-1], cols[:-1]])
