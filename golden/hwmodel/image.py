@@ -1,0 +1,223 @@
+"""The engine's memory image: a ``.zcm`` model as the engine reads it.
+
+``memory_image(zm, n_pe)`` derives it (through ``engine_model``, so it holds
+exactly the integers of ``golden.hwmodel.engine``); ``read_image`` validates
+one and gives the per-layer integers back. The word-level layout is in
+``docs/FORMAT.md`` ("The engine memory image"). In short: 16-bit words
+(the width of iCE40 SPRAM and EBR ports), a 16-word header, one 32-word
+descriptor per layer, then per weighted layer its codebook, per-PE column
+pointers, (row, code) entries, biases and requantization constants.
+
+This is the ``expanded`` form of ``golden.hwmodel.cycles``: the Huffman-coded
+entries are decoded once, at load, into fixed-width words with column
+pointers, so a PE jumps straight to a column's entries and no padding entry
+is stored.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..zcm import ZcmError, ZModel
+from .engine import EngineLayer, EngineModel, engine_model
+
+__all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
+           "EngineImage"]
+
+IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
+IMAGE_VERSION = 1
+HEADER_WORDS = 16
+DESC_WORDS = 32
+KIND = {"fc": 1, "conv": 2, "maxpool": 3}
+STORAGE = {"none": 0, "shared": 1, "binary": 2}
+MAX_WORDS = 1 << 24                   # 32 MiB: far above any on-chip memory
+
+
+class ImageError(ValueError):
+    """A memory image that cannot be built or read; the message is one line."""
+
+
+@dataclass
+class EngineImage:
+    words: np.ndarray          # uint16
+    n_pe: int
+    layers: list               # EngineLayer, integers read back from the words
+    storage: list              # per layer: none | shared | binary
+    code_bits: list
+
+
+def _u32(v: int) -> list[int]:
+    return [v & 0xFFFF, (v >> 16) & 0xFFFF]
+
+
+def _desc(el: EngineLayer, storage: str, code_bits: int, relu: bool, last: bool,
+          bases: dict) -> list[int]:
+    c, h, w = el.in_shape if len(el.in_shape) == 3 else (0, 0, 0)
+    inp = 0 if el.weights is None else el.weights.shape[1]
+    out = 0 if el.weights is None else el.weights.shape[0]
+    d = [KIND[el.kind], STORAGE[storage], int(relu) | int(last) << 1, inp, out, c, h, w,
+         el.kh, el.kw, el.stride, el.pad, el.pool, code_bits]
+    for key in ("codebook", "pointers", "entries", "bias", "requant", "bits"):
+        d += _u32(bases.get(key, 0))
+    return d + [0] * (DESC_WORDS - len(d))
+
+
+def _check16(v: int, what: str, i: int):
+    if not 0 <= v <= 0xFFFF:
+        raise ImageError(f"layer {i}: {what} {v} does not fit a 16-bit field")
+
+
+def memory_image(zm: ZModel, n_pe: int) -> bytes:
+    """The engine's memory image of ``zm`` for ``n_pe`` PEs (rows ``i % n_pe``),
+    as little-endian bytes. Raises ``ImageError`` (one line) when a field does not
+    fit, and ``ZcmError`` when the engine cannot run the model."""
+    if not isinstance(n_pe, int) or not 1 <= n_pe <= 256:
+        raise ImageError(f"n_pe must be an integer in 1..256, not {n_pe!r}")
+    em: EngineModel = engine_model(zm)
+    n = len(em.layers)
+    body: list[int] = []
+    base = HEADER_WORDS + DESC_WORDS * n
+    descs: list[int] = []
+    for i, (el, zl) in enumerate(zip(em.layers, zm.layers)):
+        bases: dict = {}
+
+        def put(key, words):
+            bases[key] = base + len(body)
+            body.extend(int(x) & 0xFFFF for x in words)
+
+        if el.weights is not None:
+            out, inp = el.weights.shape
+            _check16(inp, "input length", i)
+            _check16(out, "output length", i)
+            if zl.storage == "shared":
+                cb_bits = zl.code_bits
+                cb = np.zeros(1 << cb_bits, dtype=np.int64)
+                # the engine's int8 codebook: the values its weights were built from
+                codes = np.asarray(zl.codes)
+                cb[codes.ravel()] = el.weights.ravel()
+                put("codebook", cb)
+                row_bits = 16 - cb_bits
+                ptrs, entries = [], []
+                addr = 0
+                for k in range(n_pe):
+                    local = codes[k::n_pe, :]
+                    if local.shape[0] > 1 << row_bits:
+                        raise ImageError(f"layer {i}: PE {k} holds {local.shape[0]} rows; "
+                                         f"a {cb_bits}-bit code leaves {row_bits} bits of row")
+                    col_ptr = []
+                    for j in range(inp):
+                        col_ptr.append(addr)
+                        rows = np.flatnonzero(local[:, j])
+                        entries.extend((rows << cb_bits) | local[rows, j])
+                        addr += len(rows)
+                    col_ptr.append(addr)
+                    ptrs.append(col_ptr)
+                entry_base = base + len(body) + 2 * n_pe * (inp + 1)
+                put("pointers", [w for p in ptrs for a in p for w in _u32(entry_base + a)])
+                put("entries", entries)
+            else:
+                cb_bits = 0
+                signs = (el.weights > 0).astype(np.int64)
+                pad = (-inp) % 16
+                packed = np.pad(signs, ((0, 0), (0, pad))).reshape(out, -1, 16)
+                put("bits", (packed << np.arange(16)).sum(axis=2).ravel())
+            put("bias", [w for b in el.bias for w in _u32(int(b) & 0xFFFFFFFF)])
+            if el.multiplier is not None:
+                put("requant", [w for m, s in zip(el.multiplier, el.shift)
+                                for w in (*_u32(int(m)), int(s))])
+        else:
+            cb_bits = 0
+        descs += _desc(el, zl.storage, cb_bits, el.relu, i == n - 1, bases)
+    total = base + len(body)
+    if total > MAX_WORDS:
+        raise ImageError(f"the image needs {total} words, more than {MAX_WORDS}")
+    tail = np.array(descs + body, dtype=np.uint16)
+    crc = zlib.crc32(tail.astype("<u2").tobytes())
+    first = em.layers[0].in_shape
+    header = [*IMAGE_MAGIC, IMAGE_VERSION, n, n_pe, 0, *_u32(total), *_u32(crc),
+              int(np.prod(first)), em.classes]
+    header += [0] * (HEADER_WORDS - len(header))
+    return np.array(header, dtype=np.uint16).astype("<u2").tobytes() + tail.astype("<u2").tobytes()
+
+
+def _need(cond: bool, msg: str):
+    if not cond:
+        raise ImageError(msg)
+
+
+def read_image(data: bytes) -> EngineImage:
+    """Validate a memory image (magic, version, size, CRC, every field and address)
+    and give back its layers' integers. Raises ``ImageError`` with one line."""
+    _need(len(data) % 2 == 0 and len(data) >= 2 * HEADER_WORDS,
+          f"image of {len(data)} bytes is too short or odd")
+    w = np.frombuffer(data, dtype="<u2").astype(np.int64)
+    _need(tuple(w[:2]) == IMAGE_MAGIC, "not a Zipcore memory image (bad magic)")
+    _need(w[2] == IMAGE_VERSION, f"unsupported image version {w[2]} (this reader reads "
+          f"{IMAGE_VERSION})")
+    n, n_pe, total = int(w[3]), int(w[4]), int(w[6] | w[7] << 16)
+    _need(total == len(w), f"image says {total} words but holds {len(w)}")
+    _need(1 <= n_pe <= 256 and n >= 1, f"bad header: {n} layers, {n_pe} PEs")
+    _need(HEADER_WORDS + DESC_WORDS * n <= total, "layer table runs past the end")
+    crc = zlib.crc32(np.asarray(w[HEADER_WORDS:], dtype="<u2").tobytes())
+    _need(crc == int(w[8] | w[9] << 16), "image CRC mismatch")
+
+    def u32(a):
+        return int(w[a] | w[a + 1] << 16)
+
+    def block(addr, count, what, i):
+        _need(HEADER_WORDS + DESC_WORDS * n <= addr and addr + count <= total,
+              f"layer {i}: {what} outside the image")
+        return w[addr:addr + count]
+
+    layers, storage, code_bits = [], [], []
+    inv_kind = {v: k for k, v in KIND.items()}
+    inv_storage = {v: k for k, v in STORAGE.items()}
+    for i in range(n):
+        d = w[HEADER_WORDS + DESC_WORDS * i:][:DESC_WORDS]
+        _need(int(d[0]) in inv_kind and int(d[1]) in inv_storage,
+              f"layer {i}: unknown kind {d[0]} or storage {d[1]}")
+        kind, st = inv_kind[int(d[0])], inv_storage[int(d[1])]
+        relu, inp, out = bool(d[2] & 1), int(d[3]), int(d[4])
+        c, h, wd, kh, kw, stride, pad, pool, cb_bits = (int(v) for v in d[5:14])
+        cb_base, ptr_base, ent_base, bias_base, rq_base, bits_base = (
+            u32(HEADER_WORDS + DESC_WORDS * i + 14 + 2 * j) for j in range(6))
+        el = EngineLayer(kind, (c, h, wd) if kind != "fc" else (inp,), (), relu=relu, kh=kh,
+                         kw=kw, stride=stride, pad=pad, pool=pool)
+        if st == "shared":
+            _need(1 <= cb_bits <= 8, f"layer {i}: code_bits {cb_bits} out of range")
+            cb = block(cb_base, 1 << cb_bits, "codebook", i)
+            cb = np.where(cb >= 0x8000, cb - 0x10000, cb)
+            ptr = block(ptr_base, 2 * n_pe * (inp + 1), "column pointers", i)
+            ptr = (ptr[0::2] | ptr[1::2] << 16).reshape(n_pe, inp + 1)
+            _need(bool(np.all(np.diff(ptr, axis=1) >= 0)) and
+                  bool(np.all(ptr[1:, 0] == ptr[:-1, -1])) and ptr[0, 0] == ent_base,
+                  f"layer {i}: column pointers out of order")
+            ents = block(ent_base, int(ptr[-1, -1] - ent_base), "entries", i)
+            wmat = np.zeros((out, inp), dtype=np.int64)
+            for k in range(n_pe):
+                for j in range(inp):
+                    e = ents[ptr[k, j] - ent_base:ptr[k, j + 1] - ent_base]
+                    rows = k + n_pe * (e >> cb_bits)
+                    _need(bool(np.all(rows < out)), f"layer {i}: entry row outside the matrix")
+                    wmat[rows, j] = cb[e & ((1 << cb_bits) - 1)]
+            el.weights = wmat
+        elif st == "binary":
+            per = -(-inp // 16)
+            bits = block(bits_base, out * per, "sign bits", i).reshape(out, per)
+            signs = (bits[:, :, None] >> np.arange(16)) & 1
+            el.weights = np.where(signs.reshape(out, -1)[:, :inp] == 1, 1, -1)
+        if st != "none":
+            b = block(bias_base, 2 * out, "biases", i)
+            b = b[0::2] | b[1::2] << 16
+            el.bias = np.where(b >= 1 << 31, b - (1 << 32), b)
+            if not d[2] & 2:
+                rq = block(rq_base, 3 * out, "requantization constants", i).reshape(out, 3)
+                el.multiplier, el.shift = rq[:, 0] | rq[:, 1] << 16, rq[:, 2]
+                _need(bool(np.all(el.shift <= 31)), f"layer {i}: shift out of range")
+        layers.append(el)
+        storage.append(st)
+        code_bits.append(cb_bits)
+    return EngineImage(np.asarray(w, dtype=np.uint16), n_pe, layers, storage, code_bits)

@@ -1,0 +1,124 @@
+"""golden.hwmodel.image: the engine's memory image holds exactly the engine model."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from golden.hwmodel.engine import EngineModel, engine_forward, engine_model
+from golden.hwmodel.image import (HEADER_WORDS, IMAGE_MAGIC, ImageError, memory_image,
+                                  read_image)
+from golden.zcm import ZLayer, ZModel
+
+
+def model(rng, binary=False):
+    cb = np.array([0, 0.3, -0.2, 0.1], np.float32)
+    conv = ZLayer(kind="conv", act="relu", out=3, inp=18, in_shape=(2, 6, 6), kh=3, kw=3,
+                  pad=1, storage="shared", code_bits=2, gap_bits=4, codebook=cb,
+                  codes=rng.integers(0, 4, (3, 18)) * (rng.random((3, 18)) < 0.5),
+                  bias=np.array([0.1, 0, -0.1], np.float32), act_scale=1 / 127)
+    pool = ZLayer(kind="maxpool", in_shape=(3, 6, 6), pool=2, act_scale=0.02)
+    if binary:
+        dense = ZLayer(kind="fc", act="relu", out=5, inp=27, storage="binary",
+                       signs=rng.choice([-1, 1], (5, 27)).astype(np.int8),
+                       alpha=rng.uniform(0.05, 0.2, 5).astype(np.float16),
+                       bias=rng.uniform(-1, 1, 5).astype(np.float32), act_scale=0.5)
+    else:
+        dense = ZLayer(kind="fc", act="relu", out=5, inp=27, storage="shared", code_bits=2,
+                       gap_bits=4, codebook=cb, codes=rng.integers(0, 4, (5, 27)),
+                       bias=rng.uniform(-1, 1, 5).astype(np.float32), act_scale=0.5)
+    last = ZLayer(kind="fc", out=4, inp=5, storage="shared", code_bits=2, gap_bits=4,
+                  codebook=cb, codes=rng.integers(0, 4, (4, 5)), bias=np.zeros(4, np.float32),
+                  act_scale=0.05)
+    return ZModel([conv, pool, dense, last], (2, 6, 6), classes=4, input_scale=1 / 127)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("n_pe", [1, 2, 4])
+def test_image_round_trips_the_engine_model(binary, n_pe):
+    rng = np.random.default_rng(n_pe + 10 * binary)
+    zm = model(rng, binary)
+    em = engine_model(zm)
+    img = read_image(memory_image(zm, n_pe))
+    assert img.n_pe == n_pe and img.storage == ["shared", "none",
+                                                "binary" if binary else "shared", "shared"]
+    for a, b in zip(em.layers, img.layers):
+        assert a.kind == b.kind and a.relu == b.relu and a.pool == b.pool
+        if a.weights is not None:
+            assert np.array_equal(a.weights, b.weights)
+            assert np.array_equal(a.bias, b.bias)
+        if a.multiplier is not None:
+            assert np.array_equal(a.multiplier, b.multiplier)
+            assert np.array_equal(a.shift, b.shift)
+        else:
+            assert b.multiplier is None
+    # The layers read back compute what the engine model computes.
+    back = EngineModel([*img.layers], em.input_scale, em.input_shape, em.classes)
+    for a, b in zip(back.layers, em.layers):
+        a.in_shape, a.out_shape = b.in_shape, b.out_shape
+    x = rng.integers(-128, 128, (3, 72))
+    assert np.array_equal(engine_forward(back, x), engine_forward(em, x))
+
+
+def test_column_pointers_and_entries_by_hand():
+    # One fc layer, 2 PEs, 2-bit codes: rows 0, 2 -> PE 0 (local 0, 1); row 1 -> PE 1.
+    codes = np.array([[1, 0], [0, 2], [3, 3]])
+    ly = ZLayer(kind="fc", out=3, inp=2, storage="shared", code_bits=2, gap_bits=4,
+                codebook=np.array([0, 1.0, -0.5, 0.25], np.float32), codes=codes,
+                bias=np.zeros(3, np.float32), act_scale=0.1)
+    w = np.frombuffer(memory_image(ZModel([ly], (2, 1, 1), classes=3, input_scale=0.1), 2),
+                      "<u2")
+    d = w[HEADER_WORDS:HEADER_WORDS + 32]
+    cb_base = int(d[14]) | int(d[15]) << 16
+    ptr_base, ent_base = int(d[16]) | int(d[17]) << 16, int(d[18]) | int(d[19]) << 16
+    assert w[cb_base:cb_base + 4].tolist() == [0, 127, 0x10000 - 64, 32]   # -63.5 -> -64
+    ptr = w[ptr_base:ptr_base + 12:2].tolist()                             # low halves
+    assert w[ptr_base + 1:ptr_base + 12:2].tolist() == [0] * 6                # high halves
+    # PE 0 (local rows 0, 1 = rows 0, 2): column 0 holds both, column 1 local row 1.
+    # PE 1 (row 1): column 0 is empty, column 1 holds local row 0.
+    e = ent_base
+    assert ptr == [e, e + 2, e + 3, e + 3, e + 3, e + 4]
+    # Entries are local row << code_bits | code.
+    assert w[e:e + 4].tolist() == [0 << 2 | 1, 1 << 2 | 3, 1 << 2 | 3, 0 << 2 | 2]
+    assert e + 4 == int(d[20]) | int(d[21]) << 16                             # biases follow
+
+
+def corrupt(data: bytes, at: int, value: int) -> bytes:
+    b = bytearray(data)
+    struct.pack_into("<H", b, 2 * at, value)
+    return bytes(b)
+
+
+def recrc(data: bytes) -> bytes:
+    b = bytearray(data)
+    struct.pack_into("<I", b, 16, zlib.crc32(bytes(b[2 * HEADER_WORDS:])))
+    return bytes(b)
+
+
+def test_bad_images_are_refused_with_one_line():
+    good = memory_image(model(np.random.default_rng(0)), 2)
+    cases = [
+        (good[:20], "too short"),
+        (good[:-2], "says"),
+        (corrupt(good, 0, 0), "bad magic"),
+        (corrupt(good, 2, 9), "version 9"),
+        (corrupt(good, HEADER_WORDS + 40, 1), "CRC mismatch"),
+        (recrc(corrupt(good, HEADER_WORDS, 7)), "unknown kind 7"),
+        (recrc(corrupt(good, HEADER_WORDS + 14, 0xFFFF)), "codebook outside the image"),
+    ]
+    for data, msg in cases:
+        with pytest.raises(ImageError, match=msg) as e:
+            read_image(data)
+        assert "\n" not in str(e.value)
+    assert tuple(np.frombuffer(good[:4], "<u2")) == IMAGE_MAGIC
+
+
+def test_rows_that_do_not_fit_an_entry_are_refused():
+    ly = ZLayer(kind="fc", out=300, inp=2, storage="shared", code_bits=8, gap_bits=4,
+                codebook=np.linspace(0, 1, 256).astype(np.float32),
+                codes=np.ones((300, 2), int), bias=np.zeros(300, np.float32), act_scale=0.1)
+    zm = ZModel([ly], (2, 1, 1), classes=300, input_scale=0.1)
+    with pytest.raises(ImageError, match="PE 0 holds 300 rows"):
+        memory_image(zm, 1)
+    read_image(memory_image(zm, 2))
