@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from golden.hwmodel.engine import EngineModel, engine_forward, engine_model
-from golden.hwmodel.image import (HEADER_WORDS, IMAGE_MAGIC, ImageError, memory_image,
-                                  read_image)
+from golden.hwmodel.image import HEADER_WORDS, IMAGE_MAGIC, ImageError, memory_image, read_image
 from golden.zcm import ZLayer, ZModel
 
 

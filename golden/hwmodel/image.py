@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..zcm import ZcmError, ZModel
+from ..zcm import ZModel
 from .engine import EngineLayer, EngineModel, engine_model
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
@@ -84,7 +84,7 @@ def memory_image(zm: ZModel, n_pe: int) -> bytes:
     for i, (el, zl) in enumerate(zip(em.layers, zm.layers)):
         bases: dict = {}
 
-        def put(key, words):
+        def put(key, words, bases=bases):
             bases[key] = base + len(body)
             body.extend(int(x) & 0xFFFF for x in words)
 
