@@ -1,0 +1,186 @@
+"""A sparse processing element: EIE's PE on the memory image's expanded entries."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .params import reject
+
+__all__ = ["SparsePE", "activation_layout"]
+
+
+def activation_layout(col_bits: int, act_bits: int) -> data.StructLayout:
+    """A non-zero input activation: its column ``col`` and signed ``value``."""
+    return data.StructLayout({"value": signed(act_bits), "col": unsigned(col_bits)})
+
+
+class SparsePE(wiring.Component):
+    """One processing element of the engine's sparse phase: for each activation
+    ``(col, x)`` taken on ``i`` it adds ``w * x`` to the accumulator of every row
+    that has a weight ``w`` in column ``col``.
+
+    Its memories hold one PE's share of the memory image
+    (``golden.hwmodel.image``): ``ptr`` the column pointers (entry addresses;
+    column ``j`` of the current layer owns entries ``ptr[ptr_base + j]`` up to
+    ``ptr[ptr_base + j + 1]``), ``ent`` the entries (``local_row <<
+    code_bits | code``), ``cb`` the int8 codebook. All three are written
+    through their write ports (``*_we``, ``*_addr``, ``*_data``) while the PE
+    is idle.
+
+    Timing (``golden.hwmodel.cycles``, expanded mode): an activation is taken
+    in the cycle the previous one issues its last entry (or, for an empty
+    column, the cycle its pointers arrive), so a column of ``e`` entries takes
+    ``max(1, e)`` cycles from one take to the next, one entry per cycle. An
+    entry's product reaches its accumulator four cycles after it issues.
+    Accumulators are ``acc_bits`` wide and wrap; a row may be hit by
+    consecutive entries (results are forwarded).
+
+    Read-out, while ``busy`` is low: ``rd_en`` with ``rd_addr`` returns that
+    accumulator on ``rd_data`` in the next cycle and clears it to zero, so a
+    layer read out row by row leaves the PE ready for the next. Accumulators
+    start at zero.
+
+    A pointer pair that runs backwards or past ``entries`` is not checked here:
+    the image reader validates pointers before they are loaded.
+
+    Parameters
+    ----------
+    code_bits : int
+        Bits of a codebook index, 1..8.
+    rows : int
+        Accumulators (rows this PE can own), a power of two, at most
+        ``2**(16 - code_bits)``.
+    pointers, entries : int
+        Depths of the pointer and entry memories (16-bit words), each at most 65536.
+    col_bits : int
+        Width of a column index.
+    acc_bits : int
+        Accumulator width, 16..32.
+    """
+
+    def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,
+                 entries: int = 4096, col_bits: int = 12, acc_bits: int = 32):
+        if not isinstance(code_bits, int) or not 1 <= code_bits <= 8:
+            reject(self, f"code_bits must be an integer in 1..8, not {code_bits!r}")
+        if (not isinstance(rows, int) or rows < 2 or rows & (rows - 1)
+                or rows > 1 << (16 - code_bits)):
+            reject(self, f"rows must be a power of two in 2..{1 << (16 - code_bits)}, "
+                         f"not {rows!r}")
+        for name, v in (("pointers", pointers), ("entries", entries)):
+            if not isinstance(v, int) or not 2 <= v <= 1 << 16:
+                reject(self, f"{name} must be an integer in 2..65536, not {v!r}")
+        if not isinstance(col_bits, int) or not 1 <= col_bits <= 16:
+            reject(self, f"col_bits must be an integer in 1..16, not {col_bits!r}")
+        if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
+            reject(self, f"acc_bits must be an integer in 16..32, not {acc_bits!r}")
+        self._cb, self._rows, self._np, self._ne = code_bits, rows, pointers, entries
+        self._col, self._acc = col_bits, acc_bits
+        pbits = (pointers - 1).bit_length()
+        ebits = entries.bit_length()                  # an end pointer may equal entries
+        rbits = (rows - 1).bit_length()
+        super().__init__({
+            "i": In(stream.Signature(activation_layout(col_bits, 8))),
+            "ptr_base": In(pbits),
+            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits),
+            "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
+            "ent_data": In(16),
+            "cb_we": In(1), "cb_addr": In(code_bits), "cb_data": In(signed(8)),
+            "rd_en": In(1), "rd_addr": In(rbits), "rd_data": Out(signed(acc_bits)),
+            "busy": Out(1),
+        })
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def elaborate(self, platform):
+        m = Module()
+        CB, R = self._cb, self._rows
+        rbits = (R - 1).bit_length()
+        ebits = self._ne.bit_length()
+
+        m.submodules.ptr = ptr = Memory(shape=unsigned(ebits), depth=self._np, init=[])
+        m.submodules.ent = ent = Memory(shape=unsigned(16), depth=self._ne, init=[])
+        m.submodules.cb = cb = Memory(shape=signed(8), depth=1 << CB, init=[])
+        m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
+        ptr_w, cb_w, ent_w = ptr.write_port(), cb.write_port(), ent.write_port()
+        ptr_lo, ptr_hi = ptr.read_port(), ptr.read_port()
+        ent_r, cb_r = ent.read_port(), cb.read_port()
+        acc_r, acc_w = acc.read_port(), acc.write_port()
+        m.d.comb += [
+            ptr_w.en.eq(self.ptr_we), ptr_w.addr.eq(self.ptr_addr), ptr_w.data.eq(self.ptr_data),
+            ent_w.en.eq(self.ent_we), ent_w.addr.eq(self.ent_addr), ent_w.data.eq(self.ent_data),
+            cb_w.en.eq(self.cb_we), cb_w.addr.eq(self.cb_addr), cb_w.data.eq(self.cb_data),
+        ]
+
+        # ---- issue: one entry address per cycle
+        pending = Signal()              # the pointers of a taken activation arrive now
+        x_next = Signal(signed(8))      # its value
+        cur = Signal(ebits)             # next entry of the current column
+        end = Signal(ebits)
+        x_cur = Signal(signed(8))
+        start_p, end_p = ptr_lo.data, ptr_hi.data
+        issue_addr = Signal(ebits)
+        issue_end = Signal(ebits)
+        issue = Signal()
+        x_issue = Signal(signed(8))
+        m.d.comb += [
+            issue_addr.eq(Mux(pending, start_p, cur)),
+            issue_end.eq(Mux(pending, end_p, end)),
+            issue.eq(issue_addr != issue_end),
+            x_issue.eq(Mux(pending, x_next, x_cur)),
+        ]
+        take = Signal()
+        m.d.comb += [
+            # Take the next activation in the cycle the last entry issues, or when
+            # there is nothing to issue; its pointers arrive in the next cycle.
+            self.i.ready.eq(~issue | (issue_addr + 1 == issue_end)),
+            take.eq(self.i.valid & self.i.ready),
+            ptr_lo.addr.eq(self.ptr_base + self.i.payload.col),
+            ptr_hi.addr.eq(self.ptr_base + self.i.payload.col + 1),
+        ]
+        m.d.sync += [pending.eq(take), cur.eq(Mux(issue, issue_addr + 1, issue_addr)),
+                     end.eq(issue_end), x_cur.eq(x_issue)]
+        with m.If(take):
+            m.d.sync += x_next.eq(self.i.payload.value)
+        m.d.comb += ent_r.addr.eq(issue_addr)
+
+        # ---- s1: the entry word; read its codebook weight and its row's accumulator
+        v1 = Signal()
+        x1 = Signal(signed(8))
+        m.d.sync += [v1.eq(issue), x1.eq(x_issue)]
+        row1 = ent_r.data[CB:CB + rbits]
+        m.d.comb += cb_r.addr.eq(ent_r.data[:CB])
+
+        # ---- s2: product; the accumulator read, forwarded from the two writes behind
+        v2, v3 = Signal(), Signal()
+        row2, row3 = Signal(rbits), Signal(rbits)
+        x2 = Signal(signed(8))
+        prod = Signal(signed(16))
+        old3 = Signal(signed(self._acc))
+        sum3 = Signal(signed(self._acc))
+        last_row, last_sum, last_v = Signal(rbits), Signal(signed(self._acc)), Signal()
+        m.d.sync += [v2.eq(v1), row2.eq(row1), x2.eq(x1)]
+        old2 = Mux(v3 & (row3 == row2), sum3,
+                   Mux(last_v & (last_row == row2), last_sum, acc_r.data))
+        m.d.sync += [v3.eq(v2), row3.eq(row2), prod.eq(cb_r.data * x2), old3.eq(old2)]
+
+        # ---- s3: add and write back
+        m.d.comb += sum3.eq(old3 + prod)
+        m.d.sync += [last_v.eq(v3), last_row.eq(row3), last_sum.eq(sum3)]
+
+        # The accumulator ports serve the pipeline, or the read-out (read and clear).
+        rd_row = Signal(rbits)
+        m.d.sync += rd_row.eq(self.rd_addr)
+        rd_clear = Signal()
+        m.d.sync += rd_clear.eq(self.rd_en)
+        m.d.comb += [
+            acc_r.addr.eq(Mux(self.rd_en, self.rd_addr, row1)),
+            acc_w.en.eq(v3 | rd_clear),
+            acc_w.addr.eq(Mux(v3, row3, rd_row)),
+            acc_w.data.eq(Mux(v3, sum3, 0)),
+            self.rd_data.eq(acc_r.data),
+            self.busy.eq(pending | issue | v1 | v2 | v3 | last_v),
+        ]
+        return m

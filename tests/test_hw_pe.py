@@ -1,0 +1,124 @@
+"""SparsePE in amaranth.sim: accumulators against NumPy, take timing against the
+cycle model's max(1, entries) per column."""
+
+import random
+
+import numpy as np
+import pytest
+
+from golden.hwmodel.compute import wrap
+from hw.pe import SparsePE
+from sim.amsim import run_testbenches
+
+
+def pe_image(codes, code_bits):
+    """Pointers and entries of one PE's local matrix, as the memory image lays them out."""
+    ptr, ents = [0], []
+    for j in range(codes.shape[1]):
+        rows = np.flatnonzero(codes[:, j])
+        ents += [int(r) << code_bits | int(codes[r, j]) for r in rows]
+        ptr.append(len(ents))
+    return ptr, ents
+
+
+def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
+    """Load the PE, run ``acts`` (a list of (col, x)) ``layers`` times, reading out
+    after each; returns the read-outs and the cycle of every take."""
+    ptr, ents = pe_image(codes, dut._cb)
+    rows = codes.shape[0]
+    out = {"reads": [], "takes": []}
+
+    async def tb(ctx):
+        rng = random.Random(seed)
+        for a, v in enumerate(ptr):
+            ctx.set(dut.ptr_we, 1), ctx.set(dut.ptr_addr, ptr_base + a), ctx.set(dut.ptr_data, v)
+            await ctx.tick()
+        ctx.set(dut.ptr_we, 0)
+        for a, v in enumerate(ents):
+            ctx.set(dut.ent_we, 1), ctx.set(dut.ent_addr, a), ctx.set(dut.ent_data, v)
+            await ctx.tick()
+        ctx.set(dut.ent_we, 0)
+        for a, v in enumerate(cb):
+            ctx.set(dut.cb_we, 1), ctx.set(dut.cb_addr, a), ctx.set(dut.cb_data, int(v))
+            await ctx.tick()
+        ctx.set(dut.cb_we, 0)
+        ctx.set(dut.ptr_base, ptr_base)
+        cycle = 0
+        for _ in range(layers):
+            k = 0
+            while k < len(acts):
+                if idle and rng.random() < idle:
+                    ctx.set(dut.i.valid, 0)
+                else:
+                    ctx.set(dut.i.valid, 1)
+                    ctx.set(dut.i.payload, {"col": acts[k][0], "value": acts[k][1]})
+                *_, valid, ready = await ctx.tick().sample(dut.i.valid, dut.i.ready)
+                if valid and ready:
+                    out["takes"].append(cycle)
+                    k += 1
+                cycle += 1
+            ctx.set(dut.i.valid, 0)
+            while ctx.get(dut.busy):
+                await ctx.tick()
+                cycle += 1
+            got = []
+            for r in range(rows):
+                ctx.set(dut.rd_en, 1), ctx.set(dut.rd_addr, r)
+                await ctx.tick()
+                ctx.set(dut.rd_en, 0)
+                got.append(ctx.get(dut.rd_data))
+            await ctx.tick()
+            out["reads"].append(got)
+
+    run_testbenches(dut, tb)
+    return out
+
+
+def expected(codes, cb, acts):
+    w = np.asarray(cb)[codes]
+    acc = np.zeros(codes.shape[0], dtype=np.int64)
+    for col, x in acts:
+        acc += w[:, col] * x
+    return wrap(acc, 32).tolist()
+
+
+@pytest.mark.parametrize("density,idle", [(0.3, 0.0), (0.05, 0.0), (0.6, 0.4), (1.0, 0.2)])
+def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle):
+    rng = np.random.default_rng(int(density * 100))
+    rows, cols, cbits = 16, 24, 4
+    codes = rng.integers(1, 16, (rows, cols)) * (rng.random((rows, cols)) < density)
+    codes[:, 3] = 0                                   # an empty column
+    codes[5, 7:10] = 9                                # one row hit by consecutive columns
+    codes[:, 7:10] = 0
+    codes[5, 7:10] = 9
+    cb = rng.integers(-128, 128, 16)
+    cb[0] = 0
+    cb[15] = -128
+    acts = [(int(j), int(rng.choice([-128, 127, rng.integers(-128, 128)])))
+            for j in sorted(rng.choice(cols, 18, replace=False))] + [(3, 5), (7, 1), (8, -2),
+                                                                     (9, 127)]
+    dut = SparsePE(code_bits=cbits, rows=16, pointers=64, entries=512, col_bits=8)
+    res = run_pe(dut, codes, cb, acts, idle=idle, seed=1, layers=2)
+    want = expected(codes, cb, acts)
+    # Both runs give the layer's sums: the read-out cleared the accumulators.
+    assert res["reads"] == [want, want]
+    if idle == 0.0:
+        e = [max(1, int(np.count_nonzero(codes[:, c]))) for c, _ in acts]
+        gaps = np.diff(res["takes"][:len(acts)])
+        assert gaps.tolist() == e[:-1]
+
+
+def test_pe_pointer_base_selects_the_layer():
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 4, (8, 6))
+    cb = [0, 3, -5, 7]
+    acts = [(j, j - 2) for j in range(6)]
+    dut = SparsePE(code_bits=2, rows=8, pointers=32, entries=64, col_bits=4)
+    assert run_pe(dut, codes, cb, acts, ptr_base=20)["reads"] == [expected(codes, cb, acts)]
+
+
+@pytest.mark.parametrize("kw", [{"code_bits": 0}, {"rows": 3}, {"rows": 1 << 13, "code_bits": 4},
+                                {"entries": 1}, {"acc_bits": 40}, {"col_bits": 0}])
+def test_pe_rejects_bad_parameters(kw):
+    with pytest.raises((TypeError, ValueError)):
+        SparsePE(**kw)
