@@ -1,6 +1,6 @@
 """A sparse processing element: EIE's PE on the memory image's expanded entries."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -36,7 +36,9 @@ class SparsePE(wiring.Component):
     Accumulators are ``acc_bits`` wide and wrap; a row may be hit by
     consecutive entries (results are forwarded).
 
-    Read-out, while ``busy`` is low: ``rd_en`` with ``rd_addr`` returns that
+    ``busy`` is high from a take until four cycles after the activation's last
+    entry issues (or its empty column's pointers arrive), when its product is in
+    the accumulator. Read-out, while ``busy`` is low: ``rd_en`` with ``rd_addr`` returns that
     accumulator on ``rd_data`` in the next cycle and clears it to zero, so a
     layer read out row by row leaves the PE ready for the next. Accumulators
     start at zero.
@@ -181,6 +183,11 @@ class SparsePE(wiring.Component):
             acc_w.addr.eq(Mux(v3, row3, rd_row)),
             acc_w.data.eq(Mux(v3, sum3, 0)),
             self.rd_data.eq(acc_r.data),
-            self.busy.eq(pending | issue | v1 | v2 | v3 | last_v),
         ]
+        # Busy until four cycles after the last entry issues, or after the pointers
+        # of a last, empty column arrive: the same tail either way, so a run ends a
+        # fixed time after the cycle model's end.
+        tail = Signal(4)
+        m.d.sync += tail.eq(Cat(pending | issue, tail[:-1]))
+        m.d.comb += self.busy.eq(pending | issue | tail.any())
         return m

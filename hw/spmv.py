@@ -1,0 +1,162 @@
+"""The engine's sparse phase: a scanner broadcasting non-zero activations to N PEs."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import fifo, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .params import reject
+from .pe import SparsePE, activation_layout
+
+__all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
+
+MEM_PTR, MEM_ENT, MEM_CB = 0, 1, 2
+
+
+class SparseMatVec(wiring.Component):
+    """``n_pe`` SparsePEs fed by one scanner, EIE's sparse matrix-vector product.
+
+    Row ``i`` of the layer belongs to PE ``i % n_pe`` (accumulator ``i //
+    n_pe``). Before a run, the host writes the activations (``act_*``) and
+    each PE's memories (``ld_*``: ``ld_mem`` selects ``MEM_PTR``,
+    ``MEM_ENT`` or ``MEM_CB`` of PE ``ld_pe``). ``start`` with ``length``
+    (activations) and ``ptr_base`` (the layer's first pointer) runs one
+    product; ``busy`` is high until every accumulator holds its sum; then
+    ``rd_*`` reads PE ``rd_pe``'s accumulator ``rd_addr`` on ``rd_data`` one
+    cycle later and clears it.
+
+    Timing is ``golden.hwmodel.cycles`` (expanded mode) exactly: the scanner
+    examines one activation per cycle and pushes a non-zero one into every
+    PE's queue (``queue_depth`` each, a value pushed in one cycle can be taken
+    in the next) in the cycle it examines it if all have room. ``busy`` falls
+    ``overhead`` cycles after the model's ``mac_cycles``, counted from the cycle
+    of ``start`` (one cycle to read the first activation, one for a PE's
+    column pointers, four for the last product to reach its accumulator, one
+    to register the end). ``start``
+    while busy is ignored.
+
+    Parameters
+    ----------
+    n_pe : int
+        Processing elements, 1..64.
+    queue_depth : int
+        Activations each PE's queue holds, 1..64.
+    max_len : int
+        Activation memory depth (longest input), 2..65536.
+    pe : dict
+        Parameters of each ``SparsePE`` (``code_bits``, ``rows``, ``pointers``,
+        ``entries``, ``acc_bits``); ``col_bits`` follows ``max_len``.
+    """
+
+    overhead = 7
+
+    def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
+                 pe: dict | None = None):
+        if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
+            reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
+        if not isinstance(queue_depth, int) or not 1 <= queue_depth <= 64:
+            reject(self, f"queue_depth must be an integer in 1..64, not {queue_depth!r}")
+        if not isinstance(max_len, int) or not 2 <= max_len <= 1 << 16:
+            reject(self, f"max_len must be an integer in 2..65536, not {max_len!r}")
+        self._n, self._d, self._len = n_pe, queue_depth, max_len
+        self._col = (max_len - 1).bit_length()
+        self._pe_kw = dict(pe or {}) | {"col_bits": self._col}
+        self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
+        p = self._pes[0]
+        sig = p.signature.members
+        super().__init__({
+            "act_we": In(1), "act_addr": In(self._col), "act_data": In(signed(8)),
+            "ld_we": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
+            "ld_addr": In(16), "ld_data": In(16),
+            "start": In(1), "length": In(range(max_len + 1)),
+            "ptr_base": In(sig["ptr_base"].shape),
+            "busy": Out(1),
+            "rd_en": In(1), "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
+            "rd_data": Out(sig["rd_data"].shape),
+        })
+
+    @property
+    def n_pe(self) -> int:
+        return self._n
+
+    @property
+    def rows_per_pe(self) -> int:
+        return self._pes[0].rows
+
+    def elaborate(self, platform):
+        m = Module()
+        N = self._n
+        m.submodules.act = act = Memory(shape=signed(8), depth=self._len, init=[])
+        act_w, act_r = act.write_port(), act.read_port()
+        m.d.comb += [act_w.en.eq(self.act_we), act_w.addr.eq(self.act_addr),
+                     act_w.data.eq(self.act_data)]
+
+        layout = activation_layout(self._col, 8)
+        queues = []
+        for k, pe in enumerate(self._pes):
+            m.submodules[f"pe{k}"] = pe
+            q = fifo.SyncFIFO(width=layout.size, depth=self._d)
+            m.submodules[f"q{k}"] = q
+            queues.append(q)
+            m.d.comb += [
+                pe.i.payload.eq(q.r_data), pe.i.valid.eq(q.r_rdy), q.r_en.eq(pe.i.ready),
+                pe.ptr_base.eq(self.ptr_base),
+                pe.ptr_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_PTR)),
+                pe.ent_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_ENT)),
+                pe.cb_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_CB)),
+                pe.ptr_addr.eq(self.ld_addr), pe.ptr_data.eq(self.ld_data),
+                pe.ent_addr.eq(self.ld_addr), pe.ent_data.eq(self.ld_data),
+                pe.cb_addr.eq(self.ld_addr), pe.cb_data.eq(self.ld_data),
+                pe.rd_en.eq(self.rd_en & (self.rd_pe == k)), pe.rd_addr.eq(self.rd_addr),
+            ]
+        rd_pe = Signal.like(self.rd_pe)
+        m.d.sync += rd_pe.eq(self.rd_pe)
+        m.d.comb += self.rd_data.eq(Mux(rd_pe == 0, self._pes[0].rd_data, 0))
+        for k in range(1, N):
+            with m.If(rd_pe == k):
+                m.d.comb += self.rd_data.eq(self._pes[k].rd_data)
+
+        # ---- scanner: examines activation ``j`` (read in the cycle before) per cycle
+        scanning = Signal()           # examining ``j`` this cycle
+        j = Signal(range(self._len + 1))
+        length = Signal.like(self.length)
+        room = 1
+        for q in queues:
+            room = room & q.w_rdy
+        x = act_r.data
+        nonzero = x != 0
+        advance = Signal()
+        m.d.comb += advance.eq(scanning & (~nonzero | room))
+        push = Signal()
+        m.d.comb += push.eq(scanning & nonzero & room)
+        payload = Signal(layout)
+        m.d.comb += [payload.col.eq(j), payload.value.eq(x)]
+        for q in queues:
+            m.d.comb += [q.w_en.eq(push), q.w_data.eq(payload.as_value())]
+
+        starting = Signal()
+        m.d.comb += starting.eq(self.start & ~self.busy)
+        nxt = Signal.like(j)
+        m.d.comb += [nxt.eq(Mux(advance, j + 1, j)),
+                     act_r.addr.eq(Mux(starting, 0, nxt))]
+        with m.If(starting):
+            m.d.sync += [j.eq(0), length.eq(self.length), scanning.eq(self.length != 0)]
+        with m.Elif(advance):
+            m.d.sync += [j.eq(j + 1), scanning.eq(j + 1 < length)]
+
+        # ---- the end: scanner done, queues empty, every PE idle (registered)
+        # The scanner counts as busy five cycles past its last examination, as long
+        # as a PE's pointer read and last product take, so either way the run ends
+        # ``overhead`` cycles after the cycle model's end.
+        tail = Signal(5)
+        m.d.sync += tail.eq(Cat(scanning, tail[:-1]))
+        running = Signal()
+        idle = ~scanning & ~tail.any()
+        for q, pe in zip(queues, self._pes):
+            idle = idle & ~q.r_rdy & ~pe.busy
+        with m.If(starting):
+            m.d.sync += running.eq(1)
+        with m.Elif(running & idle):
+            m.d.sync += running.eq(0)
+        m.d.comb += self.busy.eq(running)
+        return m
