@@ -21,12 +21,15 @@ class SparsePE(wiring.Component):
     that has a weight ``w`` in column ``col``.
 
     Its memories hold one PE's share of the memory image
-    (``golden.hwmodel.image``): ``ptr`` the column pointers (entry addresses;
-    column ``j`` of the current layer owns entries ``ptr[ptr_base + j]`` up to
-    ``ptr[ptr_base + j + 1]``), ``ent`` the entries (``local_row <<
-    code_bits | code``), ``cb`` the int8 codebook. All three are written
-    through their write ports (``*_we``, ``*_addr``, ``*_data``) while the PE
-    is idle.
+    (``golden.hwmodel.image.pe_tables``): ``ptr`` the column pointers
+    (column ``j`` of the current layer owns the entries from address
+    ``ptr[ptr_base + j]`` up to ``ptr[ptr_base + j + 1]``; each pointer word
+    also carries a flag, "this column has at most one entry", so taking the
+    next activation needs no arithmetic on a memory output:
+    ``pointer_word(start, count)`` builds it), ``ent`` the entries
+    (``local_row << code_bits | code``), ``cb`` the int8 codebook. All three
+    are written through their write ports (``*_we``, ``*_addr``, ``*_data``)
+    while the PE is idle.
 
     Timing (``golden.hwmodel.cycles``, expanded mode): an activation is taken
     in the cycle the previous one issues its last entry (or, for an empty
@@ -54,7 +57,8 @@ class SparsePE(wiring.Component):
         Accumulators (rows this PE can own), a power of two, at most
         ``2**(16 - code_bits)``.
     pointers, entries : int
-        Depths of the pointer and entry memories (16-bit words), each at most 65536.
+        Depths of the pointer and entry memories: at most 65536 pointers and
+        16384 entries (one iCE40 SPRAM), so a pointer word fits 16 bits.
     col_bits : int
         Width of a column index.
     acc_bits : int
@@ -69,9 +73,11 @@ class SparsePE(wiring.Component):
                 or rows > 1 << (16 - code_bits)):
             reject(self, f"rows must be a power of two in 2..{1 << (16 - code_bits)}, "
                          f"not {rows!r}")
-        for name, v in (("pointers", pointers), ("entries", entries)):
-            if not isinstance(v, int) or not 2 <= v <= 1 << 16:
-                reject(self, f"{name} must be an integer in 2..65536, not {v!r}")
+        if not isinstance(pointers, int) or not 2 <= pointers <= 1 << 16:
+            reject(self, f"pointers must be an integer in 2..65536, not {pointers!r}")
+        # An end address and the flag must fit a 16-bit pointer word.
+        if not isinstance(entries, int) or not 2 <= entries <= 1 << 14:
+            reject(self, f"entries must be an integer in 2..16384, not {entries!r}")
         if not isinstance(col_bits, int) or not 1 <= col_bits <= 16:
             reject(self, f"col_bits must be an integer in 1..16, not {col_bits!r}")
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
@@ -84,7 +90,7 @@ class SparsePE(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(activation_layout(col_bits, 8))),
             "ptr_base": In(pbits),
-            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits),
+            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits + 1),
             "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
             "ent_data": In(16),
             "cb_we": In(1), "cb_addr": In(code_bits), "cb_data": In(signed(8)),
@@ -96,13 +102,18 @@ class SparsePE(wiring.Component):
     def rows(self) -> int:
         return self._rows
 
+    def pointer_word(self, start: int, count: int) -> int:
+        """The pointer memory word of a column whose ``count`` entries start at
+        entry address ``start``."""
+        return start | int(count <= 1) << self._ne.bit_length()
+
     def elaborate(self, platform):
         m = Module()
         CB, R = self._cb, self._rows
         rbits = (R - 1).bit_length()
         ebits = self._ne.bit_length()
 
-        m.submodules.ptr = ptr = Memory(shape=unsigned(ebits), depth=self._np, init=[])
+        m.submodules.ptr = ptr = Memory(shape=unsigned(ebits + 1), depth=self._np, init=[])
         m.submodules.ent = ent = Memory(shape=unsigned(16), depth=self._ne, init=[])
         m.submodules.cb = cb = Memory(shape=signed(8), depth=1 << CB, init=[])
         m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
@@ -122,7 +133,8 @@ class SparsePE(wiring.Component):
         cur = Signal(ebits)             # next entry of the current column
         end = Signal(ebits)
         x_cur = Signal(signed(8))
-        start_p, end_p = ptr_lo.data, ptr_hi.data
+        start_p, end_p = ptr_lo.data[:ebits], ptr_hi.data[:ebits]
+        at_most_one = ptr_lo.data[ebits]      # the taken column has at most one entry
         issue_addr = Signal(ebits)
         issue_end = Signal(ebits)
         issue = Signal()
@@ -134,16 +146,20 @@ class SparsePE(wiring.Component):
             x_issue.eq(Mux(pending, x_next, x_cur)),
         ]
         take = Signal()
+        # Registered: the current column has an entry left, and it is the last one.
+        has, last = Signal(), Signal()
+        nxt_cur = Signal(ebits)
+        m.d.comb += nxt_cur.eq(Mux(issue, issue_addr + 1, issue_addr))
         m.d.comb += [
             # Take the next activation in the cycle the last entry issues, or when
             # there is nothing to issue; its pointers arrive in the next cycle.
-            self.i.ready.eq(~issue | (issue_addr + 1 == issue_end)),
+            self.i.ready.eq(Mux(pending, at_most_one, ~has | last)),
             take.eq(self.i.valid & self.i.ready),
             ptr_lo.addr.eq(self.ptr_base + self.i.payload.col),
             ptr_hi.addr.eq(self.ptr_base + self.i.payload.col + 1),
         ]
-        m.d.sync += [pending.eq(take), cur.eq(Mux(issue, issue_addr + 1, issue_addr)),
-                     end.eq(issue_end), x_cur.eq(x_issue)]
+        m.d.sync += [pending.eq(take), cur.eq(nxt_cur), end.eq(issue_end), x_cur.eq(x_issue),
+                     has.eq(nxt_cur != issue_end), last.eq(nxt_cur + 1 == issue_end)]
         with m.If(take):
             m.d.sync += x_next.eq(self.i.payload.value)
         m.d.comb += ent_r.addr.eq(issue_addr)

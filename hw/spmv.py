@@ -5,6 +5,8 @@ from amaranth.lib import fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.hwmodel.image import pe_tables
+
 from .params import reject
 from .pe import SparsePE, activation_layout
 
@@ -82,6 +84,23 @@ class SparseMatVec(wiring.Component):
     @property
     def rows_per_pe(self) -> int:
         return self._pes[0].rows
+
+    def pointer_word(self, start: int, count: int) -> int:
+        """A PE pointer memory word (``SparsePE.pointer_word``)."""
+        return self._pes[0].pointer_word(start, count)
+
+    def loads(self, codes, cb, *, ptr_base: int = 0) -> list[tuple[int, int, int, int]]:
+        """The ``(pe, mem, addr, data)`` writes that load one layer's ``codes``
+        (``(rows, cols)`` codebook indices, 0 = no weight) and int8 codebook
+        ``cb`` into the PEs, pointers from ``ptr_base``."""
+        code_bits = self._pe_kw.get("code_bits", 4)
+        out = []
+        for k, (ptr, ents) in enumerate(pe_tables(codes, self._n, code_bits)):
+            out += [(k, MEM_PTR, ptr_base + j, self.pointer_word(a, b - a))
+                    for j, (a, b) in enumerate(zip(ptr, ptr[1:] + [ptr[-1]]))]
+            out += [(k, MEM_ENT, a, v) for a, v in enumerate(ents)]
+            out += [(k, MEM_CB, a, int(v) & 0xFFFF) for a, v in enumerate(cb)]
+        return out
 
     def elaborate(self, platform):
         m = Module()

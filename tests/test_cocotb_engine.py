@@ -6,7 +6,7 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import layer_cycles
-from hw.spmv import MEM_CB, MEM_ENT, MEM_PTR, SparseMatVec
+from hw.spmv import SparseMatVec
 from sim.harness import SimulatorMissing, run_cocotb
 
 SIMS = ["verilator", "icarus"]
@@ -24,17 +24,6 @@ def test_spmv(sim, n_pe, depth, density):
     codes[1, 5:8] = 7                                 # a row hit by consecutive columns
     cb = rng.integers(-128, 128, 16)
     cb[0], cb[1] = 0, -128
-    loads = []
-    for k in range(n_pe):
-        local = codes[k::n_pe]
-        ptr, ents = [0], []
-        for j in range(inp):
-            rows = np.flatnonzero(local[:, j])
-            ents += [int(r) << 4 | int(local[r, j]) for r in rows]
-            ptr.append(len(ents))
-        loads += [(k, MEM_PTR, ptr_base + a, v) for a, v in enumerate(ptr)]
-        loads += [(k, MEM_ENT, a, v) for a, v in enumerate(ents)]
-        loads += [(k, MEM_CB, a, int(v) & 0xFFFF) for a, v in enumerate(cb)]
     xs = [rng.integers(-128, 128, inp) * (rng.random(inp) < 0.5), rng.integers(-128, 128, inp),
           np.zeros(inp, dtype=np.int64), np.full(inp, -128)]
     w = cb[codes]
@@ -43,7 +32,8 @@ def test_spmv(sim, n_pe, depth, density):
              + SparseMatVec.overhead} for x in xs]
     dut = SparseMatVec(n_pe=n_pe, queue_depth=depth, max_len=32,
                        pe={"code_bits": 4, "rows": 8, "pointers": 64, "entries": 256})
-    p = {"loads": loads, "ptr_base": ptr_base, "n_pe": n_pe, "acc_bits": 32, "runs": runs}
+    p = {"loads": dut.loads(codes, cb, ptr_base=ptr_base), "ptr_base": ptr_base,
+         "n_pe": n_pe, "acc_bits": 32, "runs": runs}
     try:
         run_cocotb(dut, "spmv", "sim.tb.tb_spmv", sim=sim, params=p,
                    case=f"n{n_pe}d{depth}")

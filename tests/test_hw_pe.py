@@ -7,24 +7,16 @@ import numpy as np
 import pytest
 
 from golden.hwmodel.compute import wrap
+from golden.hwmodel.image import pe_tables
 from hw.pe import SparsePE
 from sim.amsim import run_testbenches
-
-
-def pe_image(codes, code_bits):
-    """Pointers and entries of one PE's local matrix, as the memory image lays them out."""
-    ptr, ents = [0], []
-    for j in range(codes.shape[1]):
-        rows = np.flatnonzero(codes[:, j])
-        ents += [int(r) << code_bits | int(codes[r, j]) for r in rows]
-        ptr.append(len(ents))
-    return ptr, ents
 
 
 def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
     """Load the PE, run ``acts`` (a list of (col, x)) ``layers`` times, reading out
     after each; returns the read-outs and the cycle of every take."""
-    ptr, ents = pe_image(codes, dut._cb)
+    (ptr, ents), = pe_tables(codes, 1, dut._cb)
+    ptr = [dut.pointer_word(a, b - a) for a, b in zip(ptr, ptr[1:] + [ptr[-1]])]
     rows = codes.shape[0]
     out = {"reads": [], "takes": []}
 

@@ -6,27 +6,13 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import layer_cycles
-from hw.spmv import MEM_CB, MEM_ENT, MEM_PTR, SparseMatVec
+from hw.spmv import SparseMatVec
 from sim.amsim import run_testbenches
-
-
-def pe_memories(codes, n_pe, code_bits, ptr_base):
-    """Per PE: {address: word} of its pointer and entry memories."""
-    out = []
-    for k in range(n_pe):
-        local = codes[k::n_pe]
-        ptr, ents = [0], []
-        for j in range(codes.shape[1]):
-            rows = np.flatnonzero(local[:, j])
-            ents += [int(r) << code_bits | int(local[r, j]) for r in rows]
-            ptr.append(len(ents))
-        out.append(({ptr_base + a: v for a, v in enumerate(ptr)}, dict(enumerate(ents))))
-    return out
 
 
 def run(dut, codes, cb, xs, *, ptr_base=3):
     n = dut.n_pe
-    mems = pe_memories(codes, n, 4, ptr_base)
+    loads = dut.loads(codes, cb, ptr_base=ptr_base)
     res = {"cycles": [], "acc": []}
 
     async def tb(ctx):
@@ -34,13 +20,8 @@ def run(dut, codes, cb, xs, *, ptr_base=3):
             ctx.set(dut.ld_we, 1), ctx.set(dut.ld_pe, pe), ctx.set(dut.ld_mem, mem)
             ctx.set(dut.ld_addr, addr), ctx.set(dut.ld_data, data)
             await ctx.tick()
-        for k, (ptr, ents) in enumerate(mems):
-            for a, v in ptr.items():
-                await write(k, MEM_PTR, a, v)
-            for a, v in ents.items():
-                await write(k, MEM_ENT, a, v)
-            for a, v in enumerate(cb):
-                await write(k, MEM_CB, a, int(v) & 0xFFFF)
+        for load in loads:
+            await write(*load)
         ctx.set(dut.ld_we, 0)
         ctx.set(dut.ptr_base, ptr_base)
         for x in xs:

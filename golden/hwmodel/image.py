@@ -25,7 +25,7 @@ from ..zcm import ZModel
 from .engine import EngineLayer, EngineModel, engine_model
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
-           "EngineImage"]
+           "EngineImage", "pe_tables"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
 IMAGE_VERSION = 1
@@ -47,6 +47,22 @@ class EngineImage:
     layers: list               # EngineLayer, integers read back from the words
     storage: list              # per layer: none | shared | binary
     code_bits: list
+
+
+def pe_tables(codes: np.ndarray, n_pe: int, code_bits: int) -> list[tuple[list, list]]:
+    """Per PE: its column pointers (``inp + 1`` entry indices from 0) and its
+    entries (``local_row << code_bits | code``), the image's layout of one layer."""
+    codes = np.asarray(codes)
+    out = []
+    for k in range(n_pe):
+        local = codes[k::n_pe, :]
+        ptr, ents = [0], []
+        for j in range(codes.shape[1]):
+            rows = np.flatnonzero(local[:, j])
+            ents += [int(v) for v in (rows << code_bits) | local[rows, j]]
+            ptr.append(len(ents))
+        out.append((ptr, ents))
+    return out
 
 
 def _u32(v: int) -> list[int]:
@@ -100,21 +116,17 @@ def memory_image(zm: ZModel, n_pe: int) -> bytes:
                 cb[codes.ravel()] = el.weights.ravel()
                 put("codebook", cb)
                 row_bits = 16 - cb_bits
-                ptrs, entries = [], []
-                addr = 0
                 for k in range(n_pe):
-                    local = codes[k::n_pe, :]
-                    if local.shape[0] > 1 << row_bits:
-                        raise ImageError(f"layer {i}: PE {k} holds {local.shape[0]} rows; "
-                                         f"a {cb_bits}-bit code leaves {row_bits} bits of row")
-                    col_ptr = []
-                    for j in range(inp):
-                        col_ptr.append(addr)
-                        rows = np.flatnonzero(local[:, j])
-                        entries.extend((rows << cb_bits) | local[rows, j])
-                        addr += len(rows)
-                    col_ptr.append(addr)
-                    ptrs.append(col_ptr)
+                    if len(range(k, out, n_pe)) > 1 << row_bits:
+                        raise ImageError(f"layer {i}: PE {k} holds {len(range(k, out, n_pe))} "
+                                         f"rows; a {cb_bits}-bit code leaves {row_bits} bits "
+                                         "of row")
+                tables = pe_tables(codes, n_pe, cb_bits)
+                ptrs, entries, addr = [], [], 0
+                for ptr, ents in tables:
+                    ptrs.append([addr + a for a in ptr])
+                    entries += ents
+                    addr += len(ents)
                 entry_base = base + len(body) + 2 * n_pe * (inp + 1)
                 put("pointers", [w for p in ptrs for a in p for w in _u32(entry_base + a)])
                 put("entries", entries)
