@@ -1,6 +1,6 @@
 """A sparse processing element: EIE's PE on the memory image's expanded entries."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, ClockSignal, Instance, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -63,10 +63,16 @@ class SparsePE(wiring.Component):
         Width of a column index.
     acc_bits : int
         Accumulator width, 16..32.
+    entry_ram : None or "spram"
+        ``"spram"`` holds the entries in a hand-instantiated iCE40
+        SB_SPRAM256KA (``entries`` must then be 16384; Yosys does not infer
+        SPRAM for this memory); simulate it with Yosys's cell model. ``None``
+        is an Amaranth memory.
     """
 
     def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,
-                 entries: int = 4096, col_bits: int = 12, acc_bits: int = 32):
+                 entries: int = 4096, col_bits: int = 12, acc_bits: int = 32,
+                 entry_ram: str | None = None):
         if not isinstance(code_bits, int) or not 1 <= code_bits <= 8:
             reject(self, f"code_bits must be an integer in 1..8, not {code_bits!r}")
         if (not isinstance(rows, int) or rows < 2 or rows & (rows - 1)
@@ -82,6 +88,11 @@ class SparsePE(wiring.Component):
             reject(self, f"col_bits must be an integer in 1..16, not {col_bits!r}")
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             reject(self, f"acc_bits must be an integer in 16..32, not {acc_bits!r}")
+        if entry_ram not in (None, "spram"):
+            reject(self, f"entry_ram must be None or 'spram', not {entry_ram!r}")
+        if entry_ram == "spram" and entries != 1 << 14:
+            reject(self, f"an SPRAM holds 16384 entries, not {entries!r}")
+        self._ram = entry_ram
         self._cb, self._rows, self._np, self._ne = code_bits, rows, pointers, entries
         self._col, self._acc = col_bits, acc_bits
         pbits = (pointers - 1).bit_length()
@@ -114,16 +125,30 @@ class SparsePE(wiring.Component):
         ebits = self._ne.bit_length()
 
         m.submodules.ptr = ptr = Memory(shape=unsigned(ebits + 1), depth=self._np, init=[])
-        m.submodules.ent = ent = Memory(shape=unsigned(16), depth=self._ne, init=[])
         m.submodules.cb = cb = Memory(shape=signed(8), depth=1 << CB, init=[])
         m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
-        ptr_w, cb_w, ent_w = ptr.write_port(), cb.write_port(), ent.write_port()
+        ptr_w, cb_w = ptr.write_port(), cb.write_port()
         ptr_lo, ptr_hi = ptr.read_port(), ptr.read_port()
-        ent_r, cb_r = ent.read_port(), cb.read_port()
+        cb_r = cb.read_port()
+        # The entry memory: one address for reads and writes (writes come only
+        # while idle), read data one cycle later.
+        ent_addr = Signal(max(1, (self._ne - 1).bit_length()))
+        ent_data = Signal(16)
+        if self._ram == "spram":
+            m.submodules.ent = Instance(
+                "SB_SPRAM256KA", i_ADDRESS=ent_addr, i_DATAIN=self.ent_data,
+                i_MASKWREN=C(0b1111, 4), i_WREN=self.ent_we, i_CHIPSELECT=C(1, 1),
+                i_CLOCK=ClockSignal("sync"), i_STANDBY=C(0, 1), i_SLEEP=C(0, 1),
+                i_POWEROFF=C(1, 1), o_DATAOUT=ent_data)
+        else:
+            m.submodules.ent = ent = Memory(shape=unsigned(16), depth=self._ne, init=[])
+            ent_w, ent_r = ent.write_port(), ent.read_port()
+            m.d.comb += [ent_w.en.eq(self.ent_we), ent_w.addr.eq(ent_addr),
+                         ent_w.data.eq(self.ent_data), ent_r.addr.eq(ent_addr),
+                         ent_data.eq(ent_r.data)]
         acc_r, acc_w = acc.read_port(), acc.write_port()
         m.d.comb += [
             ptr_w.en.eq(self.ptr_we), ptr_w.addr.eq(self.ptr_addr), ptr_w.data.eq(self.ptr_data),
-            ent_w.en.eq(self.ent_we), ent_w.addr.eq(self.ent_addr), ent_w.data.eq(self.ent_data),
             cb_w.en.eq(self.cb_we), cb_w.addr.eq(self.cb_addr), cb_w.data.eq(self.cb_data),
         ]
 
@@ -162,14 +187,14 @@ class SparsePE(wiring.Component):
                      has.eq(nxt_cur != issue_end), last.eq(nxt_cur + 1 == issue_end)]
         with m.If(take):
             m.d.sync += x_next.eq(self.i.payload.value)
-        m.d.comb += ent_r.addr.eq(issue_addr)
+        m.d.comb += ent_addr.eq(Mux(self.ent_we, self.ent_addr, issue_addr))
 
         # ---- s1: the entry word; read its codebook weight and its row's accumulator
         v1 = Signal()
         x1 = Signal(signed(8))
         m.d.sync += [v1.eq(issue), x1.eq(x_issue)]
-        row1 = ent_r.data[CB:CB + rbits]
-        m.d.comb += cb_r.addr.eq(ent_r.data[:CB])
+        row1 = ent_data[CB:CB + rbits]
+        m.d.comb += cb_r.addr.eq(ent_data[:CB])
 
         # ---- s2: product; the accumulator read, forwarded from the two writes behind
         v2, v3 = Signal(), Signal()

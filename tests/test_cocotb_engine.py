@@ -14,8 +14,9 @@ SIMS = ["verilator", "icarus"]
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("n_pe,depth,density", [(4, 2, 0.15), (3, 1, 0.6)])
-def test_spmv(sim, n_pe, depth, density):
+@pytest.mark.parametrize("n_pe,depth,density,ram", [(4, 2, 0.15, "spram"), (3, 1, 0.6, None)])
+def test_spmv(sim, n_pe, depth, density, ram):
+    """The SPRAM variant runs against Yosys's SB_SPRAM256KA model."""
     rng = np.random.default_rng(n_pe * 10 + depth)
     out, inp, ptr_base = 20, 24, 5
     codes = rng.integers(1, 16, (out, inp)) * (rng.random((out, inp)) < density)
@@ -31,11 +32,13 @@ def test_spmv(sim, n_pe, depth, density):
              "cycles": layer_cycles(codes, x, n_pe=n_pe, depth=depth, gap_bits=4).mac_cycles
              + SparseMatVec.overhead} for x in xs]
     dut = SparseMatVec(n_pe=n_pe, queue_depth=depth, max_len=32,
-                       pe={"code_bits": 4, "rows": 8, "pointers": 64, "entries": 256})
+                       pe={"code_bits": 4, "rows": 8, "pointers": 64,
+                           "entries": 1 << 14 if ram else 256, "entry_ram": ram})
     p = {"loads": dut.loads(codes, cb, ptr_base=ptr_base), "ptr_base": ptr_base,
          "n_pe": n_pe, "acc_bits": 32, "runs": runs}
     try:
         run_cocotb(dut, "spmv", "sim.tb.tb_spmv", sim=sim, params=p,
-                   case=f"n{n_pe}d{depth}")
+                   case=f"n{n_pe}d{depth}{ram or ''}",
+                   cells=(("ice40", "SB_SPRAM256KA"),) if ram else ())
     except SimulatorMissing as e:
         pytest.skip(str(e))
