@@ -58,7 +58,8 @@ class SparsePE(wiring.Component):
         ``2**(16 - code_bits)``.
     pointers, entries : int
         Depths of the pointer and entry memories: at most 65536 pointers and
-        16384 entries (one iCE40 SPRAM), so a pointer word fits 16 bits.
+        16384 entries (one iCE40 SPRAM); a pointer word is an entry address
+        and three flags, at most 18 bits.
     col_bits : int
         Width of a column index.
     acc_bits : int
@@ -81,7 +82,6 @@ class SparsePE(wiring.Component):
                          f"not {rows!r}")
         if not isinstance(pointers, int) or not 2 <= pointers <= 1 << 16:
             reject(self, f"pointers must be an integer in 2..65536, not {pointers!r}")
-        # An end address and the flag must fit a 16-bit pointer word.
         if not isinstance(entries, int) or not 2 <= entries <= 1 << 14:
             reject(self, f"entries must be an integer in 2..16384, not {entries!r}")
         if not isinstance(col_bits, int) or not 1 <= col_bits <= 16:
@@ -101,7 +101,7 @@ class SparsePE(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(activation_layout(col_bits, 8))),
             "ptr_base": In(pbits),
-            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits + 1),
+            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits + 3),
             "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
             "ent_data": In(16),
             "cb_we": In(1), "cb_addr": In(code_bits), "cb_data": In(signed(8)),
@@ -115,8 +115,10 @@ class SparsePE(wiring.Component):
 
     def pointer_word(self, start: int, count: int) -> int:
         """The pointer memory word of a column whose ``count`` entries start at
-        entry address ``start``."""
-        return start | int(count <= 1) << self._ne.bit_length()
+        entry address ``start``: the address, then the flags "no entry", "at
+        most one entry" and "exactly two entries"."""
+        flags = int(count == 0) | int(count <= 1) << 1 | int(count == 2) << 2
+        return start | flags << self._ne.bit_length()
 
     def elaborate(self, platform):
         m = Module()
@@ -124,7 +126,7 @@ class SparsePE(wiring.Component):
         rbits = (R - 1).bit_length()
         ebits = self._ne.bit_length()
 
-        m.submodules.ptr = ptr = Memory(shape=unsigned(ebits + 1), depth=self._np, init=[])
+        m.submodules.ptr = ptr = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
         m.submodules.cb = cb = Memory(shape=signed(8), depth=1 << CB, init=[])
         m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
         ptr_w, cb_w = ptr.write_port(), cb.write_port()
@@ -153,38 +155,41 @@ class SparsePE(wiring.Component):
         ]
 
         # ---- issue: one entry address per cycle
+        # Each pointer word carries three flags of its column (empty, at most one
+        # entry, exactly two), so no decision waits for arithmetic on a memory
+        # output; ``rem`` counts the current column's entries left to issue.
         pending = Signal()              # the pointers of a taken activation arrive now
         x_next = Signal(signed(8))      # its value
-        cur = Signal(ebits)             # next entry of the current column
-        end = Signal(ebits)
+        cur = Signal(ebits)             # next entry address of the current column
+        rem = Signal(ebits)             # entries of the current column left to issue
+        has, last = Signal(), Signal()  # rem != 0, rem == 1 (registered)
         x_cur = Signal(signed(8))
         start_p, end_p = ptr_lo.data[:ebits], ptr_hi.data[:ebits]
-        at_most_one = ptr_lo.data[ebits]      # the taken column has at most one entry
+        empty_p, le1_p, eq2_p = (ptr_lo.data[ebits + b] for b in range(3))
         issue_addr = Signal(ebits)
-        issue_end = Signal(ebits)
         issue = Signal()
         x_issue = Signal(signed(8))
         m.d.comb += [
             issue_addr.eq(Mux(pending, start_p, cur)),
-            issue_end.eq(Mux(pending, end_p, end)),
-            issue.eq(issue_addr != issue_end),
+            issue.eq(Mux(pending, ~empty_p, has)),
             x_issue.eq(Mux(pending, x_next, x_cur)),
         ]
         take = Signal()
-        # Registered: the current column has an entry left, and it is the last one.
-        has, last = Signal(), Signal()
-        nxt_cur = Signal(ebits)
-        m.d.comb += nxt_cur.eq(Mux(issue, issue_addr + 1, issue_addr))
         m.d.comb += [
             # Take the next activation in the cycle the last entry issues, or when
             # there is nothing to issue; its pointers arrive in the next cycle.
-            self.i.ready.eq(Mux(pending, at_most_one, ~has | last)),
+            self.i.ready.eq(Mux(pending, le1_p, ~has | last)),
             take.eq(self.i.valid & self.i.ready),
             ptr_lo.addr.eq(self.ptr_base + self.i.payload.col),
             ptr_hi.addr.eq(self.ptr_base + self.i.payload.col + 1),
         ]
-        m.d.sync += [pending.eq(take), cur.eq(nxt_cur), end.eq(issue_end), x_cur.eq(x_issue),
-                     has.eq(nxt_cur != issue_end), last.eq(nxt_cur + 1 == issue_end)]
+        m.d.sync += [pending.eq(take), cur.eq(issue_addr + issue), x_cur.eq(x_issue)]
+        with m.If(pending):
+            # end - start - 1 entries are left after the first one issues now.
+            m.d.sync += [rem.eq(Mux(empty_p, 0, end_p + ~start_p)), has.eq(~le1_p),
+                         last.eq(eq2_p)]
+        with m.Else():
+            m.d.sync += [rem.eq(rem - has), has.eq(has & ~last), last.eq(has & (rem == 2))]
         with m.If(take):
             m.d.sync += x_next.eq(self.i.payload.value)
         m.d.comb += ent_addr.eq(Mux(self.ent_we, self.ent_addr, issue_addr))

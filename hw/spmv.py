@@ -69,7 +69,7 @@ class SparseMatVec(wiring.Component):
         super().__init__({
             "act_we": In(1), "act_addr": In(self._col), "act_data": In(signed(8)),
             "ld_we": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
-            "ld_addr": In(16), "ld_data": In(16),
+            "ld_addr": In(16), "ld_data": In(18),
             "start": In(1), "length": In(range(max_len + 1)),
             "ptr_base": In(sig["ptr_base"].shape),
             "busy": Out(1),
