@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import RESULTS, print_table, write_results  # noqa: E402
 from golden.hwmodel.cycles import layer_cycles  # noqa: E402
 from hw.spmv import SparseMatVec  # noqa: E402
-from sim.amsim import run_testbenches  # noqa: E402
+from sim.engine import run_spmv  # noqa: E402
 
 CODE_BITS = 4
 
@@ -51,43 +51,10 @@ def rtl_cycles(codes: np.ndarray, x: np.ndarray, n_pe: int, depth: int) -> tuple
                            "pointers": cols + 1, "entries": max(2, most)})
     cb = np.arange(1 << CODE_BITS) - (1 << (CODE_BITS - 1))
     cb[0] = 0
-    out = {}
-
-    async def tb(ctx):
-        async def write(pe, mem, addr, value):
-            ctx.set(dut.ld_pe, pe), ctx.set(dut.ld_mem, mem)
-            ctx.set(dut.ld_addr, addr), ctx.set(dut.ld_data, value)
-            await ctx.tick()
-        ctx.set(dut.ld_we, 1)
-        for load in dut.loads(codes, cb):
-            await write(*load)
-        ctx.set(dut.ld_we, 0)
-        ctx.set(dut.act_we, 1)
-        for a, v in enumerate(x):
-            ctx.set(dut.act_addr, a), ctx.set(dut.act_data, int(v))
-            await ctx.tick()
-        ctx.set(dut.act_we, 0)
-        ctx.set(dut.start, 1), ctx.set(dut.length, cols)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        n = 1
-        while ctx.get(dut.busy):
-            await ctx.tick()
-            n += 1
-        out["cycles"] = n
-        acc = []
-        for r in range(rows):
-            ctx.set(dut.rd_en, 1), ctx.set(dut.rd_pe, r % n_pe), ctx.set(dut.rd_addr, r // n_pe)
-            await ctx.tick()
-            acc.append(ctx.get(dut.rd_data))
-        ctx.set(dut.rd_en, 0)
-        out["acc"] = acc
-
-    run_testbenches(dut, tb)
-    want = (cb[codes] @ x).tolist()
-    if out["acc"] != want:
+    cycles, accs = run_spmv(dut, codes, cb, [x])
+    if accs[0].tolist() != (cb[codes] @ x).tolist():
         raise AssertionError("the RTL's sums differ from NumPy's")
-    return out["cycles"], out["acc"]
+    return cycles[0], accs[0]
 
 
 def main(argv=None):

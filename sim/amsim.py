@@ -70,3 +70,24 @@ def stream_roundtrip(dut, items, n: int, seed: int = 0, idle: float = 0.3,
 
     run_testbenches(dut, producer, consumer)
     return got
+
+
+def first_result_latency(dut, payload) -> tuple[int, object]:
+    """Offer one ``payload`` on ``dut.i`` with ``dut.o`` ready; the cycles from
+    that transfer to the first valid ``dut.o``, and the payload seen there."""
+    out = {}
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.payload, payload)
+        ctx.set(dut.i.valid, 1)
+        await ctx.tick()
+        ctx.set(dut.i.valid, 0)
+        n = 1
+        while not ctx.get(dut.o.valid):
+            await ctx.tick()
+            n += 1
+        out["latency"], out["payload"] = n, ctx.get(dut.o.payload)
+
+    run_testbenches(dut, tb)
+    return out["latency"], out["payload"]

@@ -9,13 +9,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_golden_bench_writes_metrics(tmp_path):
+def run_bench(tmp_path, script: str, *args: str) -> tuple[dict, str]:
+    """Run ``bench/<script>`` writing into ``tmp_path``; its metrics and stdout."""
     env = dict(os.environ, ZIPCORE_BENCH_RESULTS=str(tmp_path))
-    r = subprocess.run([sys.executable, "bench/golden.py"], cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, f"bench/{script}", *args], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    doc = json.loads((tmp_path / "golden.json").read_text())
-    m = doc["metrics"]
+    name = script.removesuffix(".py")
+    return json.loads((tmp_path / f"{name}.json").read_text())["metrics"], r.stdout
+
+
+def test_golden_bench_writes_metrics(tmp_path):
+    m, _ = run_bench(tmp_path, "golden.py")
     for key in ("golden.huffman.encode_symbols_per_s", "golden.huffman.decode_symbols_per_s",
                 "golden.chain_lenet300_s"):
         assert isinstance(m[key], float) and m[key] > 0
@@ -23,29 +28,21 @@ def test_golden_bench_writes_metrics(tmp_path):
 
 
 def test_compute_bench_writes_metrics(tmp_path):
-    env = dict(os.environ, ZIPCORE_BENCH_RESULTS=str(tmp_path))
-    r = subprocess.run([sys.executable, "bench/compute.py", "--no-synth"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    m = json.loads((tmp_path / "compute.json").read_text())["metrics"]
+    m, out = run_bench(tmp_path, "compute.py", "--no-synth")
     # Sustained rates: every block takes a transfer per cycle (the requantizer one
     # per 32 with 1-bit digits).
     assert m["mac.int8_macs_per_cycle.up5k"] == 16
     assert m["xnor.binary_macs_per_cycle.up5k"] == 256
     assert m["winograd.ops_per_cycle"] == 36
     assert m["requant.ops_per_cycle"] == round(1 / 32, 3)
-    assert "mac" in r.stdout and "xnor" in r.stdout
+    assert "mac" in out and "xnor" in out
 
 
 def test_engine_bench_rtl_matches_the_cycle_model(tmp_path):
     """The quick engine bench runs the sparse phase's RTL for N = 1..8 and four
     densities; it checks every sum against NumPy, and the cycle model must
     predict every run exactly."""
-    env = dict(os.environ, ZIPCORE_BENCH_RESULTS=str(tmp_path))
-    r = subprocess.run([sys.executable, "bench/engine.py", "--quick"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    m = json.loads((tmp_path / "engine.json").read_text())["metrics"]
+    m, _ = run_bench(tmp_path, "engine.py", "--quick")
     assert m["model_error_max"] == 0
     for d in (5, 10, 25, 100):
         for n in (1, 2, 4, 8):

@@ -7,7 +7,7 @@ import pytest
 
 from golden.hwmodel.compute import mac_lanes, weight_range
 from hw.mac import MACArray
-from sim.amsim import run_testbenches, stream_roundtrip
+from sim.amsim import first_result_latency, run_testbenches, stream_roundtrip
 
 
 def operands(rng, kind, wb, ab, terms, lanes):
@@ -138,24 +138,9 @@ def test_xnor_latency(width, levels):
     """A one-transfer dot product appears ``latency`` cycles after it is taken:
     the leaf stage, one stage per adder level, the accumulator."""
     dut = XnorPopcount(width=width, lanes=1, max_len=2)
-    out = {}
-
-    async def tb(ctx):
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.i.payload, {"w": [0], "a": [0], "last": 1})
-        ctx.set(dut.i.valid, 1)
-        await ctx.tick()
-        ctx.set(dut.i.valid, 0)
-        n = 1
-        while not ctx.get(dut.o.valid):
-            await ctx.tick()
-            n += 1
-        out["latency"] = n
-        out["value"] = ctx.get(dut.o.payload[0])
-
-    run_testbenches(dut, tb)
-    assert out["latency"] == dut.latency == levels + 2
-    assert out["value"] == width
+    latency, value = first_result_latency(dut, {"w": [0], "a": [0], "last": 1})
+    assert latency == dut.latency == levels + 2
+    assert value[0] == width
 
 
 def test_threshold_folds_batch_norm():

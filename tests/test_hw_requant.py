@@ -16,7 +16,7 @@ from golden.fixedpoint import (
     srdhm,
 )
 from hw.requant import Requantizer
-from sim.amsim import run_testbenches, stream_roundtrip, stream_send
+from sim.amsim import first_result_latency, run_testbenches, stream_roundtrip, stream_send
 
 
 def c_div(a, b):
@@ -139,20 +139,6 @@ def test_requantizer_throughput():
 @pytest.mark.parametrize("digit_bits", [1, 2, 8])
 def test_requantizer_latency(digit_bits):
     dut = Requantizer(digit_bits=digit_bits)
-    out = {}
-
-    async def tb(ctx):
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.i.payload, {"acc": 5, "multiplier": 1 << 30, "shift": 0,
-                                "zero_point": 0, "relu": 0})
-        ctx.set(dut.i.valid, 1)
-        await ctx.tick()
-        ctx.set(dut.i.valid, 0)
-        n = 1
-        while not ctx.get(dut.o.valid):
-            await ctx.tick()
-            n += 1
-        out["latency"] = n
-
-    run_testbenches(dut, tb)
-    assert out["latency"] == dut.latency == dut.cycles_per_result + 8 + 2 * (digit_bits == 1)
+    latency, _ = first_result_latency(dut, {"acc": 5, "multiplier": 1 << 30, "shift": 0,
+                                            "zero_point": 0, "relu": 0})
+    assert latency == dut.latency == dut.cycles_per_result + 8 + 2 * (digit_bits == 1)

@@ -7,46 +7,7 @@ import pytest
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import layer_cycles
 from hw.spmv import SparseMatVec
-from sim.amsim import run_testbenches
-
-
-def run(dut, codes, cb, xs, *, ptr_base=3):
-    n = dut.n_pe
-    loads = dut.loads(codes, cb, ptr_base=ptr_base)
-    res = {"cycles": [], "acc": []}
-
-    async def tb(ctx):
-        async def write(pe, mem, addr, data):
-            ctx.set(dut.ld_we, 1), ctx.set(dut.ld_pe, pe), ctx.set(dut.ld_mem, mem)
-            ctx.set(dut.ld_addr, addr), ctx.set(dut.ld_data, data)
-            await ctx.tick()
-        for load in loads:
-            await write(*load)
-        ctx.set(dut.ld_we, 0)
-        ctx.set(dut.ptr_base, ptr_base)
-        for x in xs:
-            for a, v in enumerate(x):
-                ctx.set(dut.act_we, 1), ctx.set(dut.act_addr, a), ctx.set(dut.act_data, int(v))
-                await ctx.tick()
-            ctx.set(dut.act_we, 0)
-            ctx.set(dut.start, 1), ctx.set(dut.length, len(x))
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            cycles = 1
-            while ctx.get(dut.busy):
-                await ctx.tick()
-                cycles += 1
-            res["cycles"].append(cycles)
-            acc = np.zeros(codes.shape[0], dtype=np.int64)
-            for r in range(codes.shape[0]):
-                ctx.set(dut.rd_en, 1), ctx.set(dut.rd_pe, r % n), ctx.set(dut.rd_addr, r // n)
-                await ctx.tick()
-                ctx.set(dut.rd_en, 0)
-                acc[r] = ctx.get(dut.rd_data)
-            res["acc"].append(acc)
-
-    run_testbenches(dut, tb)
-    return res
+from sim.engine import run_spmv
 
 
 @pytest.mark.parametrize("n_pe,depth,density", [(1, 1, 0.3), (2, 2, 0.1), (4, 8, 0.1),
@@ -63,9 +24,9 @@ def test_spmv_sums_and_cycles_match_the_models(n_pe, depth, density):
           np.r_[np.zeros(inp - 1, dtype=np.int64), [127]]]           # scanner-bound end
     dut = SparseMatVec(n_pe=n_pe, queue_depth=depth, max_len=32,
                        pe={"code_bits": 4, "rows": 32, "pointers": 64, "entries": 512})
-    res = run(dut, codes, cb, xs)
+    cycles, accs = run_spmv(dut, codes, cb, xs, ptr_base=3)
     w = cb[codes]
-    for x, acc, cyc in zip(xs, res["acc"], res["cycles"]):
+    for x, acc, cyc in zip(xs, accs, cycles):
         assert acc.tolist() == wrap(w @ x, 32).tolist()
         model = layer_cycles(codes, x, n_pe=n_pe, depth=depth, gap_bits=4)
         assert cyc == model.mac_cycles + SparseMatVec.overhead
