@@ -10,20 +10,23 @@ from .params import reject
 __all__ = ["SparsePE", "activation_layout"]
 
 
-def activation_layout(col_bits: int, act_bits: int) -> data.StructLayout:
-    """A non-zero input activation: its column ``col`` and signed ``value``."""
-    return data.StructLayout({"value": signed(act_bits), "col": unsigned(col_bits)})
+def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
+    """A non-zero input activation: signed ``value``, and ``ptr``, the pointer
+    memory address of its column (the layer's first pointer plus the column)."""
+    return data.StructLayout({"value": signed(act_bits), "ptr": unsigned(ptr_bits)})
 
 
 class SparsePE(wiring.Component):
     """One processing element of the engine's sparse phase: for each activation
-    ``(col, x)`` taken on ``i`` it adds ``w * x`` to the accumulator of every row
-    that has a weight ``w`` in column ``col``.
+    ``(ptr, x)`` taken on ``i`` it adds ``w * x`` to the accumulator of every row
+    that has a weight ``w`` in the column whose pointer is at ``ptr``.
 
     Its memories hold one PE's share of the memory image
     (``golden.hwmodel.image.pe_tables``): ``ptr`` the column pointers
-    (column ``j`` of the current layer owns the entries from address
-    ``ptr[ptr_base + j]`` up to ``ptr[ptr_base + j + 1]``; each pointer word
+    (the column at pointer address ``a`` owns the entries from ``ptr[a]`` up
+    to ``ptr[a + 1]``; a write to ``a`` lands in two memories, as ``ptr[a]``
+    and as the previous column's end, so both are read at one address with
+    no adder on the path; each pointer word
     also carries a flag, "this column has at most one entry", so taking the
     next activation needs no arithmetic on a memory output:
     ``pointer_word(start, count)`` builds it), ``ent`` the entries
@@ -60,8 +63,7 @@ class SparsePE(wiring.Component):
         Depths of the pointer and entry memories: at most 65536 pointers and
         16384 entries (one iCE40 SPRAM); a pointer word is an entry address
         and three flags, at most 18 bits.
-    col_bits : int
-        Width of a column index.
+
     acc_bits : int
         Accumulator width, 16..32.
     entry_ram : None or "spram"
@@ -72,7 +74,7 @@ class SparsePE(wiring.Component):
     """
 
     def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,
-                 entries: int = 4096, col_bits: int = 12, acc_bits: int = 32,
+                 entries: int = 4096, acc_bits: int = 32,
                  entry_ram: str | None = None):
         if not isinstance(code_bits, int) or not 1 <= code_bits <= 8:
             reject(self, f"code_bits must be an integer in 1..8, not {code_bits!r}")
@@ -84,8 +86,6 @@ class SparsePE(wiring.Component):
             reject(self, f"pointers must be an integer in 2..65536, not {pointers!r}")
         if not isinstance(entries, int) or not 2 <= entries <= 1 << 14:
             reject(self, f"entries must be an integer in 2..16384, not {entries!r}")
-        if not isinstance(col_bits, int) or not 1 <= col_bits <= 16:
-            reject(self, f"col_bits must be an integer in 1..16, not {col_bits!r}")
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             reject(self, f"acc_bits must be an integer in 16..32, not {acc_bits!r}")
         if entry_ram not in (None, "spram"):
@@ -94,13 +94,12 @@ class SparsePE(wiring.Component):
             reject(self, f"an SPRAM holds 16384 entries, not {entries!r}")
         self._ram = entry_ram
         self._cb, self._rows, self._np, self._ne = code_bits, rows, pointers, entries
-        self._col, self._acc = col_bits, acc_bits
+        self._acc = acc_bits
         pbits = (pointers - 1).bit_length()
         ebits = entries.bit_length()                  # an end pointer may equal entries
         rbits = (rows - 1).bit_length()
         super().__init__({
-            "i": In(stream.Signature(activation_layout(col_bits, 8))),
-            "ptr_base": In(pbits),
+            "i": In(stream.Signature(activation_layout(pbits, 8))),
             "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits + 3),
             "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
             "ent_data": In(16),
@@ -126,11 +125,13 @@ class SparsePE(wiring.Component):
         rbits = (R - 1).bit_length()
         ebits = self._ne.bit_length()
 
-        m.submodules.ptr = ptr = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
+        # ptr_lo[a] = ptr[a] (a column's start), ptr_hi[a] = ptr[a + 1] (its end).
+        m.submodules.ptr_lo = ptr_lo_m = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
+        m.submodules.ptr_hi = ptr_hi_m = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
         m.submodules.cb = cb = Memory(shape=signed(8), depth=1 << CB, init=[])
         m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
-        ptr_w, cb_w = ptr.write_port(), cb.write_port()
-        ptr_lo, ptr_hi = ptr.read_port(), ptr.read_port()
+        lo_w, hi_w, cb_w = ptr_lo_m.write_port(), ptr_hi_m.write_port(), cb.write_port()
+        ptr_lo, ptr_hi = ptr_lo_m.read_port(), ptr_hi_m.read_port()
         cb_r = cb.read_port()
         # The entry memory: one address for reads and writes (writes come only
         # while idle), read data one cycle later.
@@ -150,7 +151,8 @@ class SparsePE(wiring.Component):
                          ent_data.eq(ent_r.data)]
         acc_r, acc_w = acc.read_port(), acc.write_port()
         m.d.comb += [
-            ptr_w.en.eq(self.ptr_we), ptr_w.addr.eq(self.ptr_addr), ptr_w.data.eq(self.ptr_data),
+            lo_w.en.eq(self.ptr_we), lo_w.addr.eq(self.ptr_addr), lo_w.data.eq(self.ptr_data),
+            hi_w.en.eq(self.ptr_we), hi_w.addr.eq(self.ptr_addr - 1), hi_w.data.eq(self.ptr_data),
             cb_w.en.eq(self.cb_we), cb_w.addr.eq(self.cb_addr), cb_w.data.eq(self.cb_data),
         ]
 
@@ -180,8 +182,8 @@ class SparsePE(wiring.Component):
             # there is nothing to issue; its pointers arrive in the next cycle.
             self.i.ready.eq(Mux(pending, le1_p, ~has | last)),
             take.eq(self.i.valid & self.i.ready),
-            ptr_lo.addr.eq(self.ptr_base + self.i.payload.col),
-            ptr_hi.addr.eq(self.ptr_base + self.i.payload.col + 1),
+            ptr_lo.addr.eq(self.i.payload.ptr),
+            ptr_hi.addr.eq(self.i.payload.ptr),
         ]
         m.d.sync += [pending.eq(take), cur.eq(issue_addr + issue), x_cur.eq(x_issue)]
         with m.If(pending):

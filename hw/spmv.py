@@ -47,7 +47,7 @@ class SparseMatVec(wiring.Component):
         Activation memory depth (longest input), 2..65536.
     pe : dict
         Parameters of each ``SparsePE`` (``code_bits``, ``rows``, ``pointers``,
-        ``entries``, ``acc_bits``); ``col_bits`` follows ``max_len``.
+        ``entries``, ``acc_bits``, ``entry_ram``).
     """
 
     overhead = 7
@@ -62,7 +62,7 @@ class SparseMatVec(wiring.Component):
             reject(self, f"max_len must be an integer in 2..65536, not {max_len!r}")
         self._n, self._d, self._len = n_pe, queue_depth, max_len
         self._col = (max_len - 1).bit_length()
-        self._pe_kw = dict(pe or {}) | {"col_bits": self._col}
+        self._pe_kw = dict(pe or {})
         self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
         p = self._pes[0]
         sig = p.signature.members
@@ -71,7 +71,7 @@ class SparseMatVec(wiring.Component):
             "ld_we": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
             "ld_addr": In(16), "ld_data": In(18),
             "start": In(1), "length": In(range(max_len + 1)),
-            "ptr_base": In(sig["ptr_base"].shape),
+            "ptr_base": In(sig["ptr_addr"].shape),
             "busy": Out(1),
             "rd_en": In(1), "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
             "rd_data": Out(sig["rd_data"].shape),
@@ -110,7 +110,7 @@ class SparseMatVec(wiring.Component):
         m.d.comb += [act_w.en.eq(self.act_we), act_w.addr.eq(self.act_addr),
                      act_w.data.eq(self.act_data)]
 
-        layout = activation_layout(self._col, 8)
+        layout = activation_layout(len(self._pes[0].ptr_addr), 8)
         queues = []
         for k, pe in enumerate(self._pes):
             m.submodules[f"pe{k}"] = pe
@@ -119,7 +119,6 @@ class SparseMatVec(wiring.Component):
             queues.append(q)
             m.d.comb += [
                 pe.i.payload.eq(q.r_data), pe.i.valid.eq(q.r_rdy), q.r_en.eq(pe.i.ready),
-                pe.ptr_base.eq(self.ptr_base),
                 pe.ptr_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_PTR)),
                 pe.ent_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_ENT)),
                 pe.cb_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_CB)),
@@ -149,7 +148,7 @@ class SparseMatVec(wiring.Component):
         push = Signal()
         m.d.comb += push.eq(scanning & nonzero & room)
         payload = Signal(layout)
-        m.d.comb += [payload.col.eq(j), payload.value.eq(x)]
+        m.d.comb += [payload.ptr.eq(self.ptr_base + j), payload.value.eq(x)]
         for q in queues:
             m.d.comb += [q.w_en.eq(push), q.w_data.eq(payload.as_value())]
 

@@ -34,7 +34,6 @@ def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
             ctx.set(dut.cb_we, 1), ctx.set(dut.cb_addr, a), ctx.set(dut.cb_data, int(v))
             await ctx.tick()
         ctx.set(dut.cb_we, 0)
-        ctx.set(dut.ptr_base, ptr_base)
         cycle = 0
         for _ in range(layers):
             k = 0
@@ -43,7 +42,7 @@ def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
                     ctx.set(dut.i.valid, 0)
                 else:
                     ctx.set(dut.i.valid, 1)
-                    ctx.set(dut.i.payload, {"col": acts[k][0], "value": acts[k][1]})
+                    ctx.set(dut.i.payload, {"ptr": ptr_base + acts[k][0], "value": acts[k][1]})
                 *_, valid, ready = await ctx.tick().sample(dut.i.valid, dut.i.ready)
                 if valid and ready:
                     out["takes"].append(cycle)
@@ -89,7 +88,7 @@ def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle):
     acts = [(int(j), int(rng.choice([-128, 127, rng.integers(-128, 128)])))
             for j in sorted(rng.choice(cols, 18, replace=False))] + [(3, 5), (7, 1), (8, -2),
                                                                      (9, 127)]
-    dut = SparsePE(code_bits=cbits, rows=16, pointers=64, entries=512, col_bits=8)
+    dut = SparsePE(code_bits=cbits, rows=16, pointers=64, entries=512)
     res = run_pe(dut, codes, cb, acts, idle=idle, seed=1, layers=2)
     want = expected(codes, cb, acts)
     # Both runs give the layer's sums: the read-out cleared the accumulators.
@@ -105,12 +104,12 @@ def test_pe_pointer_base_selects_the_layer():
     codes = rng.integers(0, 4, (8, 6))
     cb = [0, 3, -5, 7]
     acts = [(j, j - 2) for j in range(6)]
-    dut = SparsePE(code_bits=2, rows=8, pointers=32, entries=64, col_bits=4)
+    dut = SparsePE(code_bits=2, rows=8, pointers=32, entries=64)
     assert run_pe(dut, codes, cb, acts, ptr_base=20)["reads"] == [expected(codes, cb, acts)]
 
 
 @pytest.mark.parametrize("kw", [{"code_bits": 0}, {"rows": 3}, {"rows": 1 << 13, "code_bits": 4},
-                                {"entries": 1}, {"acc_bits": 40}, {"col_bits": 0}])
+                                {"entries": 1}, {"acc_bits": 40}, {"entry_ram": "bram"}])
 def test_pe_rejects_bad_parameters(kw):
     with pytest.raises((TypeError, ValueError)):
         SparsePE(**kw)
