@@ -14,7 +14,8 @@ requantization between layers and the host link are not built yet.
 
 Writes bench/results/engine.json and bench/results/engine_queue_depth.png.
 Run: ``.venv/bin/python bench/engine.py`` (a few minutes); ``--quick`` for a
-smaller layer.
+smaller layer; ``--synth`` adds out-of-context builds of the N = 4 sparse
+phase on UP5K and ECP5-85F (a few more minutes).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a 64 x 32 layer instead of 256 x 64")
     ap.add_argument("--depth", type=int, default=8, help="queue depth of the table (8)")
+    ap.add_argument("--synth", action="store_true",
+                    help="also build the N = 4 sparse phase out of context (UP5K, ECP5-85F)")
     args = ap.parse_args(argv)
     rows, cols = (64, 32) if args.quick else (256, 64)
     x = np.random.default_rng(1).integers(1, 128, cols) * np.where(
@@ -99,6 +102,7 @@ def main(argv=None):
     png = RESULTS / "engine_queue_depth.png"
     _plot(depths, curves, rows, cols, png)
 
+    rows_synth = _synth(metrics) if args.synth else []
     path = write_results("engine", metrics)
     print_table(table, ("density", "N", "useful MACs", "ideal", "RTL cycles", "model",
                         "utilisation", "model error"))
@@ -106,7 +110,30 @@ def main(argv=None):
     print("utilisation vs queue depth at 10% density (RTL):")
     for n, pts in curves.items():
         print(f"  N={n}: " + "  ".join(f"q{d}={u:.3f}" for d, u in zip(depths, pts)))
+    if rows_synth:
+        print()
+        print_table(rows_synth, ("device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR", "SPRAM"))
     print(f"\nwrote {path} and {png}")
+
+
+def _synth(metrics: dict) -> list:
+    """Out-of-context builds of the N = 4 sparse phase: 128 rows per PE, 256
+    pointers, 16384 entries per PE (an SPRAM on UP5K), queue depth 8."""
+    from boards.synth import synthesize  # noqa: PLC0415
+
+    rows = []
+    for dev, freq in (("up5k", 40), ("ecp5-85f", 100)):
+        dut = SparseMatVec(n_pe=4, queue_depth=8, max_len=512,
+                           pe={"code_bits": CODE_BITS, "rows": 128, "pointers": 256,
+                               "entries": 1 << 14,
+                               "entry_ram": "spram" if dev == "up5k" else None})
+        r = synthesize(dut, dev, freq_mhz=freq, name="bench-spmv4")
+        key = dev.replace("-", "_")
+        metrics.update({f"spmv4.fmax_mhz.{key}": round(r.fmax, 1), f"spmv4.lc.{key}": r.lc,
+                        f"spmv4.core_lc.{key}": r.core_lc, f"spmv4.dsp.{key}": r.dsp,
+                        f"spmv4.ebr.{key}": r.ebr, f"spmv4.spram.{key}": r.spram})
+        rows.append((dev, f"{r.fmax:.1f}", r.lc, r.core_lc, r.dsp, r.ebr, r.spram))
+    return rows
 
 
 def _plot(depths, curves, rows, cols, path: Path):
