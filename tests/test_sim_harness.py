@@ -19,7 +19,9 @@ def _run(sim, **kw):
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
 @pytest.mark.parametrize("width,depth", [(8, 2), (13, 5)], ids=["w8_d2", "w13_d5"])
 def test_queue(sim, width, depth, tmp_path):
-    r = _run(sim, component=Queue(width, depth), toplevel="queue", test_module="sim.tb.tb_queue",
+    # Not "queue": Verilator's rebuild would find the old executable ./queue as <queue>.
+    r = _run(sim, component=Queue(width, depth), toplevel="stream_queue",
+             test_module="sim.tb.tb_queue",
              params={"width": width, "depth": depth, "seed": width * depth},
              case=f"w{width}_d{depth}")
     assert r.tests == 2 and r.failed == 0
@@ -28,7 +30,8 @@ def test_queue(sim, width, depth, tmp_path):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
 def test_waves(sim, tmp_path):
-    r = _run(sim, component=Queue(8, 2), toplevel="queue", test_module="sim.tb.tb_queue",
+    r = _run(sim, component=Queue(8, 2), toplevel="stream_queue",
+             test_module="sim.tb.tb_queue",
              params={"width": 8, "depth": 2, "count": 20}, case="waves", waves=True,
              build_root=tmp_path, testcase="queue_keeps_order_under_stalls")
     assert r.waves is not None and r.waves.stat().st_size > 0
@@ -38,7 +41,7 @@ def test_waves(sim, tmp_path):
 def test_failing_testbench_fails_pytest(tmp_path):
     # A Queue of depth 2 cannot hold depth+... the back-pressure test asserts depth=3 accepted
     with pytest.raises(AssertionError, match="cocotb tests failed"):
-        run_cocotb(Queue(8, 2), "queue", "sim.tb.tb_queue", sim="verilator",
+        run_cocotb(Queue(8, 2), "stream_queue", "sim.tb.tb_queue", sim="verilator",
                    params={"width": 8, "depth": 3}, case="lie", build_root=tmp_path,
                    testcase="queue_fills_and_back_pressures")
 
