@@ -20,8 +20,9 @@ def ice40_add(m, a, b, *, name: str, width: int | None = None) -> Signal:
     carry chain: an SB_LUT4 (sum) and an SB_CARRY per bit, then an SB_LUT4 that
     brings the carry out to the fabric. The chain starts from a constant 0, so
     nextpnr needs no extra cell to feed it, and the carry out is the chain's last
-    LUT, not a separate cell: ``n + 1`` logic cells for ``n`` bits, where Yosys's
-    own adder mapping costs ``n + 2`` on iCE40.
+    LUT, not a separate cell: ``n + 1`` logic cells for ``n`` bits. nextpnr adds
+    one more cell to every adder Yosys maps (XnorPopcount's packing report: one
+    chain-legalising cell per adder).
 
     Only for synthesis on iCE40 (simulate with Yosys's ``ice40/cells_sim.v``
     models of SB_LUT4 and SB_CARRY)."""
