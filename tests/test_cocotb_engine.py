@@ -42,3 +42,39 @@ def test_spmv(sim, n_pe, depth, density, ram):
                    cells=(("ice40", "SB_SPRAM256KA"),) if ram else ())
     except SimulatorMissing as e:
         pytest.skip(str(e))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("raw", [False, True])
+def test_sparse_layer(sim, raw):
+    """A layer of a .zcm model through the sparse phase and the output stage
+    (biases, requantization with ReLU, or the raw int32 sums of a last layer),
+    against golden.hwmodel.engine.layer_forward, with random output stalls."""
+    from golden.hwmodel.engine import (engine_model, int8_codebook, layer_forward,  # noqa: PLC0415
+                                       quantize_input)
+    from hw.sparselayer import SparseLayer  # noqa: PLC0415
+    from tests.test_hw_sparselayer import two_layer_model  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    zm = two_layer_model(rng)
+    em = engine_model(zm)
+    x = quantize_input(em, rng.uniform(-1, 1, (3, 24)))
+    x[1] = 0
+    i = 1 if raw else 0
+    xs = layer_forward(em.layers[0], x) if raw else x
+    zl, el = zm.layers[i], em.layers[i]
+    dut = SparseLayer(n_pe=3, queue_depth=2, max_len=32, max_rows=32,
+                      pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512})
+    p = {"loads": dut.spmv.loads(zl.codes, int8_codebook(zl)[0]),
+         "bias": [int(b) for b in el.bias],
+         "rq": [0] * zl.out if raw else [int(mm) | int(s) << 31
+                                         for mm, s in zip(el.multiplier, el.shift)],
+         "relu": int(el.relu), "raw": int(raw), "seed": 3, "stall": 0.3,
+         "runs": [{"acts": [int(v) for v in xv], "expected": [int(v) for v in yv]}
+                  for xv, yv in zip(xs, layer_forward(el, xs))]}
+    try:
+        run_cocotb(dut, "sparse_layer", "sim.tb.tb_layer", sim=sim, params=p,
+                   case="raw" if raw else "requant")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))

@@ -41,7 +41,7 @@ from ..zcm import ZcmError, ZLayer, ZModel
 from .compute import wrap
 
 __all__ = ["EngineLayer", "EngineModel", "engine_model", "quantize_input", "engine_forward",
-           "engine_predict"]
+           "engine_predict", "int8_codebook", "layer_forward"]
 
 
 @dataclass
@@ -82,7 +82,8 @@ def _scales(zm: ZModel) -> list[float]:
     return out
 
 
-def _int8_codebook(ly: ZLayer) -> tuple[np.ndarray, float]:
+def int8_codebook(ly: ZLayer) -> tuple[np.ndarray, float]:
+    """A shared layer's codebook as the engine's int8 values, and their scale."""
     cb = np.asarray(ly.codebook, dtype=np.float64)
     top = float(np.max(np.abs(cb))) if cb.size else 0.0
     s_w = top / 127.0 if top > 0 else 1.0
@@ -107,7 +108,7 @@ def engine_model(zm: ZModel) -> EngineModel:
             shape = out_shape
             continue
         if ly.storage == "shared":
-            cb, s_w = _int8_codebook(ly)
+            cb, s_w = int8_codebook(ly)
             w = cb[np.asarray(ly.codes)]
             s_row = np.full(ly.out, s_w)
         elif ly.storage == "binary":
