@@ -1,11 +1,14 @@
 """One sparse fully connected layer: the sparse phase, then the output stage."""
 
+import inspect
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .layerout import LayerOutput
 from .params import reject
+from .pe import SparsePE
 from .spmv import SparseMatVec
 
 __all__ = ["SparseLayer"]
@@ -34,10 +37,13 @@ class SparseLayer(wiring.Component):
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
                  pe: dict | None = None, max_rows: int = 512, digit_bits: int = 8):
-        self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len, pe=pe)
-        if not isinstance(max_rows, int) or not 1 <= max_rows <= n_pe * self._mv.rows_per_pe:
-            reject(self, f"max_rows must be an integer in 1..{n_pe * self._mv.rows_per_pe} "
+        rows_per_pe = dict(pe or {}).get(
+            "rows", inspect.signature(SparsePE).parameters["rows"].default)
+        if (isinstance(n_pe, int) and isinstance(rows_per_pe, int)
+                and not (isinstance(max_rows, int) and 1 <= max_rows <= n_pe * rows_per_pe)):
+            reject(self, f"max_rows must be an integer in 1..{n_pe * rows_per_pe} "
                          f"(the PEs' accumulators), not {max_rows!r}")
+        self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len, pe=pe)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=self._mv.rows_per_pe, max_rows=max_rows,
                                 digit_bits=digit_bits)
         mv, out = self._mv.signature.members, self._out.signature.members

@@ -6,8 +6,11 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import layer_cycles
+from golden.hwmodel.engine import engine_model, int8_codebook, layer_forward, quantize_input
+from hw.sparselayer import SparseLayer
 from hw.spmv import SparseMatVec
 from sim.harness import SimulatorMissing, run_cocotb
+from tests.test_hw_sparselayer import two_layer_model
 
 SIMS = ["verilator", "icarus"]
 
@@ -51,11 +54,6 @@ def test_sparse_layer(sim, raw):
     """A layer of a .zcm model through the sparse phase and the output stage
     (biases, requantization with ReLU, or the raw int32 sums of a last layer),
     against golden.hwmodel.engine.layer_forward, with random output stalls."""
-    from golden.hwmodel.engine import (engine_model, int8_codebook, layer_forward,  # noqa: PLC0415
-                                       quantize_input)
-    from hw.sparselayer import SparseLayer  # noqa: PLC0415
-    from tests.test_hw_sparselayer import two_layer_model  # noqa: PLC0415
-
     rng = np.random.default_rng(5)
     zm = two_layer_model(rng)
     em = engine_model(zm)

@@ -6,6 +6,7 @@ import pytest
 
 from golden.hwmodel.engine import engine_model, int8_codebook, layer_forward, quantize_input
 from golden.zcm import ZLayer, ZModel
+from hw.layerout import LayerOutput
 from hw.sparselayer import SparseLayer
 from sim.amsim import run_testbenches
 
@@ -86,3 +87,11 @@ def test_layers_of_a_model_match_the_engine_model(n_pe):
         assert got == want
     # the ReLU layer clipped something, the last layer has negative sums
     assert (hidden == 0).any() and (np.asarray(want) < 0).any()
+
+
+def test_bad_parameters_are_refused():
+    for kw in ({"n_pe": 0}, {"rows_per_pe": 3}, {"max_rows": 0}):
+        with pytest.raises((TypeError, ValueError)):
+            LayerOutput(**kw)
+    with pytest.raises((TypeError, ValueError), match="max_rows"):   # more rows than accumulators
+        SparseLayer(n_pe=2, max_rows=100, pe={"rows": 32})
