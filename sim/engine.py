@@ -7,7 +7,28 @@ import numpy as np
 
 from .amsim import run_testbenches
 
-__all__ = ["run_spmv"]
+__all__ = ["run_spmv", "load_layer", "write_acts"]
+
+
+async def load_layer(ctx, dut, loads, *, ptr_base: int = 0):
+    """Write ``loads`` (``SparseMatVec.loads``) through ``dut``'s load port and set
+    its pointer base."""
+    ctx.set(dut.ld_we, 1)
+    for pe, mem, addr, data in loads:
+        ctx.set(dut.ld_pe, pe), ctx.set(dut.ld_mem, mem)
+        ctx.set(dut.ld_addr, addr), ctx.set(dut.ld_data, data)
+        await ctx.tick()
+    ctx.set(dut.ld_we, 0)
+    ctx.set(dut.ptr_base, ptr_base)
+
+
+async def write_acts(ctx, dut, x):
+    """Write the activation vector ``x`` into ``dut``'s activation memory."""
+    ctx.set(dut.act_we, 1)
+    for a, v in enumerate(x):
+        ctx.set(dut.act_addr, a), ctx.set(dut.act_data, int(v))
+        await ctx.tick()
+    ctx.set(dut.act_we, 0)
 
 
 def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0) -> tuple[list[int], list[np.ndarray]]:
@@ -19,19 +40,9 @@ def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0) -> tuple[list[int], list[
     res = {"cycles": [], "acc": []}
 
     async def tb(ctx):
-        ctx.set(dut.ld_we, 1)
-        for pe, mem, addr, data in dut.loads(codes, cb, ptr_base=ptr_base):
-            ctx.set(dut.ld_pe, pe), ctx.set(dut.ld_mem, mem)
-            ctx.set(dut.ld_addr, addr), ctx.set(dut.ld_data, data)
-            await ctx.tick()
-        ctx.set(dut.ld_we, 0)
-        ctx.set(dut.ptr_base, ptr_base)
+        await load_layer(ctx, dut, dut.loads(codes, cb, ptr_base=ptr_base), ptr_base=ptr_base)
         for x in xs:
-            ctx.set(dut.act_we, 1)
-            for a, v in enumerate(x):
-                ctx.set(dut.act_addr, a), ctx.set(dut.act_data, int(v))
-                await ctx.tick()
-            ctx.set(dut.act_we, 0)
+            await write_acts(ctx, dut, x)
             ctx.set(dut.start, 1), ctx.set(dut.length, len(x))
             await ctx.tick()
             ctx.set(dut.start, 0)

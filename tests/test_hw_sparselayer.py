@@ -9,6 +9,7 @@ from golden.zcm import ZLayer, ZModel
 from hw.layerout import LayerOutput
 from hw.sparselayer import SparseLayer
 from sim.amsim import run_testbenches
+from sim.engine import load_layer, write_acts
 
 
 def two_layer_model(rng, out0=20, inp=24, out1=6, density=0.3):
@@ -31,12 +32,7 @@ def run_layer(dut, zl, el, xs, *, raw):
     out = []
 
     async def tb(ctx):
-        ctx.set(dut.ld_we, 1)
-        for pe, mem, addr, data in dut.spmv.loads(zl.codes, cb):
-            ctx.set(dut.ld_pe, pe), ctx.set(dut.ld_mem, mem)
-            ctx.set(dut.ld_addr, addr), ctx.set(dut.ld_data, data)
-            await ctx.tick()
-        ctx.set(dut.ld_we, 0)
+        await load_layer(ctx, dut, dut.spmv.loads(zl.codes, cb))
         for r in range(rows):
             ctx.set(dut.bias_we, 1), ctx.set(dut.bias_addr, r)
             ctx.set(dut.bias_data, int(el.bias[r]))
@@ -47,11 +43,7 @@ def run_layer(dut, zl, el, xs, *, raw):
         ctx.set(dut.bias_we, 0), ctx.set(dut.rq_we, 0)
         ctx.set(dut.o.ready, 1)
         for x in xs:
-            ctx.set(dut.act_we, 1)
-            for a, v in enumerate(x):
-                ctx.set(dut.act_addr, a), ctx.set(dut.act_data, int(v))
-                await ctx.tick()
-            ctx.set(dut.act_we, 0)
+            await write_acts(ctx, dut, x)
             ctx.set(dut.start, 1), ctx.set(dut.length, len(x)), ctx.set(dut.rows, rows)
             ctx.set(dut.relu, int(el.relu)), ctx.set(dut.raw, int(raw))
             got = []
