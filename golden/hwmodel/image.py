@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..zcm import ZModel
-from .engine import EngineLayer, EngineModel, engine_model
+from .engine import EngineLayer, EngineModel, engine_model, int8_codebook
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
            "EngineImage", "pe_tables"]
@@ -110,18 +110,13 @@ def memory_image(zm: ZModel, n_pe: int) -> bytes:
             _check16(out, "output length", i)
             if zl.storage == "shared":
                 cb_bits = zl.code_bits
-                cb = np.zeros(1 << cb_bits, dtype=np.int64)
-                # the engine's int8 codebook: the values its weights were built from
-                codes = np.asarray(zl.codes)
-                cb[codes.ravel()] = el.weights.ravel()
-                put("codebook", cb)
+                put("codebook", int8_codebook(zl)[0])
                 row_bits = 16 - cb_bits
-                for k in range(n_pe):
-                    if len(range(k, out, n_pe)) > 1 << row_bits:
-                        raise ImageError(f"layer {i}: PE {k} holds {len(range(k, out, n_pe))} "
-                                         f"rows; a {cb_bits}-bit code leaves {row_bits} bits "
-                                         "of row")
-                tables = pe_tables(codes, n_pe, cb_bits)
+                most = -(-out // n_pe)              # PE 0 holds the most rows
+                if most > 1 << row_bits:
+                    raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {cb_bits}-bit "
+                                     f"code leaves {row_bits} bits of row")
+                tables = pe_tables(zl.codes, n_pe, cb_bits)
                 ptrs, entries, addr = [], [], 0
                 for ptr, ents in tables:
                     ptrs.append([addr + a for a in ptr])
