@@ -52,7 +52,8 @@ class LayerOutput(wiring.Component):
         super().__init__({
             "bias_we": In(1), "bias_addr": In(rbits), "bias_data": In(signed(32)),
             "rq_we": In(1), "rq_addr": In(rbits), "rq_data": In(unsigned(36)),
-            "start": In(1), "rows": In(range(max_rows + 1)), "relu": In(1), "raw": In(1),
+            "start": In(1), "rows": In(range(max_rows + 1)), "row_base": In(rbits),
+            "relu": In(1), "raw": In(1),
             "busy": Out(1),
             "rd_en": Out(1), "rd_pe": Out(range(n_pe)),
             "rd_addr": Out((rows_per_pe - 1).bit_length()), "rd_data": In(signed(32)),
@@ -78,7 +79,8 @@ class LayerOutput(wiring.Component):
         rows = Signal.like(self.rows)
         relu, raw = Signal(), Signal()
         left = Signal.like(self.rows)        # rows still to leave on ``o``
-        m.d.comb += [bias_r.addr.eq(row), rq_r.addr.eq(row),
+        base = Signal.like(self.row_base)
+        m.d.comb += [bias_r.addr.eq(base + row), rq_r.addr.eq(base + row),
                      self.rd_pe.eq(pe), self.rd_addr.eq(addr)]
 
         value = Signal(signed(32))           # the row's accumulator + bias
@@ -103,7 +105,8 @@ class LayerOutput(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [row.eq(0), pe.eq(0), addr.eq(0), rows.eq(self.rows),
-                                 left.eq(self.rows), relu.eq(self.relu), raw.eq(self.raw)]
+                                 left.eq(self.rows), relu.eq(self.relu), raw.eq(self.raw),
+                                 base.eq(self.row_base)]
                     with m.If(self.rows != 0):
                         m.next = "READ"
             with m.State("READ"):

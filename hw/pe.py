@@ -44,7 +44,8 @@ class SparsePE(wiring.Component):
 
     ``busy`` is high from a take until four cycles after the activation's last
     entry issues (or its empty column's pointers arrive), when its product is in
-    the accumulator. Read-out, while ``busy`` is low: ``rd_en`` with ``rd_addr`` returns that
+    the accumulator; ``mac`` is high in each cycle a product is added (the
+    useful-MAC count). Read-out, while ``busy`` is low: ``rd_en`` with ``rd_addr`` returns that
     accumulator on ``rd_data`` in the next cycle and clears it to zero, so a
     layer read out row by row leaves the PE ready for the next. Accumulators
     start at zero.
@@ -66,6 +67,10 @@ class SparsePE(wiring.Component):
 
     acc_bits : int
         Accumulator width, 16..32.
+    cb_banks : int
+        Codebooks held at once, 1..64 (one per resident layer): ``cb_bank``
+        picks the one the PE reads, and bank ``b``'s entry ``c`` is written at
+        ``cb_addr = b << code_bits | c``.
     entry_ram : None or "spram"
         ``"spram"`` holds the entries in a hand-instantiated iCE40
         SB_SPRAM256KA (``entries`` must then be 16384; Yosys does not infer
@@ -74,7 +79,7 @@ class SparsePE(wiring.Component):
     """
 
     def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,
-                 entries: int = 4096, acc_bits: int = 32,
+                 entries: int = 4096, acc_bits: int = 32, cb_banks: int = 1,
                  entry_ram: str | None = None):
         if not isinstance(code_bits, int) or not 1 <= code_bits <= 8:
             reject(self, f"code_bits must be an integer in 1..8, not {code_bits!r}")
@@ -88,13 +93,16 @@ class SparsePE(wiring.Component):
             reject(self, f"entries must be an integer in 2..16384, not {entries!r}")
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             reject(self, f"acc_bits must be an integer in 16..32, not {acc_bits!r}")
+        if not isinstance(cb_banks, int) or not 1 <= cb_banks <= 64:
+            reject(self, f"cb_banks must be an integer in 1..64, not {cb_banks!r}")
         if entry_ram not in (None, "spram"):
             reject(self, f"entry_ram must be None or 'spram', not {entry_ram!r}")
         if entry_ram == "spram" and entries != 1 << 14:
             reject(self, f"an SPRAM holds 16384 entries, not {entries!r}")
         self._ram = entry_ram
         self._cb, self._rows, self._np, self._ne = code_bits, rows, pointers, entries
-        self._acc = acc_bits
+        self._acc, self._banks = acc_bits, cb_banks
+        bank_bits = (cb_banks - 1).bit_length()
         pbits = (pointers - 1).bit_length()
         ebits = entries.bit_length()                  # an end pointer may equal entries
         rbits = (rows - 1).bit_length()
@@ -103,9 +111,10 @@ class SparsePE(wiring.Component):
             "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits + 3),
             "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
             "ent_data": In(16),
-            "cb_we": In(1), "cb_addr": In(code_bits), "cb_data": In(signed(8)),
+            "cb_we": In(1), "cb_addr": In(code_bits + bank_bits), "cb_data": In(signed(8)),
+            "cb_bank": In(bank_bits),
             "rd_en": In(1), "rd_addr": In(rbits), "rd_data": Out(signed(acc_bits)),
-            "busy": Out(1),
+            "busy": Out(1), "mac": Out(1),
         })
 
     @property
@@ -128,7 +137,7 @@ class SparsePE(wiring.Component):
         # ptr_lo[a] = ptr[a] (a column's start), ptr_hi[a] = ptr[a + 1] (its end).
         m.submodules.ptr_lo = ptr_lo_m = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
         m.submodules.ptr_hi = ptr_hi_m = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
-        m.submodules.cb = cb = Memory(shape=signed(8), depth=1 << CB, init=[])
+        m.submodules.cb = cb = Memory(shape=signed(8), depth=self._banks << CB, init=[])
         m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
         lo_w, hi_w, cb_w = ptr_lo_m.write_port(), ptr_hi_m.write_port(), cb.write_port()
         ptr_lo, ptr_hi = ptr_lo_m.read_port(), ptr_hi_m.read_port()
@@ -201,7 +210,7 @@ class SparsePE(wiring.Component):
         x1 = Signal(signed(8))
         m.d.sync += [v1.eq(issue), x1.eq(x_issue)]
         row1 = ent_data[CB:CB + rbits]
-        m.d.comb += cb_r.addr.eq(ent_data[:CB])
+        m.d.comb += cb_r.addr.eq(Cat(ent_data[:CB], self.cb_bank))
 
         # ---- s2: product; the accumulator read, forwarded from the two writes behind
         v2, v3 = Signal(), Signal()
@@ -217,7 +226,7 @@ class SparsePE(wiring.Component):
         m.d.sync += [v3.eq(v2), row3.eq(row2), prod.eq(cb_r.data * x2), old3.eq(old2)]
 
         # ---- s3: add and write back
-        m.d.comb += sum3.eq(old3 + prod)
+        m.d.comb += [sum3.eq(old3 + prod), self.mac.eq(v3)]
         m.d.sync += [last_v.eq(v3), last_row.eq(row3), last_sum.eq(sum3)]
 
         # The accumulator ports serve the pipeline, or the read-out (read and clear).

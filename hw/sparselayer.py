@@ -51,7 +51,7 @@ class SparseLayer(wiring.Component):
             **{k: mv[k] for k in ("act_we", "act_addr", "act_data", "ld_we", "ld_pe", "ld_mem",
                                   "ld_addr", "ld_data", "length", "ptr_base")},
             **{k: out[k] for k in ("bias_we", "bias_addr", "bias_data", "rq_we", "rq_addr",
-                                   "rq_data", "rows", "relu", "raw", "o")},
+                                   "rq_data", "rows", "row_base", "relu", "raw", "o")},
             "start": In(1), "busy": Out(1),
         })
 
@@ -67,7 +67,7 @@ class SparseLayer(wiring.Component):
                   "ld_data", "length", "ptr_base"):
             m.d.comb += getattr(mv, k).eq(getattr(self, k))
         for k in ("bias_we", "bias_addr", "bias_data", "rq_we", "rq_addr", "rq_data", "rows",
-                  "relu", "raw"):
+                  "row_base", "relu", "raw"):
             m.d.comb += getattr(out, k).eq(getattr(self, k))
         wiring.connect(m, out.o, wiring.flipped(self.o))
         m.d.comb += [mv.rd_en.eq(out.rd_en), mv.rd_pe.eq(out.rd_pe), mv.rd_addr.eq(out.rd_addr),

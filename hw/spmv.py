@@ -25,7 +25,12 @@ class SparseMatVec(wiring.Component):
     (activations) and ``ptr_base`` (the layer's first pointer) runs one
     product; ``busy`` is high until every accumulator holds its sum; then
     ``rd_*`` reads PE ``rd_pe``'s accumulator ``rd_addr`` on ``rd_data`` one
-    cycle later and clears it.
+    cycle later and clears it. ``ld_all`` writes every PE at once (codebooks).
+    ``macs`` counts the products added in this cycle (all PEs).
+
+    With ``act_banks=2`` the activation memory holds two vectors (ping-pong):
+    the scanner reads bank ``bank`` and ``act_addr``'s top bit picks the bank
+    a write goes to, so a layer's output can be written while it runs.
 
     Timing is ``golden.hwmodel.cycles`` (expanded mode) exactly: the scanner
     examines one activation per cycle and pushes a non-zero one into every
@@ -45,6 +50,8 @@ class SparseMatVec(wiring.Component):
         Activations each PE's queue holds, 1..64.
     max_len : int
         Activation memory depth (longest input), 2..65536.
+    act_banks : int
+        Activation vectors held, 1 or 2.
     pe : dict
         Parameters of each ``SparsePE`` (``code_bits``, ``rows``, ``pointers``,
         ``entries``, ``acc_bits``, ``entry_ram``).
@@ -53,26 +60,30 @@ class SparseMatVec(wiring.Component):
     overhead = 7
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
-                 pe: dict | None = None):
+                 act_banks: int = 1, pe: dict | None = None):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if not isinstance(queue_depth, int) or not 1 <= queue_depth <= 64:
             reject(self, f"queue_depth must be an integer in 1..64, not {queue_depth!r}")
         if not isinstance(max_len, int) or not 2 <= max_len <= 1 << 16:
             reject(self, f"max_len must be an integer in 2..65536, not {max_len!r}")
-        self._n, self._d, self._len = n_pe, queue_depth, max_len
+        if act_banks not in (1, 2):
+            reject(self, f"act_banks must be 1 or 2, not {act_banks!r}")
+        self._n, self._d, self._len, self._banks = n_pe, queue_depth, max_len, act_banks
         self._col = (max_len - 1).bit_length()
+        bank_bits = act_banks - 1
         self._pe_kw = dict(pe or {})
         self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
         p = self._pes[0]
         sig = p.signature.members
         super().__init__({
-            "act_we": In(1), "act_addr": In(self._col), "act_data": In(signed(8)),
-            "ld_we": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
+            "act_we": In(1), "act_addr": In(self._col + bank_bits), "act_data": In(signed(8)),
+            "bank": In(bank_bits),
+            "ld_we": In(1), "ld_all": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
             "ld_addr": In(16), "ld_data": In(18),
             "start": In(1), "length": In(range(max_len + 1)),
-            "ptr_base": In(sig["ptr_addr"].shape),
-            "busy": Out(1),
+            "ptr_base": In(sig["ptr_addr"].shape), "cb_bank": In(sig["cb_bank"].shape),
+            "busy": Out(1), "macs": Out(range(n_pe + 1)),
             "rd_en": In(1), "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
             "rd_data": Out(sig["rd_data"].shape),
         })
@@ -105,28 +116,34 @@ class SparseMatVec(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N = self._n
-        m.submodules.act = act = Memory(shape=signed(8), depth=self._len, init=[])
+        m.submodules.act = act = Memory(shape=signed(8),
+                                               depth=self._len if self._banks == 1
+                                               else 2 << self._col, init=[])
         act_w, act_r = act.write_port(), act.read_port()
         m.d.comb += [act_w.en.eq(self.act_we), act_w.addr.eq(self.act_addr),
                      act_w.data.eq(self.act_data)]
 
         layout = activation_layout(len(self._pes[0].ptr_addr), 8)
         queues = []
+        macs = 0
         for k, pe in enumerate(self._pes):
             m.submodules[f"pe{k}"] = pe
+            sel = self.ld_we & ((self.ld_pe == k) | self.ld_all)
+            macs = macs + pe.mac
             q = fifo.SyncFIFO(width=layout.size, depth=self._d)
             m.submodules[f"q{k}"] = q
             queues.append(q)
             m.d.comb += [
                 pe.i.payload.eq(q.r_data), pe.i.valid.eq(q.r_rdy), q.r_en.eq(pe.i.ready),
-                pe.ptr_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_PTR)),
-                pe.ent_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_ENT)),
-                pe.cb_we.eq(self.ld_we & (self.ld_pe == k) & (self.ld_mem == MEM_CB)),
+                pe.ptr_we.eq(sel & (self.ld_mem == MEM_PTR)),
+                pe.ent_we.eq(sel & (self.ld_mem == MEM_ENT)),
+                pe.cb_we.eq(sel & (self.ld_mem == MEM_CB)), pe.cb_bank.eq(self.cb_bank),
                 pe.ptr_addr.eq(self.ld_addr), pe.ptr_data.eq(self.ld_data),
                 pe.ent_addr.eq(self.ld_addr), pe.ent_data.eq(self.ld_data),
                 pe.cb_addr.eq(self.ld_addr), pe.cb_data.eq(self.ld_data),
                 pe.rd_en.eq(self.rd_en & (self.rd_pe == k)), pe.rd_addr.eq(self.rd_addr),
             ]
+        m.d.comb += self.macs.eq(macs)
         rd_pe = Signal.like(self.rd_pe)
         m.d.sync += rd_pe.eq(self.rd_pe)
         m.d.comb += self.rd_data.eq(Mux(rd_pe == 0, self._pes[0].rd_data, 0))
@@ -156,7 +173,7 @@ class SparseMatVec(wiring.Component):
         m.d.comb += starting.eq(self.start & ~self.busy)
         nxt = Signal.like(j)
         m.d.comb += [nxt.eq(Mux(advance, j + 1, j)),
-                     act_r.addr.eq(Mux(starting, 0, nxt))]
+                     act_r.addr.eq(Cat(Mux(starting, 0, nxt)[:self._col], self.bank))]
         with m.If(starting):
             m.d.sync += [j.eq(0), length.eq(self.length), scanning.eq(self.length != 0)]
         with m.Elif(advance):

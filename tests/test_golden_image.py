@@ -121,3 +121,13 @@ def test_rows_that_do_not_fit_an_entry_are_refused():
     with pytest.raises(ImageError, match="PE 0 holds 300 rows"):
         memory_image(zm, 1)
     read_image(memory_image(zm, 2))
+
+
+def test_a_wider_code_field_holds_the_same_layers():
+    zm = model(np.random.default_rng(3))
+    narrow, wide = read_image(memory_image(zm, 2)), read_image(memory_image(zm, 2, code_field=6))
+    assert (narrow.code_field, wide.code_field) == (2, 6)
+    for a, b in zip(narrow.layers, wide.layers):
+        assert (a.weights is None and b.weights is None) or np.array_equal(a.weights, b.weights)
+    with pytest.raises(ImageError, match="code_field must be"):
+        memory_image(zm, 2, code_field=1)

@@ -28,7 +28,7 @@ __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_i
            "EngineImage", "pe_tables"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2
 HEADER_WORDS = 16
 DESC_WORDS = 32
 KIND = {"fc": 1, "conv": 2, "maxpool": 3}
@@ -47,6 +47,7 @@ class EngineImage:
     layers: list               # EngineLayer, integers read back from the words
     storage: list              # per layer: none | shared | binary
     code_bits: list
+    code_field: int = 0        # the entries' code field width
 
 
 def pe_tables(codes: np.ndarray, n_pe: int, code_bits: int) -> list[tuple[list, list]]:
@@ -86,13 +87,22 @@ def _check16(v: int, what: str, i: int):
         raise ImageError(f"layer {i}: {what} {v} does not fit a 16-bit field")
 
 
-def memory_image(zm: ZModel, n_pe: int) -> bytes:
+def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None) -> bytes:
     """The engine's memory image of ``zm`` for ``n_pe`` PEs (rows ``i % n_pe``),
-    as little-endian bytes. Raises ``ImageError`` (one line) when a field does not
-    fit, and ``ZcmError`` when the engine cannot run the model."""
+    as little-endian bytes. Every shared layer's entries hold their code in a
+    ``code_field``-bit field (default: the widest ``code_bits`` of the model),
+    so an engine built for that width loads every layer. Raises ``ImageError``
+    (one line) when a field does not fit, and ``ZcmError`` when the engine
+    cannot run the model."""
     if not isinstance(n_pe, int) or not 1 <= n_pe <= 256:
         raise ImageError(f"n_pe must be an integer in 1..256, not {n_pe!r}")
     em: EngineModel = engine_model(zm)
+    widest = max((zl.code_bits for zl in zm.layers if zl.storage == "shared"), default=1)
+    if code_field is None:
+        code_field = widest
+    if not isinstance(code_field, int) or not widest <= code_field <= 8:
+        raise ImageError(f"code_field must be an integer in {widest}..8 (the model's widest "
+                         f"code), not {code_field!r}")
     n = len(em.layers)
     body: list[int] = []
     base = HEADER_WORDS + DESC_WORDS * n
@@ -111,12 +121,12 @@ def memory_image(zm: ZModel, n_pe: int) -> bytes:
             if zl.storage == "shared":
                 cb_bits = zl.code_bits
                 put("codebook", int8_codebook(zl)[0])
-                row_bits = 16 - cb_bits
+                row_bits = 16 - code_field
                 most = -(-out // n_pe)              # PE 0 holds the most rows
                 if most > 1 << row_bits:
-                    raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {cb_bits}-bit "
+                    raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {code_field}-bit "
                                      f"code leaves {row_bits} bits of row")
-                tables = pe_tables(zl.codes, n_pe, cb_bits)
+                tables = pe_tables(zl.codes, n_pe, code_field)
                 ptrs, entries, addr = [], [], 0
                 for ptr, ents in tables:
                     ptrs.append([addr + a for a in ptr])
@@ -145,7 +155,7 @@ def memory_image(zm: ZModel, n_pe: int) -> bytes:
     crc = zlib.crc32(tail.astype("<u2").tobytes())
     first = em.layers[0].in_shape
     header = [*IMAGE_MAGIC, IMAGE_VERSION, n, n_pe, 0, *_u32(total), *_u32(crc),
-              int(np.prod(first)), em.classes]
+              int(np.prod(first)), em.classes, code_field]
     header += [0] * (HEADER_WORDS - len(header))
     return np.array(header, dtype=np.uint16).astype("<u2").tobytes() + tail.astype("<u2").tobytes()
 
@@ -167,6 +177,8 @@ def read_image(data: bytes) -> EngineImage:
     n, n_pe, total = int(w[3]), int(w[4]), int(w[6] | w[7] << 16)
     _need(total == len(w), f"image says {total} words but holds {len(w)}")
     _need(1 <= n_pe <= 256 and n >= 1, f"bad header: {n} layers, {n_pe} PEs")
+    field = int(w[12])
+    _need(1 <= field <= 8, f"bad header: entry code field of {field} bits")
     _need(HEADER_WORDS + DESC_WORDS * n <= total, "layer table runs past the end")
     crc = zlib.crc32(np.asarray(w[HEADER_WORDS:], dtype="<u2").tobytes())
     _need(crc == int(w[8] | w[9] << 16), "image CRC mismatch")
@@ -194,7 +206,7 @@ def read_image(data: bytes) -> EngineImage:
         el = EngineLayer(kind, (c, h, wd) if kind != "fc" else (inp,), (), relu=relu, kh=kh,
                          kw=kw, stride=stride, pad=pad, pool=pool)
         if st == "shared":
-            _need(1 <= cb_bits <= 8, f"layer {i}: code_bits {cb_bits} out of range")
+            _need(1 <= cb_bits <= field, f"layer {i}: code_bits {cb_bits} out of range")
             cb = block(cb_base, 1 << cb_bits, "codebook", i)
             cb = np.where(cb >= 0x8000, cb - 0x10000, cb)
             ptr = block(ptr_base, 2 * n_pe * (inp + 1), "column pointers", i)
@@ -207,9 +219,12 @@ def read_image(data: bytes) -> EngineImage:
             for k in range(n_pe):
                 for j in range(inp):
                     e = ents[ptr[k, j] - ent_base:ptr[k, j + 1] - ent_base]
-                    rows = k + n_pe * (e >> cb_bits)
+                    rows = k + n_pe * (e >> field)
+                    code = e & ((1 << field) - 1)
                     _need(bool(np.all(rows < out)), f"layer {i}: entry row outside the matrix")
-                    wmat[rows, j] = cb[e & ((1 << cb_bits) - 1)]
+                    _need(bool(np.all(code < (1 << cb_bits))),
+                          f"layer {i}: entry code outside the codebook")
+                    wmat[rows, j] = cb[code]
             el.weights = wmat
         elif st == "binary":
             per = -(-inp // 16)
@@ -227,4 +242,4 @@ def read_image(data: bytes) -> EngineImage:
         layers.append(el)
         storage.append(st)
         code_bits.append(cb_bits)
-    return EngineImage(np.asarray(w, dtype=np.uint16), n_pe, layers, storage, code_bits)
+    return EngineImage(np.asarray(w, dtype=np.uint16), n_pe, layers, storage, code_bits, field)

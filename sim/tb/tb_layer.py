@@ -13,8 +13,8 @@ from sim.cocotb_util import StreamSink, params, start_clock_and_reset
 @cocotb.test()
 async def layer_matches_the_engine_model(dut):
     p = params()
-    for name in ("ld_we", "act_we", "bias_we", "rq_we", "start", "length", "ptr_base", "rows",
-                 "relu", "raw"):
+    for name in ("ld_we", "act_we", "bias_we", "rq_we", "start", "length", "ptr_base",
+                 "rows", "row_base", "relu", "raw"):
         getattr(dut, name).value = 0          # every input driven (Icarus starts them at X)
     rng = random.Random(p.get("seed", 1))
     sink = StreamSink(dut, "o", rng, stall=p.get("stall", 0.3))
