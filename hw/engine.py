@@ -1,0 +1,176 @@
+"""The Zipcore engine: a whole compressed model, resident on chip, run layer by layer."""
+
+from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .layerout import LayerOutput
+from .loader import ImageLoader
+from .params import reject
+from .spmv import SparseMatVec
+
+__all__ = ["Engine"]
+
+
+class Engine(wiring.Component):
+    """Runs every layer of a loaded memory image without help: the sparse
+    phase of each layer (``SparseMatVec``: ``n_pe`` PEs, rows interleaved, a
+    scanner broadcasting non-zero activations through ``queue_depth``-deep
+    queues), then its output stage (``LayerOutput``: bias, requantization
+    with ReLU) writing the next layer's input into the other activation bank
+    (ping-pong); the last layer's int32 sums go to the output memory. The
+    result is ``golden.hwmodel.engine.engine_forward`` bit for bit.
+
+    Ports, all driven by the host link (``HostLink``):
+
+    * ``img``, ``img_begin``, ``img_end`` and the loader's verdict
+      (``img_finished``, ``img_status``, ``loaded``, ``in_len``, ``classes``):
+      ``ImageLoader``.
+    * ``act_we``/``act_addr``/``act_data`` write the input vector (bank 0);
+      only while ``busy`` is low.
+    * ``run`` (with ``loaded``) starts an inference; ``busy`` falls when the
+      output memory holds it. ``run`` while busy or without a model is
+      ignored (the host link refuses it first).
+    * ``out_addr`` reads the output memory on ``out_data`` one cycle later.
+    * ``cycles`` (from ``run`` to the end), ``mac_cycles`` (cycles a sparse
+      phase ran) and ``macs`` (products added, the useful MACs) of the last
+      inference.
+
+    Parameters
+    ----------
+    n_pe, queue_depth : int
+        As ``SparseMatVec``.
+    pe : dict
+        ``SparsePE`` parameters (``code_bits``, ``rows``, ``pointers``,
+        ``entries``, ``entry_ram``); ``cb_banks`` is ``max_layers``.
+    max_layers, max_len, max_rows, max_out : int
+        As ``ImageLoader``.
+    digit_bits : int
+        The requantizer's multiplier digit width.
+    """
+
+    def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
+                 max_len: int = 512, max_rows: int = 1024, max_out: int = 64,
+                 pe: dict | None = None, digit_bits: int = 8):
+        pe = dict(pe or {})
+        if "cb_banks" in pe:
+            reject(self, "pe must not set cb_banks: the engine holds one per layer "
+                         "(max_layers)")
+        pe["cb_banks"] = max_layers if isinstance(max_layers, int) else 1
+        self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len,
+                                act_banks=2, pe=pe)
+        p = self._mv._pes[0]
+        self._loader = ImageLoader(
+            n_pe=n_pe, code_bits=p._cb, rows_per_pe=p.rows, pointers=p._np, entries=p._ne,
+            max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out)
+        self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows, max_rows=max_rows,
+                                digit_bits=digit_bits)
+        self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p._cb
+        self.rows_per_pe, self.pointers, self.entries = p.rows, p._np, p._ne
+        self.max_layers, self.max_len, self.max_rows, self.max_out = (
+            max_layers, max_len, max_rows, max_out)
+        ld = self._loader.signature.members
+        super().__init__({
+            "img": In(stream.Signature(16)), "img_begin": In(1), "img_end": In(1),
+            "img_finished": Out(1), "img_status": Out(8), "loaded": Out(1),
+            "in_len": Out(16), "classes": Out(16),
+            "act_we": In(1), "act_addr": In(range(max_len)), "act_data": In(signed(8)),
+            "run": In(1), "busy": Out(1),
+            "out_addr": In(range(max_out)), "out_data": Out(signed(32)),
+            "cycles": Out(32), "mac_cycles": Out(32), "macs": Out(32),
+            "n_layers": Out(ld["n_layers"].shape),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mv = mv = self._mv
+        m.submodules.loader = ld = self._loader
+        m.submodules.out = out = self._out
+        layout = ld.entry_layout
+
+        # ---- loading: the loader writes the PEs, biases, constants, layer table
+        wiring.connect(m, wiring.flipped(self.img), ld.i)
+        m.submodules.table = table = Memory(shape=layout, depth=self.max_layers, init=[])
+        lt_w, lt_ld, lt_seq = table.write_port(), table.read_port(), table.read_port()
+        m.d.comb += [
+            ld.begin.eq(self.img_begin), ld.end.eq(self.img_end),
+            self.img_finished.eq(ld.finished), self.img_status.eq(ld.status),
+            self.loaded.eq(ld.loaded), self.in_len.eq(ld.in_len), self.classes.eq(ld.classes),
+            self.n_layers.eq(ld.n_layers),
+            lt_w.en.eq(ld.lt_we), lt_w.addr.eq(ld.lt_addr), lt_w.data.eq(ld.lt_data),
+            lt_ld.addr.eq(ld.lt_rd_addr), ld.lt_rd_data.eq(lt_ld.data),
+            mv.ld_we.eq(ld.ld_we), mv.ld_all.eq(ld.ld_all), mv.ld_pe.eq(ld.ld_pe),
+            mv.ld_mem.eq(ld.ld_mem), mv.ld_addr.eq(ld.ld_addr), mv.ld_data.eq(ld.ld_data),
+            out.bias_we.eq(ld.bias_we), out.bias_addr.eq(ld.bias_addr),
+            out.bias_data.eq(ld.bias_data),
+            out.rq_we.eq(ld.rq_we), out.rq_addr.eq(ld.rq_addr), out.rq_data.eq(ld.rq_data),
+        ]
+
+        # ---- the sparse phase feeds the output stage
+        m.d.comb += [mv.rd_en.eq(out.rd_en), mv.rd_pe.eq(out.rd_pe),
+                     mv.rd_addr.eq(out.rd_addr), out.rd_data.eq(mv.rd_data)]
+
+        # ---- the output memory (the last layer's int32 sums)
+        m.submodules.outmem = outmem = Memory(shape=signed(32), depth=self.max_out, init=[])
+        o_w, o_r = outmem.write_port(), outmem.read_port()
+        m.d.comb += [o_r.addr.eq(self.out_addr), self.out_data.eq(o_r.data)]
+
+        # ---- the sequencer
+        L = Signal(layout)                 # the running layer
+        layer = Signal(range(self.max_layers + 1))
+        bank = Signal()                    # the activation bank the layer reads
+        idx = Signal(range(max(self.max_len, self.max_out) + 1))   # output row written next
+        m.d.comb += [lt_seq.addr.eq(layer), mv.bank.eq(bank), mv.cb_bank.eq(L.bank),
+                     mv.ptr_base.eq(L.ptr_base), mv.length.eq(L.inp),
+                     out.rows.eq(L.out), out.row_base.eq(L.row_base), out.relu.eq(L.relu),
+                     out.raw.eq(L.last), out.o.ready.eq(1)]
+        # Layer outputs go to the other bank (or the output memory); the host's
+        # input goes to bank 0 while the engine is idle.
+        o_take = out.o.valid & out.o.ready
+        m.d.comb += [
+            mv.act_we.eq(self.act_we | (o_take & ~L.last)),
+            mv.act_addr.eq(Cat(self.act_addr, 0)),
+            mv.act_data.eq(self.act_data),
+            o_w.en.eq(o_take & L.last), o_w.addr.eq(idx), o_w.data.eq(out.o.payload),
+        ]
+        with m.If(o_take):
+            m.d.sync += idx.eq(idx + 1)
+            with m.If(~L.last):
+                m.d.comb += [mv.act_addr.eq(Cat(idx[:len(self.act_addr)], ~bank)),
+                             mv.act_data.eq(out.o.payload[:8])]
+
+        cycles, mac_cycles, macs = self.cycles, self.mac_cycles, self.macs
+        sparse = Signal()                  # the sparse phase of the layer runs
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.run & self.loaded):
+                    m.d.sync += [layer.eq(0), bank.eq(0), cycles.eq(0), mac_cycles.eq(0),
+                                 macs.eq(0)]
+                    m.next = "FETCH"
+            with m.State("FETCH"):         # the table entry is read at ``layer``
+                m.next = "CONF"
+            with m.State("CONF"):
+                m.d.sync += [L.eq(lt_seq.data), idx.eq(0)]
+                m.next = "SPARSE"
+            with m.State("SPARSE"):
+                m.d.comb += mv.start.eq(~sparse)
+                m.d.sync += sparse.eq(1)
+                with m.If(sparse & ~mv.busy):
+                    m.d.sync += sparse.eq(0)
+                    m.d.comb += out.start.eq(1)
+                    m.next = "OUTPUT"
+            with m.State("OUTPUT"):
+                with m.If(~out.busy & ~out.start):
+                    m.d.sync += [layer.eq(layer + 1), bank.eq(~bank)]
+                    with m.If(L.last):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "FETCH"
+            running = ~fsm.ongoing("IDLE")
+        with m.If(running):
+            m.d.sync += [cycles.eq(cycles + 1), macs.eq(macs + mv.macs)]
+        with m.If(mv.busy):
+            m.d.sync += mac_cycles.eq(mac_cycles + 1)
+        m.d.comb += self.busy.eq(running)
+        return m

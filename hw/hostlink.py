@@ -1,0 +1,223 @@
+"""The host link: the engine's byte-stream command protocol (docs/PROTOCOL.md)."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.hwmodel.protocol import (
+    CMD,
+    CODE,
+    INFO_BYTES,
+    PROTOCOL_VERSION,
+    EngineInfo,
+)
+
+from .engine import Engine
+
+__all__ = ["HostLink"]
+
+RESP_BYTES = 1 + INFO_BYTES          # the longest fixed response: status + info
+
+
+class HostLink(wiring.Component):
+    """An ``Engine`` behind the byte protocol of ``golden.hwmodel.protocol``:
+    requests arrive on ``i`` (bytes), responses leave on ``o``. The same
+    stream pair is a UART on a board and a cocotb driver in simulation.
+
+    One request at a time: the link takes a command byte and its arguments,
+    does it and sends its response before it takes the next byte. Misuse
+    never desynchronises the stream or hangs the engine: an ``input`` of the
+    wrong length or before a model, and a ``load`` whose image is bad, still
+    take every byte the request announced and then answer with the error;
+    ``run`` without a model or an input, ``output`` before a run and an
+    unknown command byte answer with their error at once. ``status`` returns
+    the last error (and clears it) and the flags (model loaded, input
+    written, output valid). ``loaded`` and ``error`` are for LEDs.
+
+    Throughput: one request byte per cycle (the engine's loader may stall an
+    image word for a cycle), one response byte per cycle when ``o`` is
+    ready.
+
+    Parameters
+    ----------
+    **engine :
+        ``Engine`` parameters.
+    """
+
+    def __init__(self, **engine):
+        self._engine = Engine(**engine)
+        e = self._engine
+        self.info = EngineInfo(PROTOCOL_VERSION, e.n_pe, e.queue_depth, e.code_bits,
+                               e.max_layers, e.rows_per_pe, e.max_len, e.max_rows, e.max_out,
+                               e.pointers, e.entries)
+        super().__init__({
+            "i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
+            "loaded": Out(1), "error": Out(1), "busy": Out(1),
+        })
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self._engine
+
+        take = Signal()
+        m.d.comb += take.eq(self.i.valid & self.i.ready)
+        b = self.i.payload
+        cmd = Signal(8)
+        n = Signal(32)                    # argument, then bytes still to take
+        narg = Signal(3)                  # argument bytes still to take
+        have_input, have_output = Signal(), Signal()
+        last_err = Signal(8)
+
+        # The response: ``resp_len`` bytes of ``resp`` from its low end, then,
+        # for ``output``, 4 bytes per output row from the output memory.
+        resp = Signal(8 * RESP_BYTES)
+        resp_len = Signal(range(RESP_BYTES + 1))
+        rows_left = Signal(16)
+        m.d.comb += [self.o.payload.eq(resp[:8])]
+
+        def fit(v, nbytes):
+            v = Const(v, 8 * nbytes) if isinstance(v, int) else Value.cast(v).as_unsigned()
+            return v[:8 * nbytes] if len(v) >= 8 * nbytes else Cat(v, Const(0, 8 * nbytes - len(v)))
+
+        def respond(status, *fields):
+            """Load a response: the status byte, then ``(value, bytes)`` fields."""
+            status = fit(status, 1)
+            m.d.sync += [resp.eq(Cat(status, *(fit(v, nb) for v, nb in fields))),
+                         resp_len.eq(1 + sum(nb for _, nb in fields))]
+            with m.If(status != 0):
+                m.d.sync += last_err.eq(status)
+
+        word_lo, word = Signal(8), Signal(16)
+        word_half = Signal()
+        word_valid = Signal()
+        m.d.comb += [eng.img.valid.eq(word_valid), eng.img.payload.eq(word)]
+        odd = Signal()
+        n_in = Signal(16)                 # input bytes taken
+
+        m.d.comb += [self.loaded.eq(eng.loaded), self.busy.eq(eng.busy),
+                     self.error.eq(last_err != 0)]
+
+        with m.FSM():
+            with m.State("CMD"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [cmd.eq(b), n.eq(0)]
+                    with m.Switch(b):
+                        with m.Case(CMD["info"]):
+                            respond(0, (int.from_bytes(self.info.pack(), "little"), INFO_BYTES))
+                            m.next = "SEND"
+                        with m.Case(CMD["load"]):
+                            m.d.sync += narg.eq(4)
+                            m.next = "ARG"
+                        with m.Case(CMD["input"]):
+                            m.d.sync += narg.eq(2)
+                            m.next = "ARG"
+                        with m.Case(CMD["run"]):
+                            with m.If(~eng.loaded):
+                                respond(CODE["NO_MODEL"])
+                                m.next = "SEND"
+                            with m.Elif(~have_input):
+                                respond(CODE["NO_INPUT"])
+                                m.next = "SEND"
+                            with m.Else():
+                                m.d.comb += eng.run.eq(1)
+                                m.next = "RUN"
+                        with m.Case(CMD["output"]):
+                            with m.If(~have_output):
+                                respond(CODE["NO_OUTPUT"])
+                                m.next = "SEND"
+                            with m.Else():
+                                respond(0, (eng.classes, 2))
+                                m.d.sync += [rows_left.eq(eng.classes), n.eq(0)]
+                                m.next = "SEND"
+                        with m.Case(CMD["counters"]):
+                            respond(0, (eng.cycles, 4), (eng.mac_cycles, 4),
+                                    (eng.macs, 4))
+                            m.next = "SEND"
+                        with m.Case(CMD["status"]):
+                            flags = Cat(eng.loaded, have_input, have_output)
+                            respond(0, (last_err, 1), (flags, 1))
+                            m.d.sync += last_err.eq(0)
+                            m.next = "SEND"
+                        with m.Default():
+                            respond(CODE["BAD_COMMAND"])
+                            m.next = "SEND"
+
+            with m.State("ARG"):              # little-endian length argument
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [n.eq(Mux(cmd == CMD["load"], Cat(n[8:32], b), Cat(n[8:16], b))),
+                                 narg.eq(narg - 1)]
+                    with m.If(narg == 1):
+                        with m.If(cmd == CMD["load"]):
+                            m.d.comb += eng.img_begin.eq(1)
+                            m.d.sync += [word_half.eq(0), word_valid.eq(0),
+                                         have_input.eq(0), have_output.eq(0)]
+                            m.next = "LOAD"
+                        with m.Else():
+                            m.next = "INPUT"
+
+            with m.State("LOAD"):
+                # Pair bytes into words for the loader; a word waits (and the byte
+                # stream with it) while the loader stalls.
+                m.d.comb += self.i.ready.eq((n != 0) & ~(word_valid & ~eng.img.ready))
+                with m.If(eng.img.ready):
+                    m.d.sync += word_valid.eq(0)
+                with m.If(take):
+                    m.d.sync += [n.eq(n - 1), word_half.eq(~word_half)]
+                    with m.If(word_half):
+                        m.d.sync += [word_valid.eq(1), word.eq(Cat(word_lo, b))]
+                    with m.Else():
+                        m.d.sync += word_lo.eq(b)
+                with m.If((n == 0) & ~word_valid):
+                    m.d.sync += odd.eq(word_half)
+                    m.d.comb += eng.img_end.eq(1)
+                    m.next = "LOAD_END"
+            with m.State("LOAD_END"):
+                m.d.comb += eng.img_end.eq(~eng.img_finished)
+                with m.If(eng.img_finished):
+                    status = Mux(odd, CODE["IMG_LENGTH"], eng.img_status)
+                    respond(status)
+                    m.next = "SEND"
+
+            with m.State("INPUT"):
+                m.d.comb += self.i.ready.eq(n != 0)
+                ok = eng.loaded & (n_in == eng.in_len)
+                with m.If(take):
+                    m.d.sync += [n.eq(n - 1), n_in.eq(n_in + 1)]
+                    m.d.comb += [eng.act_we.eq(eng.loaded & (n_in < eng.in_len)),
+                                 eng.act_addr.eq(n_in), eng.act_data.eq(b)]
+                with m.If(n == 0):
+                    m.d.sync += n_in.eq(0)
+                    respond(Mux(~eng.loaded, CODE["NO_MODEL"],
+                                Mux(ok, 0, CODE["BAD_LENGTH"])))
+                    m.d.sync += have_input.eq(ok)
+                    m.next = "SEND"
+
+            with m.State("RUN"):
+                with m.If(~eng.busy):
+                    m.d.sync += have_output.eq(1)
+                    respond(0)
+                    m.next = "SEND"
+
+            with m.State("SEND"):
+                m.d.comb += self.o.valid.eq(1)
+                with m.If(self.o.ready):
+                    m.d.sync += [resp.eq(resp >> 8), resp_len.eq(resp_len - 1)]
+                    with m.If(resp_len == 1):
+                        with m.If(rows_left != 0):
+                            m.next = "ROW"
+                        with m.Else():
+                            m.next = "CMD"
+            with m.State("ROW"):                  # read output row ``n`` (one cycle)
+                m.next = "ROW_DATA"
+            with m.State("ROW_DATA"):
+                m.d.sync += [resp.eq(eng.out_data), resp_len.eq(4), n.eq(n + 1),
+                             rows_left.eq(rows_left - 1)]
+                m.next = "SEND"
+        m.d.comb += eng.out_addr.eq(n)
+        return m

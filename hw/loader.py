@@ -1,0 +1,422 @@
+"""The image loader: a memory image, word by word, into the engine's memories."""
+
+from contextlib import contextmanager
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.crc import Processor, catalog
+from amaranth.lib.wiring import In, Out
+
+from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
+from golden.hwmodel.protocol import CODE
+
+from .params import reject
+
+__all__ = ["ImageLoader", "layer_entry_layout", "MEM_PTR", "MEM_ENT", "MEM_CB"]
+
+MEM_PTR, MEM_ENT, MEM_CB = 0, 1, 2     # SparseMatVec's ``ld_mem``
+
+
+def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int
+                       ) -> data.StructLayout:
+    """One layer of the engine's layer table: lengths, where its column
+    pointers and rows start, its codebook bank, ReLU and last-layer flags."""
+    return data.StructLayout({
+        "inp": unsigned(len_bits), "out": unsigned(len_bits), "ptr_base": unsigned(ptr_bits),
+        "row_base": unsigned(row_bits), "bank": unsigned(max(1, bank_bits)),
+        "cb_bits": unsigned(4), "relu": 1, "last": 1,
+    })
+
+
+class ImageLoader(wiring.Component):
+    """Reads a memory image (``golden.hwmodel.image``, ``docs/FORMAT.md``) from
+    the word stream ``i`` and writes it where the engine runs it from: each PE's
+    column pointers, entries and codebook bank (``ld_*``, the load port of
+    ``SparseMatVec``), the biases and requantization constants (``bias_*``,
+    ``rq_*``, at each layer's row base), and one layer-table entry per layer
+    (``lt_*``, ``layer_entry_layout``). Everything resident at once: layer
+    ``l`` has codebook bank ``l``, its pointers follow layer ``l - 1``'s in the
+    pointer memories, its entries follow in each PE's entry memory.
+
+    ``begin`` starts a load (and forgets the model loaded before); the words
+    follow on ``i`` (one per cycle, but for one extra cycle at each PE's last
+    column pointer and one per PE between entry blocks); ``end`` says the
+    host sent its last word; it holds ``end`` until ``finished``, which rises
+    within a few cycles (the loader may still be between sections) with
+    ``status``: ``OK`` and ``loaded`` high, or the first error that explains
+    the image (``golden.hwmodel.protocol.STATUS``): a header that is not an
+    image or is for another build (``IMG_MAGIC``, ``IMG_VERSION``,
+    ``IMG_CONFIG``), then a word count that is not the header's
+    (``IMG_LENGTH``), then a CRC mismatch (``IMG_CRC``), then the first bad
+    field found on the way (``IMG_CAPACITY``, ``IMG_UNSUPPORTED``,
+    ``IMG_FIELD``). The loader reads the sections in the order the format
+    fixes and checks every field it uses: lengths that chain from layer to
+    layer and fit the memories, pointers that never run backwards and stay
+    contiguous from PE to PE, entry rows inside the layer and codes inside
+    its codebook, int8 codebook values, ``M0 < 2**31`` and shifts <= 31.
+    After an error it keeps taking words (and counting them into the CRC), so
+    it never stalls the host; it never hangs.
+
+    Parameters
+    ----------
+    n_pe, code_bits, rows_per_pe, pointers, entries :
+        The engine's PEs and their memories (``SparsePE``).
+    max_layers : int
+        Layer table depth (and codebook banks), 1..64.
+    max_len : int
+        Longest activation vector.
+    max_rows : int
+        Bias and constant memory depth (rows of all layers together).
+    max_out : int
+        Outputs of the last layer, at most.
+    """
+
+    def __init__(self, *, n_pe: int = 4, code_bits: int = 4, rows_per_pe: int = 128,
+                 pointers: int = 1024, entries: int = 4096, max_layers: int = 8,
+                 max_len: int = 1024, max_rows: int = 1024, max_out: int = 256):
+        for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 8),
+                                ("rows_per_pe", rows_per_pe, 2, 1 << 15),
+                                ("pointers", pointers, 2, 1 << 16),
+                                ("entries", entries, 2, 1 << 14),
+                                ("max_layers", max_layers, 1, 64),
+                                ("max_len", max_len, 2, 1 << 16),
+                                ("max_rows", max_rows, 1, 1 << 16),
+                                ("max_out", max_out, 1, 1 << 16)):
+            if not isinstance(v, int) or not lo <= v <= hi:
+                reject(self, f"{name} must be an integer in {lo}..{hi}, not {v!r}")
+        self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
+        self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
+        self.max_len, self.max_rows, self.max_out = max_len, max_rows, max_out
+        self.ebits = entries.bit_length()
+        bank_bits = (max_layers - 1).bit_length()
+        self.entry_layout = layer_entry_layout(
+            (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,
+            (max_rows - 1).bit_length() or 1, bank_bits)
+        super().__init__({
+            "i": In(stream.Signature(16)),
+            "begin": In(1), "end": In(1),
+            "finished": Out(1), "status": Out(8), "loaded": Out(1),
+            "n_layers": Out(range(max_layers + 1)), "in_len": Out(16), "classes": Out(16),
+            "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)), "ld_mem": Out(2),
+            "ld_addr": Out(16), "ld_data": Out(18),
+            "bias_we": Out(1), "bias_addr": Out((max_rows - 1).bit_length() or 1),
+            "bias_data": Out(signed(32)),
+            "rq_we": Out(1), "rq_addr": Out((max_rows - 1).bit_length() or 1),
+            "rq_data": Out(unsigned(36)),
+            "lt_we": Out(1), "lt_addr": Out(range(max_layers)), "lt_data": Out(self.entry_layout),
+            "lt_rd_addr": Out(range(max_layers)), "lt_rd_data": In(self.entry_layout),
+        })
+
+    def pointer_word(self, start, count):
+        """``SparsePE.pointer_word`` as an expression."""
+        return Cat(start[:self.ebits], count == 0, count <= 1, count == 2)
+
+    def elaborate(self, platform):
+        m = Module()
+        N, CB = self.n_pe, self.code_bits
+        m.submodules.crc = crc = Processor(catalog.CRC32_ISO_HDLC(16))
+
+        w = self.i.payload
+        take = Signal()
+        m.d.comb += take.eq(self.i.valid & self.i.ready)
+        widx = Signal(25)                   # words taken so far
+        total, crc_exp = Signal(32), Signal(32)
+        herr, err = Signal(8), Signal(8)    # header identity error, first other error
+        n_layers, in_len, classes = self.n_layers, self.in_len, self.classes
+        m.d.comb += [crc.start.eq(self.begin),
+                     crc.valid.eq(take & (widx >= 16) & (widx < total)),
+                     crc.data.eq(w)]
+        with m.If(take):
+            m.d.sync += widx.eq(widx + 1)
+            with m.Switch(widx):
+                for at, reg, hi in ((6, total, 0), (7, total, 1), (8, crc_exp, 0),
+                                    (9, crc_exp, 1)):
+                    with m.Case(at):
+                        m.d.sync += reg[16 * hi:16 * hi + 16].eq(w)
+                with m.Case(3):
+                    m.d.sync += n_layers.eq(Mux(w > self.max_layers, 0, w))
+                with m.Case(10):
+                    m.d.sync += in_len.eq(w)
+                with m.Case(11):
+                    m.d.sync += classes.eq(w)
+
+        def fail(code, header=False):
+            reg = herr if header else err
+            with m.If(reg == 0):
+                m.d.sync += reg.eq(CODE[code])
+            m.next = "SKIP"
+
+        # ---- layer table: counters and the entry being assembled
+        lay = Signal(range(self.max_layers + 1))
+        d = Signal(5)                       # word within a descriptor
+        ent = Signal(self.entry_layout)     # the descriptor's entry
+        prev_out = Signal(16)
+        ptr_next = Signal(18)               # where the next layer's pointers start
+        row_next = Signal(17)
+        L = Signal(self.entry_layout)       # the layer being loaded
+        m.d.comb += [self.lt_addr.eq(lay), self.lt_data.eq(ent), self.lt_rd_addr.eq(lay)]
+
+        # ---- per-PE entry fill levels, and this layer's entry block of each PE
+        fill = Array(Signal(24, name=f"fill{k}") for k in range(N))
+        start = Array([Signal(24, name=f"start{k}") for k in range(N)] + [Signal(24)])
+        stop = Array([Signal(24, name=f"stop{k}") for k in range(N)] + [Signal(24)])
+        k = Signal(range(N + 1))
+        j = Signal(17)
+        count = Signal(17)                  # words of the current section
+        half = Signal(2)                    # word within a u32 pair / constant triple
+        lo, mid = Signal(16), Signal(16)
+        p = Cat(lo, w)                      # a u32 arriving with its high word
+        prev_p = Signal(32)
+        delta = Signal(24)
+        prev_local = Signal(24)
+        local = Signal(24)
+        m.d.comb += local.eq(Mux(j == 0, fill[k], p + delta))
+        a = Signal(24)                      # the next entry address of PE ``k``
+
+        m.d.comb += [self.ld_addr.eq(0), self.ld_data.eq(0)]
+        rbits = len(self.bias_addr)
+
+        ok_end = Signal()                   # the sections ran to the last layer's end
+
+        def control(name):
+            # ``end`` gives the verdict, in the order the docstring gives (not in a
+            # state between sections, which leaves by itself); ``begin`` restarts.
+            # Called last in every state, so these win over its ``next``.
+            if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "PTR_END", "ENT_NEXT",
+                            "BIAS_END"):
+                with m.If(self.end):
+                    status = Mux(herr != 0, herr,
+                                 Mux((widx < 16) | (widx != total), CODE["IMG_LENGTH"],
+                                     Mux(crc.crc != crc_exp, CODE["IMG_CRC"],
+                                         Mux(err != 0, err,
+                                             Mux(ok_end, CODE["OK"], CODE["IMG_FIELD"])))))
+                    m.d.sync += [self.status.eq(status),
+                                 self.loaded.eq(status == CODE["OK"])]
+                    m.next = "FINISHED"
+            with m.If(self.begin):
+                m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), self.loaded.eq(0),
+                             total.eq(0), crc_exp.eq(0), n_layers.eq(0)]
+                m.d.sync += [f.eq(0) for f in fill]
+                m.next = "HDR"
+
+        @contextmanager
+        def state(name):
+            with m.State(name):
+                yield
+                control(name)
+
+        with m.FSM() as fsm:
+            with state("IDLE"):
+                pass
+            with state("HDR"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    with m.Switch(widx):
+                        with m.Case(0):
+                            with m.If(w != IMAGE_MAGIC[0]):
+                                fail("IMG_MAGIC", True)
+                        with m.Case(1):
+                            with m.If(w != IMAGE_MAGIC[1]):
+                                fail("IMG_MAGIC", True)
+                        with m.Case(2):
+                            with m.If(w != IMAGE_VERSION):
+                                fail("IMG_VERSION", True)
+                        with m.Case(3):
+                            with m.If((w == 0) | (w > self.max_layers)):
+                                fail("IMG_CAPACITY")
+                        with m.Case(4):
+                            with m.If(w != N):
+                                fail("IMG_CONFIG", True)
+                        with m.Case(5):
+                            with m.If(w != 0):
+                                fail("IMG_UNSUPPORTED")
+                        with m.Case(10):
+                            with m.If((w == 0) | (w > self.max_len)):
+                                fail("IMG_CAPACITY")
+                        with m.Case(11):
+                            with m.If((w == 0) | (w > self.max_out)):
+                                fail("IMG_CAPACITY")
+                        with m.Case(12):
+                            with m.If(w != CB):
+                                fail("IMG_CONFIG", True)
+                        with m.Case(15):
+                            m.d.sync += [lay.eq(0), d.eq(0), prev_out.eq(in_len),
+                                         ptr_next.eq(0), row_next.eq(0)]
+                            m.next = "DESC"
+
+            with state("DESC"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += d.eq(d + 1)
+                    with m.Switch(d):
+                        with m.Case(0):
+                            with m.If(w != 1):                   # fc
+                                fail("IMG_UNSUPPORTED")
+                        with m.Case(1):
+                            with m.If(w != 1):                   # shared
+                                fail("IMG_UNSUPPORTED")
+                        with m.Case(2):
+                            is_last = lay == n_layers - 1
+                            m.d.sync += [ent.relu.eq(w[0]), ent.last.eq(w[1])]
+                            with m.If((w[1] != is_last) | (w[2:] != 0)):
+                                fail("IMG_FIELD")
+                        with m.Case(3):
+                            m.d.sync += ent.inp.eq(w)
+                            with m.If(w != prev_out):
+                                fail("IMG_FIELD")
+                        with m.Case(4):
+                            m.d.sync += ent.out.eq(w)
+                            last = lay == n_layers - 1
+                            with m.If((w == 0) | (w > N * self.rows_per_pe)
+                                      | (row_next + w > self.max_rows)
+                                      | (~last & (w > self.max_len))):
+                                fail("IMG_CAPACITY")
+                            with m.Elif(last & (w != classes)):
+                                fail("IMG_FIELD")
+                        with m.Case(13):
+                            m.d.sync += ent.cb_bits.eq(w)
+                            with m.If((w == 0) | (w > CB)):
+                                fail("IMG_FIELD")
+                        with m.Case(31):
+                            m.d.comb += self.lt_we.eq(1)
+                            m.d.sync += [ptr_next.eq(ptr_next + ent.inp + 1),
+                                         row_next.eq(row_next + ent.out),
+                                         prev_out.eq(ent.out), lay.eq(lay + 1)]
+                            with m.If(ptr_next + ent.inp + 1 > self.pointers):
+                                fail("IMG_CAPACITY")
+                            with m.Elif(lay == n_layers - 1):
+                                m.d.sync += lay.eq(0)
+                                m.next = "FETCH"
+                    m.d.comb += [self.lt_data.ptr_base.eq(ptr_next),
+                                 self.lt_data.row_base.eq(row_next),
+                                 self.lt_data.bank.eq(lay)]
+
+            with state("FETCH"):               # the table entry is read at ``lay``
+                m.next = "CONF"
+            with state("CONF"):
+                m.d.sync += [L.eq(self.lt_rd_data), count.eq(0)]
+                m.next = "CBOOK"
+
+            with state("CBOOK"):
+                m.d.comb += [self.i.ready.eq(1), self.ld_all.eq(1), self.ld_mem.eq(MEM_CB),
+                             self.ld_addr.eq(Cat(count[:CB], lay)), self.ld_data.eq(w)]
+                with m.If(take):
+                    m.d.comb += self.ld_we.eq(1)
+                    m.d.sync += count.eq(count + 1)
+                    with m.If((w[7:] != 0) & (w[7:] != 0x1FF)):
+                        fail("IMG_FIELD")
+                    with m.Elif(count == (Const(1, 9) << L.cb_bits) - 1):
+                        m.d.sync += [k.eq(0), j.eq(0), half.eq(0)]
+                        m.next = "PTR"
+
+            with state("PTR"):
+                m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
+                             self.ld_addr.eq(L.ptr_base + j - 1),
+                             self.ld_data.eq(self.pointer_word(prev_local, local - prev_local))]
+                with m.If(take):
+                    m.d.sync += half.eq(~half[0])
+                    with m.If(half[0] == 0):
+                        m.d.sync += lo.eq(w)
+                    with m.Elif(w[8:] != 0):                      # a pointer past 2**24
+                        fail("IMG_FIELD")
+                    with m.Elif(j == 0):
+                        m.d.sync += [delta.eq(fill[k] - p), prev_local.eq(fill[k]),
+                                     start[k].eq(fill[k]), prev_p.eq(p), j.eq(1)]
+                        with m.If((k != 0) & (p != prev_p)):
+                            fail("IMG_FIELD")
+                    with m.Else():
+                        m.d.comb += self.ld_we.eq(1)
+                        m.d.sync += [prev_local.eq(local), prev_p.eq(p), j.eq(j + 1)]
+                        with m.If(p < prev_p):
+                            fail("IMG_FIELD")
+                        with m.Elif(j == L.inp):
+                            with m.If(local > self.entries):
+                                fail("IMG_CAPACITY")
+                            with m.Else():
+                                m.d.sync += [fill[k].eq(local), stop[k].eq(local)]
+                                m.next = "PTR_END"
+
+            with state("PTR_END"):             # the end pointer of PE ``k``'s last column
+                m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
+                             self.ld_addr.eq(L.ptr_base + L.inp),
+                             self.ld_data.eq(self.pointer_word(prev_local, 0))]
+                m.d.sync += [k.eq(k + 1), j.eq(0)]
+                with m.If(k == N - 1):
+                    m.d.sync += [k.eq(0), a.eq(start[0])]
+                    m.next = "ENT_NEXT"
+                with m.Else():
+                    m.next = "PTR"
+
+            with state("ENT_NEXT"):            # skip PEs with no entry in this layer
+                with m.If(k == N):
+                    m.d.sync += [count.eq(0), half.eq(0)]
+                    m.next = "BIAS"
+                with m.Elif(a == stop[k]):
+                    m.d.sync += [k.eq(k + 1), a.eq(start[k + 1])]
+                with m.Else():
+                    m.next = "ENT"
+
+            with state("ENT"):
+                m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_ENT),
+                             self.ld_addr.eq(a), self.ld_data.eq(w)]
+                with m.If(take):
+                    m.d.comb += self.ld_we.eq(1)
+                    m.d.sync += a.eq(a + 1)
+                    code = w[:CB]
+                    row = w[CB:] * N + k
+                    with m.If((row >= L.out) | (code >= (Const(1, 9) << L.cb_bits))):
+                        fail("IMG_FIELD")
+                    with m.Elif(a + 1 == stop[k]):
+                        m.d.sync += [k.eq(k + 1), a.eq(start[k + 1])]
+                        m.next = "ENT_NEXT"
+
+            with state("BIAS"):
+                m.d.comb += [self.i.ready.eq(1), self.bias_addr.eq((L.row_base + count)[:rbits]),
+                             self.bias_data.eq(p)]
+                with m.If(take):
+                    m.d.sync += half.eq(~half[0])
+                    with m.If(half[0] == 0):
+                        m.d.sync += lo.eq(w)
+                    with m.Else():
+                        m.d.comb += self.bias_we.eq(1)
+                        m.d.sync += count.eq(count + 1)
+                        with m.If(count == L.out - 1):
+                            m.d.sync += [count.eq(0), half.eq(0)]
+                            m.next = "BIAS_END"
+
+            with state("BIAS_END"):
+                with m.If(L.last):
+                    m.d.sync += lay.eq(lay + 1)
+                    m.next = "DONE"
+                with m.Else():
+                    m.next = "RQ"
+
+            with state("RQ"):
+                m.d.comb += [self.i.ready.eq(1), self.rq_addr.eq((L.row_base + count)[:rbits]),
+                             self.rq_data.eq(Cat(lo, mid[:15], w[:5]))]
+                with m.If(take):
+                    m.d.sync += half.eq(Mux(half == 2, 0, half + 1))
+                    with m.If(half == 0):
+                        m.d.sync += lo.eq(w)
+                    with m.Elif(half == 1):
+                        m.d.sync += mid.eq(w)
+                        with m.If(w[15]):
+                            fail("IMG_FIELD")
+                    with m.Elif(w > 31):
+                        fail("IMG_FIELD")
+                    with m.Else():
+                        m.d.comb += self.rq_we.eq(1)
+                        m.d.sync += count.eq(count + 1)
+                        with m.If(count == L.out - 1):
+                            m.d.sync += lay.eq(lay + 1)
+                            m.next = "FETCH"
+
+            with state("DONE"):
+                m.d.comb += [self.i.ready.eq(1), ok_end.eq(1)]
+            with state("SKIP"):
+                m.d.comb += self.i.ready.eq(1)
+            with state("FINISHED"):
+                pass
+
+        m.d.comb += self.finished.eq(fsm.ongoing("FINISHED"))
+        return m
