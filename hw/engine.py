@@ -24,7 +24,7 @@ class Engine(wiring.Component):
 
     Ports, all driven by the host link (``HostLink``):
 
-    * ``img``, ``img_begin``, ``img_end`` and the loader's verdict
+    * ``img``, ``img_begin``, ``img_end``, ``img_odd`` and the loader's verdict
       (``img_finished``, ``img_status``, ``loaded``, ``in_len``, ``classes``):
       ``ImageLoader``.
     * ``act_we``/``act_addr``/``act_data`` write the input vector (bank 0);
@@ -73,6 +73,7 @@ class Engine(wiring.Component):
         ld = self._loader.signature.members
         super().__init__({
             "img": In(stream.Signature(16)), "img_begin": In(1), "img_end": In(1),
+            "img_odd": In(1),
             "img_finished": Out(1), "img_status": Out(8), "loaded": Out(1),
             "in_len": Out(16), "classes": Out(16),
             "act_we": In(1), "act_addr": In(range(max_len)), "act_data": In(signed(8)),
@@ -94,7 +95,7 @@ class Engine(wiring.Component):
         m.submodules.table = table = Memory(shape=layout, depth=self.max_layers, init=[])
         lt_w, lt_ld, lt_seq = table.write_port(), table.read_port(), table.read_port()
         m.d.comb += [
-            ld.begin.eq(self.img_begin), ld.end.eq(self.img_end),
+            ld.begin.eq(self.img_begin), ld.end.eq(self.img_end), ld.odd.eq(self.img_odd),
             self.img_finished.eq(ld.finished), self.img_status.eq(ld.status),
             self.loaded.eq(ld.loaded), self.in_len.eq(ld.in_len), self.classes.eq(ld.classes),
             self.n_layers.eq(ld.n_layers),

@@ -175,13 +175,11 @@ class HostLink(wiring.Component):
                         m.d.sync += word_lo.eq(b)
                 with m.If((n == 0) & ~word_valid):
                     m.d.sync += odd.eq(word_half)
-                    m.d.comb += eng.img_end.eq(1)
                     m.next = "LOAD_END"
             with m.State("LOAD_END"):
-                m.d.comb += eng.img_end.eq(~eng.img_finished)
+                m.d.comb += [eng.img_end.eq(~eng.img_finished), eng.img_odd.eq(odd)]
                 with m.If(eng.img_finished):
-                    status = Mux(odd, CODE["IMG_LENGTH"], eng.img_status)
-                    respond(status)
+                    respond(eng.img_status)
                     m.next = "SEND"
 
             with m.State("INPUT"):

@@ -41,7 +41,8 @@ class ImageLoader(wiring.Component):
     ``begin`` starts a load (and forgets the model loaded before); the words
     follow on ``i`` (one per cycle, but for one extra cycle at each PE's last
     column pointer and one per PE between entry blocks); ``end`` says the
-    host sent its last word; it holds ``end`` until ``finished``, which rises
+    host sent its last word (``odd`` with it: and half a word more, which makes
+    the image's length wrong); it holds ``end`` until ``finished``, which rises
     within a few cycles (the loader may still be between sections) with
     ``status``: ``OK`` and ``loaded`` high, or the first error that explains
     the image (``golden.hwmodel.protocol.STATUS``): a header that is not an
@@ -94,7 +95,7 @@ class ImageLoader(wiring.Component):
             (max_rows - 1).bit_length() or 1, bank_bits)
         super().__init__({
             "i": In(stream.Signature(16)),
-            "begin": In(1), "end": In(1),
+            "begin": In(1), "end": In(1), "odd": In(1),
             "finished": Out(1), "status": Out(8), "loaded": Out(1),
             "n_layers": Out(range(max_layers + 1)), "in_len": Out(16), "classes": Out(16),
             "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)), "ld_mem": Out(2),
@@ -186,7 +187,8 @@ class ImageLoader(wiring.Component):
                             "BIAS_END"):
                 with m.If(self.end):
                     status = Mux(herr != 0, herr,
-                                 Mux((widx < 16) | (widx != total), CODE["IMG_LENGTH"],
+                                 Mux(self.odd | (widx < 16) | (widx != total),
+                                     CODE["IMG_LENGTH"],
                                      Mux(crc.crc != crc_exp, CODE["IMG_CRC"],
                                          Mux(err != 0, err,
                                              Mux(ok_end, CODE["OK"], CODE["IMG_FIELD"])))))

@@ -1,0 +1,195 @@
+"""hw.engine.Engine behind hw.hostlink.HostLink, in amaranth.sim, driven by the
+host protocol client: whole models against golden.hwmodel.engine, the cycle
+model against the engine's counters, and every bad image and protocol misuse
+ending in its error status."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from golden.hwmodel.cycles import model_cycles
+from golden.hwmodel.engine import engine_forward, engine_model, layer_forward
+from golden.hwmodel.image import HEADER_WORDS, memory_image
+from golden.hwmodel.protocol import CMD, CODE, INFO_BYTES, EngineClient, EngineError
+from hw.hostlink import HostLink
+from hw.spmv import SparseMatVec
+from sim.amsim import run_testbenches
+from sim.engine import host_run, random_fc_model
+from sim.host import AmaranthLink
+from tests.test_golden_image import model as conv_model
+
+SMALL = dict(queue_depth=4, max_layers=4, max_len=32, max_rows=96, max_out=16,
+             pe=dict(code_bits=4, rows=32, pointers=96, entries=512))
+
+
+def engine(n_pe=4, **kw):
+    return HostLink(n_pe=n_pe, **{**SMALL, **kw})
+
+
+def inputs(rng, n_in):
+    """Random int8 inputs, an all-zero one and a saturating one."""
+    return np.vstack([rng.integers(-128, 128, (3, n_in)), np.zeros((1, n_in), int),
+                      np.where(rng.random((1, n_in)) < 0.5, -128, 127)])
+
+
+@pytest.mark.parametrize("n_pe", [1, 2, 3, 4])
+def test_models_match_the_engine_model_and_the_cycle_model(n_pe):
+    rng = np.random.default_rng(n_pe)
+    # A layer narrower than the PEs (some own no row), an all-zero layer and a
+    # dense one; random stalls on both byte streams.
+    zm = random_fc_model(rng, [12, 20, 3, 16, 5], [0.7, 0.5, 0.0, 1.0])
+    xs = inputs(rng, 12)
+    dut = engine(n_pe)
+    y, counters = host_run(dut, memory_image(zm, n_pe), xs, stall=0.3, seed=n_pe)
+    em = engine_model(zm)
+    assert np.array_equal(y, engine_forward(em, xs))
+    # The data reach the edges: saturated activations, and an all-zero layer output.
+    hidden = layer_forward(em.layers[0], xs)
+    assert (hidden == 127).any() and (hidden == 0).any()
+    overhead = SparseMatVec.overhead - 1     # busy cycles past the model's end
+    for x, c in zip(xs, counters):
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=SMALL["queue_depth"])
+        assert c["macs"] == sum(p.useful_macs for p in phases)
+        assert c["mac_cycles"] == sum(p.mac_cycles + overhead for p in phases)
+        assert c["cycles"] > c["mac_cycles"]
+
+
+def test_a_wider_code_field_and_one_pe_per_row():
+    rng = np.random.default_rng(7)
+    zm = random_fc_model(rng, [8, 6, 4], [0.6, 0.6], code_bits=3)
+    xs = inputs(rng, 8)
+    y, _ = host_run(engine(2), memory_image(zm, 2, code_field=4), xs)
+    assert np.array_equal(y, engine_forward(engine_model(zm), xs))
+
+
+def set_words(image: bytes, changes: dict, crc: bool = True) -> bytes:
+    """``image`` with words changed, its CRC made right again unless ``crc`` is False."""
+    b = bytearray(image)
+    for at, v in changes.items():
+        struct.pack_into("<H", b, 2 * at, v)
+    if crc:
+        struct.pack_into("<I", b, 16, zlib.crc32(bytes(b[2 * HEADER_WORDS:])))
+    return bytes(b)
+
+
+def desc_field(image: bytes, layer: int, word: int) -> int:
+    w = np.frombuffer(image, "<u2")
+    d = HEADER_WORDS + 32 * layer + word
+    return int(w[d]) | int(w[d + 1]) << 16
+
+
+def bad_images(good: bytes) -> list[tuple[str, bytes, str]]:
+    d0 = HEADER_WORDS
+    ptr, ent = desc_field(good, 0, 16), desc_field(good, 0, 18)
+    rq, cb = desc_field(good, 0, 22), desc_field(good, 0, 14)
+    w = np.frombuffer(good, "<u2")
+    flipped = bytearray(good)
+    flipped[2 * ent + 1] ^= 0x10
+    big = random_fc_model(np.random.default_rng(1), [40, 4], [0.5])
+    many = random_fc_model(np.random.default_rng(1), [4, 4, 4, 4, 4, 4], [0.5] * 5)
+    return [
+        ("empty", b"", "IMG_LENGTH"),
+        ("bad magic", set_words(good, {0: 0x1234}, crc=False), "IMG_MAGIC"),
+        ("version", set_words(good, {2: 9}, crc=False), "IMG_VERSION"),
+        ("for 2 PEs", memory_image(conv_model(np.random.default_rng(0)), 2), "IMG_CONFIG"),
+        ("code field", set_words(good, {12: 5}, crc=False), "IMG_CONFIG"),
+        ("truncated", good[:-2], "IMG_LENGTH"),
+        ("odd length", good + b"\0", "IMG_LENGTH"),
+        ("extra words", good + b"\0\0", "IMG_LENGTH"),
+        ("flipped bit", bytes(flipped), "IMG_CRC"),
+        ("conv layer", set_words(good, {d0: 2}), "IMG_UNSUPPORTED"),
+        ("binary layer", set_words(good, {d0 + 1: 2}), "IMG_UNSUPPORTED"),
+        ("too long an input", memory_image(big, 4), "IMG_CAPACITY"),
+        ("too many layers", memory_image(many, 4), "IMG_CAPACITY"),
+        ("broken chain", set_words(good, {d0 + 3: int(w[d0 + 3]) + 1}), "IMG_FIELD"),
+        ("not the last layer", set_words(good, {d0 + 2: 3}), "IMG_FIELD"),
+        ("codebook not int8", set_words(good, {cb + 1: 0x0100}), "IMG_FIELD"),
+        ("pointer runs back", set_words(good, {ptr + 2: int(w[ptr]) - 1}), "IMG_FIELD"),
+        ("row outside", set_words(good, {ent: 0xFFF1}), "IMG_FIELD"),
+        ("shift 40", set_words(good, {rq + 2: 40}), "IMG_FIELD"),
+        ("M0 >= 2**31", set_words(good, {rq + 1: 0x8000}), "IMG_FIELD"),
+    ]
+
+
+def test_bad_images_end_in_their_error_status():
+    rng = np.random.default_rng(3)
+    zm = random_fc_model(rng, [12, 20, 5], [0.4, 0.5])
+    good = memory_image(zm, 4)
+    cases = bad_images(good)
+    x = rng.integers(-128, 128, 12)
+    dut = engine(4)
+    seen = []
+
+    async def tb(ctx):
+        client = EngineClient(AmaranthLink(ctx, dut, timeout=50_000))
+        for name, image, _ in cases:
+            await client.load(good)                      # a model that the bad one replaces
+            with pytest.raises(EngineError) as e:
+                await client.load(image)
+            err, flags = await client.status()
+            seen.append((name, e.value.name, err, flags))
+            with pytest.raises(EngineError, match="NO_MODEL"):
+                await client.run()
+        await client.load(good)                          # and the engine recovers
+        y, _ = await client.infer(x)
+        seen.append(("recovered", y.tolist(), 0, 0))
+
+    run_testbenches(dut, tb)
+    for (name, _, code), (_, got, err, flags) in zip(cases, seen):
+        assert (name, got) == (name, code)
+        assert err == CODE[code] and flags & 1 == 0, name
+    want = engine_forward(engine_model(zm), x[None])[0].tolist()
+    assert seen[-1][1] == want
+
+
+def test_protocol_misuse_answers_with_an_error():
+    rng = np.random.default_rng(4)
+    zm = random_fc_model(rng, [6, 8, 3], [0.5, 0.5])
+    image = memory_image(zm, 4)
+    x = rng.integers(-128, 128, 6)
+    dut = engine(4)
+    log = []
+
+    async def expect(coro, name):
+        try:
+            await coro
+            log.append("OK")
+        except EngineError as e:
+            log.append(e.name)
+        return name
+
+    async def tb(ctx):
+        link = AmaranthLink(ctx, dut, timeout=20_000)
+        client = EngineClient(link)
+        want = []
+        for coro, name in ((client.run(), "NO_MODEL"), (client.write_input(x), "NO_MODEL"),
+                           (client.output(), "NO_OUTPUT")):
+            want.append(await expect(coro, name))
+        await link.send(bytes([0x7F]))                    # not a command
+        log.append({0x01: "BAD_COMMAND"}.get((await link.recv(1))[0], "?"))
+        want.append("BAD_COMMAND")
+        log.append(await client.status())
+        want.append((CODE["BAD_COMMAND"], 0))
+        log.append(await client.status())                 # the read cleared it
+        want.append((0, 0))
+        await client.load(image)
+        for coro, name in ((client.run(), "NO_INPUT"), (client.write_input(x[:-1]), "BAD_LENGTH"),
+                           (client.write_input(np.r_[x, 1]), "BAD_LENGTH"),
+                           (client.output(), "NO_OUTPUT"), (client.write_input(x), "OK"),
+                           (client.run(), "OK")):
+            want.append(await expect(coro, name))
+        log.append((await client.output()).tolist())
+        want.append(engine_forward(engine_model(zm), x[None])[0].tolist())
+        log.append(await client.status())
+        want.append((CODE["NO_OUTPUT"], 7))
+        info = await client.info()
+        log.append((info.n_pe, info.code_bits, info.max_len))
+        want.append((4, 4, SMALL["max_len"]))
+        log.append(want)
+
+    run_testbenches(dut, tb)
+    want = log.pop()
+    assert log == want
+    assert CMD["info"] == 1 and INFO_BYTES == 16
