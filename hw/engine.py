@@ -10,7 +10,7 @@ from .loader import ImageLoader
 from .params import reject
 from .spmv import SparseMatVec
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "engine_params"]
 
 
 class Engine(wiring.Component):
@@ -155,11 +155,9 @@ class Engine(wiring.Component):
                 m.d.sync += [L.eq(lt_seq.data), idx.eq(0)]
                 m.next = "SPARSE"
             with m.State("SPARSE"):
-                m.d.comb += mv.start.eq(~sparse)
                 m.d.sync += sparse.eq(1)
                 with m.If(sparse & ~mv.busy):
                     m.d.sync += sparse.eq(0)
-                    m.d.comb += out.start.eq(1)
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
                 with m.If(~out.busy & ~out.start):
@@ -169,9 +167,42 @@ class Engine(wiring.Component):
                     with m.Else():
                         m.next = "FETCH"
             running = ~fsm.ongoing("IDLE")
+        # Starts as expressions of the state (Icarus: see ``HostLink``).
+        m.d.comb += [mv.start.eq(fsm.ongoing("SPARSE") & ~sparse),
+                     out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy)]
         with m.If(running):
             m.d.sync += [cycles.eq(cycles + 1), macs.eq(macs + mv.macs)]
         with m.If(mv.busy):
             m.d.sync += mac_cycles.eq(mac_cycles + 1)
         m.d.comb += self.busy.eq(running)
         return m
+
+
+def _pow2(n: int, least: int = 2) -> int:
+    return max(least, 1 << (max(1, n) - 1).bit_length())
+
+
+def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | None = None,
+                  entry_ram: str | None = None) -> dict:
+    """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
+    ``ZModel`` of shared fully connected layers) with ``n_pe`` PEs: memory
+    depths rounded up to powers of two, one codebook bank per layer. With
+    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM."""
+    from golden.hwmodel.image import pe_tables  # noqa: PLC0415
+
+    fc = [ly for ly in zm.layers if ly.storage != "none"]
+    if code_bits is None:
+        code_bits = max(ly.code_bits or 1 for ly in fc)
+    widths = [ly.inp for ly in fc] + [ly.out for ly in fc[:-1]]
+    most_rows = max(-(-ly.out // n_pe) for ly in fc)
+    entries = 0
+    for k in range(n_pe):
+        entries = max(entries, sum(len(pe_tables(ly.codes, n_pe, code_bits)[k][1])
+                                   for ly in fc if ly.codes is not None))
+    return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),
+                max_len=_pow2(max(widths)), max_rows=_pow2(sum(ly.out for ly in fc)),
+                max_out=_pow2(fc[-1].out),
+                pe=dict(code_bits=code_bits, rows=_pow2(most_rows),
+                        pointers=_pow2(sum(ly.inp + 1 for ly in fc)),
+                        entries=1 << 14 if entry_ram == "spram" else _pow2(entries + 1),
+                        entry_ram=entry_ram))

@@ -101,9 +101,8 @@ class HostLink(wiring.Component):
         m.d.comb += [self.loaded.eq(eng.loaded), self.busy.eq(eng.busy),
                      self.error.eq(last_err != 0)]
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("CMD"):
-                m.d.comb += self.i.ready.eq(1)
                 with m.If(take):
                     m.d.sync += [cmd.eq(b), n.eq(0)]
                     with m.Switch(b):
@@ -148,7 +147,6 @@ class HostLink(wiring.Component):
                             m.next = "SEND"
 
             with m.State("ARG"):              # little-endian length argument
-                m.d.comb += self.i.ready.eq(1)
                 with m.If(take):
                     m.d.sync += [n.eq(Mux(cmd == CMD["load"], Cat(n[8:32], b), Cat(n[8:16], b))),
                                  narg.eq(narg - 1)]
@@ -164,7 +162,6 @@ class HostLink(wiring.Component):
             with m.State("LOAD"):
                 # Pair bytes into words for the loader; a word waits (and the byte
                 # stream with it) while the loader stalls.
-                m.d.comb += self.i.ready.eq((n != 0) & ~(word_valid & ~eng.img.ready))
                 with m.If(eng.img.ready):
                     m.d.sync += word_valid.eq(0)
                 with m.If(take):
@@ -183,7 +180,6 @@ class HostLink(wiring.Component):
                     m.next = "SEND"
 
             with m.State("INPUT"):
-                m.d.comb += self.i.ready.eq(n != 0)
                 ok = eng.loaded & (n_in == eng.in_len)
                 with m.If(take):
                     m.d.sync += [n.eq(n - 1), n_in.eq(n_in + 1)]
@@ -203,7 +199,6 @@ class HostLink(wiring.Component):
                     m.next = "SEND"
 
             with m.State("SEND"):
-                m.d.comb += self.o.valid.eq(1)
                 with m.If(self.o.ready):
                     m.d.sync += [resp.eq(resp >> 8), resp_len.eq(resp_len - 1)]
                     with m.If(resp_len == 1):
@@ -217,5 +212,14 @@ class HostLink(wiring.Component):
                 m.d.sync += [resp.eq(eng.out_data), resp_len.eq(4), n.eq(n + 1),
                              rows_left.eq(rows_left - 1)]
                 m.next = "SEND"
-        m.d.comb += eng.out_addr.eq(n)
+        # Handshakes as expressions of the state, not defaults overridden in it:
+        # Icarus never runs an ``always @*`` block whose inputs do not change, so
+        # a default-and-override ``ready`` stayed X until the first byte.
+        m.d.comb += [
+            self.i.ready.eq(fsm.ongoing("CMD") | fsm.ongoing("ARG")
+                            | (fsm.ongoing("LOAD") & (n != 0) & ~(word_valid & ~eng.img.ready))
+                            | (fsm.ongoing("INPUT") & (n != 0))),
+            self.o.valid.eq(fsm.ongoing("SEND")),
+            eng.out_addr.eq(n),
+        ]
         return m

@@ -3,11 +3,17 @@ shared by the tests and ``bench/engine.py``."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from .amsim import run_testbenches
+from .harness import run_cocotb
 
-__all__ = ["run_spmv", "load_layer", "write_acts", "random_fc_model", "host_run"]
+__all__ = ["run_spmv", "load_layer", "write_acts", "random_fc_model", "host_run",
+           "simulate_model"]
 
 
 async def load_layer(ctx, dut, loads, *, ptr_base: int = 0):
@@ -104,3 +110,33 @@ def host_run(dut, image: bytes, xs, *, stall: float = 0.0, seed: int = 0
 
     run_testbenches(dut, tb)
     return np.array(res["y"]), res["c"]
+
+
+def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth: int = 8,
+                   stall: float = 0.0, waves: bool = False, build_root=None,
+                   case: str | None = None) -> dict:
+    """Run ``zm`` on the engine RTL (``hw.hostlink.HostLink`` sized by
+    ``hw.engine.engine_params``) in ``sim`` through the host protocol: load its
+    memory image, then each int8 input row of ``xq``. Returns ``outputs``
+    ``(len(xq), classes)``, per-input ``counters``, the engine ``info``, the
+    ``build_dir`` and the ``waves`` file (or None)."""
+    from golden.hwmodel.image import memory_image  # noqa: PLC0415
+    from hw.engine import engine_params  # noqa: PLC0415
+    from hw.hostlink import HostLink  # noqa: PLC0415
+
+    params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth)
+    image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"])
+    top = HostLink(**params)
+    with tempfile.TemporaryDirectory(prefix="zipcore-sim-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "model.zimg").write_bytes(image)
+        np.save(tmp / "inputs.npy", np.asarray(xq, dtype=np.int64))
+        res = run_cocotb(top, "engine", "sim.tb.tb_engine", sim=sim,
+                         case=case or f"n{n_pe}_q{queue_depth}", waves=waves,
+                         build_root=build_root,
+                         params={"image": str(tmp / "model.zimg"),
+                                 "inputs": str(tmp / "inputs.npy"),
+                                 "result": str(tmp / "result.json"), "stall": stall})
+        out = json.loads((tmp / "result.json").read_text())
+    return {"outputs": np.array(out["outputs"], dtype=np.int64), "counters": out["counters"],
+            "info": out["info"], "build_dir": res.build_dir, "waves": res.waves}

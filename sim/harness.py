@@ -68,6 +68,18 @@ def component_verilog(component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False)
 
 
+_KICK = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;")
+
+
+def icarus_time_zero(text: str) -> str:
+    """Yosys's Verilog makes every ``always @*`` block read a register declared
+    ``= 0`` so that it runs once at time zero; Icarus 11 gives that initialiser
+    no event, so a block whose inputs never change (a default overridden in an
+    FSM state, a read of an array index that stays 0) was never run and its
+    outputs stayed X. An ``initial`` assignment from X to 0 is an event."""
+    return _KICK.sub(lambda mt: f"reg {mt.group(1)};\n  initial {mt.group(1)}= 1'b0;", text)
+
+
 def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", s)
 
@@ -90,7 +102,8 @@ def run_cocotb(component, toplevel: str, test_module: str, *, sim: str = "verila
     build_dir = Path(build_root or DEFAULT_BUILD_ROOT) / _safe(f"{toplevel}-{sim}-{case}")
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
-    write_if_changed(src, component_verilog(component, toplevel))
+    text = component_verilog(component, toplevel)
+    write_if_changed(src, icarus_time_zero(text) if sim == "icarus" else text)
     sources = [src]
     for family, cell in cells:
         model = build_dir / f"{family}_{cell}.v"
