@@ -114,17 +114,18 @@ def host_run(dut, image: bytes, xs, *, stall: float = 0.0, seed: int = 0
 
 def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth: int = 8,
                    stall: float = 0.0, waves: bool = False, build_root=None,
-                   case: str | None = None) -> dict:
+                   case: str | None = None, entry_ram: str | None = None) -> dict:
     """Run ``zm`` on the engine RTL (``hw.hostlink.HostLink`` sized by
     ``hw.engine.engine_params``) in ``sim`` through the host protocol: load its
     memory image, then each int8 input row of ``xq``. Returns ``outputs``
     ``(len(xq), classes)``, per-input ``counters``, the engine ``info``, the
-    ``build_dir`` and the ``waves`` file (or None)."""
+    ``build_dir`` and the ``waves`` file (or None). ``entry_ram="spram"`` builds
+    the iCE40 configuration (entries in SPRAM, simulated with Yosys's model)."""
     from golden.hwmodel.image import memory_image  # noqa: PLC0415
     from hw.engine import engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
 
-    params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth)
+    params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram)
     image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"])
     top = HostLink(**params)
     with tempfile.TemporaryDirectory(prefix="zipcore-sim-") as tmp:
@@ -134,6 +135,7 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
         res = run_cocotb(top, "engine", "sim.tb.tb_engine", sim=sim,
                          case=case or f"n{n_pe}_q{queue_depth}", waves=waves,
                          build_root=build_root,
+                         cells=(("ice40", "SB_SPRAM256KA"),) if entry_ram == "spram" else (),
                          params={"image": str(tmp / "model.zimg"),
                                  "inputs": str(tmp / "inputs.npy"),
                                  "result": str(tmp / "result.json"), "stall": stall})

@@ -6,9 +6,11 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import layer_cycles
-from golden.hwmodel.engine import engine_model, int8_codebook, layer_forward, quantize_input
+from golden.hwmodel.engine import (engine_forward, engine_model, int8_codebook, layer_forward,
+                                   quantize_input)
 from hw.sparselayer import SparseLayer
 from hw.spmv import SparseMatVec
+from sim.engine import random_fc_model, simulate_model
 from sim.harness import SimulatorMissing, run_cocotb
 from tests.test_hw_sparselayer import two_layer_model
 
@@ -76,3 +78,22 @@ def test_sparse_layer(sim, raw):
                    case="raw" if raw else "requant")
     except SimulatorMissing as e:
         pytest.skip(str(e))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,n_pe,depth,ram", [("verilator", 3, 2, None), ("icarus", 3, 2, None),
+                                                ("verilator", 4, 4, "spram")])
+def test_engine_through_the_host_protocol(sim, n_pe, depth, ram):
+    """The whole engine behind its byte protocol, random stalls on both byte streams:
+    a layer narrower than the PEs, an all-zero layer, a dense one; every output
+    equals engine_forward."""
+    rng = np.random.default_rng(n_pe + depth)
+    zm = random_fc_model(rng, [12, 20, 3, 16, 5], [0.7, 0.5, 0.0, 1.0])
+    xs = np.vstack([rng.integers(-128, 128, (4, 12)), np.zeros((1, 12), int)])
+    try:
+        r = simulate_model(zm, xs, sim=sim, n_pe=n_pe, queue_depth=depth, stall=0.3,
+                           entry_ram=ram, case=f"test_n{n_pe}_q{depth}_{ram}")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))
+    assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))
+    assert r["info"]["n_pe"] == n_pe and r["info"]["queue_depth"] == depth

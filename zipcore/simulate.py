@@ -144,7 +144,6 @@ def add_parser(sub):
     s.add_argument("--pes", type=int, default=4, metavar="N", help="processing elements")
     s.add_argument("--queue-depth", type=int, default=8, metavar="D",
                    help="activation queue depth per PE (default 8)")
-    s.add_argument("--waves", metavar="FILE", help="write the trace (FST for Verilator, "
-                                                   "VCD for Icarus) to FILE")
+    s.add_argument("--waves", metavar="FILE", help="write the simulator's trace (FST) to FILE")
     s.add_argument("--json", metavar="FILE", help="write the report as JSON")
     s.set_defaults(func=cmd_simulate)

@@ -1,0 +1,57 @@
+"""``zipcore simulate``: the default digits model on the engine RTL, run as a user
+runs it, and its refusals of what it cannot run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from golden.zcm import write_zcm
+from sim.tools import find_simulator
+from tests.test_cli import run
+from tests.test_golden_image import model as conv_model
+
+
+@pytest.mark.cocotb
+def test_the_full_digits_test_split_on_verilator(digits_zcm, tmp_path):
+    """Every one of the 360 test images, bit for bit, same accuracy as the golden model."""
+    if find_simulator("verilator") is None:
+        pytest.skip("verilator is not installed")
+    js = tmp_path / "sim.json"
+    r = run("simulate", str(digits_zcm), "--dataset", "digits", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert rep["images"] == 360 and rep["mismatches"] == 0
+    assert rep["accuracy"] == rep["golden_accuracy"] > 0.9
+    assert rep["cycle_model_error"] == 0.0
+    assert 0 < rep["utilization"] < rep["sparse_utilization"] <= 1
+    assert "0 mismatches" in r.stdout
+
+
+@pytest.mark.cocotb
+def test_a_digits_subset_on_icarus_with_waves(digits_zcm, tmp_path):
+    if find_simulator("icarus") is None:
+        pytest.skip("iverilog is not installed (apt-get install iverilog)")
+    js, vcd = tmp_path / "sim.json", tmp_path / "trace.fst"
+    r = run("simulate", str(digits_zcm), "--limit", "6", "--sim", "icarus", "--pes", "2",
+            "--queue-depth", "4", "--json", str(js), "--waves", str(vcd))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert (rep["images"], rep["mismatches"], rep["pes"]) == (6, 0, 2)
+    assert vcd.stat().st_size > 1000
+
+
+def test_simulate_refuses_what_it_cannot_run(tmp_path):
+    conv = tmp_path / "conv.zcm"
+    write_zcm(conv_model(np.random.default_rng(0)), conv)
+    bad = tmp_path / "bad.zcm"
+    bad.write_bytes(b"not a model")
+    for args, message in (([str(tmp_path / "missing.zcm")], "cannot read"),
+                          ([str(bad)], "zcm"),
+                          ([str(conv)], "layer 0 is a conv layer"),
+                          ([str(conv), "--pes", "0"], "--pes must be in 1..64"),
+                          ([str(conv), "--limit", "0"], "--limit must be at least 1")):
+        r = run("simulate", *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
