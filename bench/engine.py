@@ -9,13 +9,20 @@ loading every PE's memories through the load port. "RTL cycles" are from the
 start pulse until ``busy`` falls; the model predicts ``mac_cycles +
 SparseMatVec.overhead``. Utilisation is useful MACs / (N x RTL cycles).
 
-This is the sparse phase only (scanner, queues, PEs): the sequencer, the
-requantization between layers and the host link are not built yet.
+Then the whole engine (``hw.hostlink.HostLink``: loader, sequencer, every
+layer's output stage, the byte protocol) runs the default digits model
+(``build/digits-mlp.zcm``, made by ``zipcore compress`` if missing) on the
+full digits test split on Verilator, as ``zipcore simulate`` does: its wall
+time (``engine.digits_sim_s``, the Verilator build included when the
+design changed), mismatches, cycles per inference and utilisation, and the
+cycle model's error on its sparse phases.
 
 Writes bench/results/engine.json and bench/results/engine_queue_depth.png.
 Run: ``.venv/bin/python bench/engine.py`` (a few minutes); ``--quick`` for a
-smaller layer; ``--synth`` adds out-of-context builds of the N = 4 sparse
-phase on UP5K and ECP5-85F (a few more minutes).
+smaller layer and no digits run; ``--synth`` adds out-of-context builds of the
+N = 4 sparse phase and of the whole N = 4 engine sized for the digits model,
+on UP5K and ECP5-85F (10-15 more minutes). A build that does not place is
+reported with what it needed (nextpnr's utilisation).
 """
 
 from __future__ import annotations
@@ -102,6 +109,9 @@ def main(argv=None):
     png = RESULTS / "engine_queue_depth.png"
     _plot(depths, curves, rows, cols, png)
 
+    metrics["engine.utilization.n4_d10"] = metrics["d10.n4.utilisation"]
+    metrics["engine.cycle_model_error.max"] = worst
+    digits = None if args.quick else _digits(metrics)
     rows_synth = _synth(metrics) if args.synth else []
     path = write_results("engine", metrics)
     print_table(table, ("density", "N", "useful MACs", "ideal", "RTL cycles", "model",
@@ -110,29 +120,106 @@ def main(argv=None):
     print("utilisation vs queue depth at 10% density (RTL):")
     for n, pts in curves.items():
         print(f"  N={n}: " + "  ".join(f"q{d}={u:.3f}" for d, u in zip(depths, pts)))
+    if digits:
+        print("\nwhole engine, default digits model, full test split on Verilator (N = 4, q 8):")
+        print(f"  {digits['images']} images, {digits['mismatches']} mismatches, accuracy "
+              f"{digits['accuracy']:.4f} (golden {digits['golden_accuracy']:.4f}), "
+              f"{digits['sim_seconds']:.1f} s")
+        print(f"  {digits['cycles_per_inference']:.0f} cycles per inference "
+              f"({digits['sparse_cycles_per_inference']:.0f} in sparse phases); utilisation "
+              f"{digits['utilization']:.3f} of all cycles, {digits['sparse_utilization']:.3f} "
+              f"of sparse-phase cycles; cycle model error {digits['cycle_model_error']:.2%}")
     if rows_synth:
         print()
-        print_table(rows_synth, ("device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR", "SPRAM"))
+        print_table(rows_synth, ("build", "device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR",
+                                 "SPRAM", "placed"))
     print(f"\nwrote {path} and {png}")
 
 
+def _digits_model():
+    from golden.zcm import read_zcm  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parent.parent / "build" / "digits-mlp.zcm"
+    if not path.exists():
+        from zipcore.cli import main as zipcore  # noqa: PLC0415
+
+        if zipcore(["compress", "builtin:digits-mlp", "-o", str(path), "-q"]) != 0:
+            raise SystemExit("zipcore compress builtin:digits-mlp failed")
+    return read_zcm(path)
+
+
+def _digits(metrics: dict) -> dict:
+    from golden.data import load  # noqa: PLC0415
+    from zipcore.simulate import simulate_report  # noqa: PLC0415
+
+    d = load("digits")
+    rep = simulate_report(_digits_model(), d.x_test, d.y_test, sim="verilator", n_pe=4,
+                          queue_depth=8)
+    metrics.update({"engine.digits_sim_s": rep["sim_seconds"],
+                    "engine.digits.images": rep["images"],
+                    "engine.digits.mismatches": rep["mismatches"],
+                    "engine.digits.accuracy": round(rep["accuracy"], 4),
+                    "engine.digits.golden_accuracy": round(rep["golden_accuracy"], 4),
+                    "engine.digits.cycles_per_inference": round(rep["cycles_per_inference"], 1),
+                    "engine.digits.utilization": round(rep["utilization"], 4),
+                    "engine.digits.sparse_utilization": round(rep["sparse_utilization"], 4),
+                    "engine.digits.cycle_model_error": round(rep["cycle_model_error"], 4)})
+    metrics["engine.cycle_model_error.max"] = max(metrics["engine.cycle_model_error.max"],
+                                                  rep["cycle_model_error"])
+    return rep
+
+
+def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
+    """One out-of-context build; a design that does not place is reported with
+    nextpnr's utilisation of what it asked for."""
+    import re  # noqa: PLC0415
+
+    from boards.synth import SynthError, synthesize  # noqa: PLC0415
+
+    key = dev.replace("-", "_")
+    try:
+        r = synthesize(build(dev), dev, freq_mhz=freq, name=name)
+    except SynthError as e:
+        log = Path(re.search(r"log: (\S+?)\)", str(e)).group(1)).with_name("nextpnr.log")
+        used = dict((k, int(v)) for k, v in re.findall(r"ICESTORM_(\w+):\s+(\d+)/",
+                                                        log.read_text()))
+        metrics.update({f"{prefix}.placed.{key}": 0, f"{prefix}.lc_needed.{key}": used["LC"],
+                        f"{prefix}.ebr_needed.{key}": used["RAM"],
+                        f"{prefix}.dsp.{key}": used["DSP"],
+                        f"{prefix}.spram.{key}": used["SPRAM"]})
+        return (name, dev, "-", f"{used['LC']} (needed)", "-", used["DSP"],
+                f"{used['RAM']} (needed)", used["SPRAM"], "no")
+    metrics.update({f"{prefix}.fmax_mhz.{key}": round(r.fmax, 1), f"{prefix}.lc.{key}": r.lc,
+                    f"{prefix}.core_lc.{key}": r.core_lc, f"{prefix}.dsp.{key}": r.dsp,
+                    f"{prefix}.ebr.{key}": r.ebr, f"{prefix}.spram.{key}": r.spram,
+                    f"{prefix}.placed.{key}": 1})
+    return (name, dev, f"{r.fmax:.1f}", r.lc, r.core_lc, r.dsp, r.ebr, r.spram, "yes")
+
+
 def _synth(metrics: dict) -> list:
-    """Out-of-context builds of the N = 4 sparse phase: 128 rows per PE, 256
-    pointers, 16384 entries per PE (an SPRAM on UP5K), queue depth 8."""
-    from boards.synth import synthesize  # noqa: PLC0415
+    """Out-of-context builds: the N = 4 sparse phase (128 rows per PE, 256
+    pointers, 16384 entries per PE, an SPRAM on UP5K, queue depth 8), then the
+    whole N = 4 engine sized for the digits model (``hw.engine.engine_params``)."""
+    from hw.engine import engine_params  # noqa: PLC0415
+    from hw.hostlink import HostLink  # noqa: PLC0415
+
+    def spmv(dev):
+        return SparseMatVec(n_pe=4, queue_depth=8, max_len=512,
+                            pe={"code_bits": CODE_BITS, "rows": 128, "pointers": 256,
+                                "entries": 1 << 14,
+                                "entry_ram": "spram" if dev == "up5k" else None})
+
+    zm = _digits_model()
+
+    def engine(dev):
+        return HostLink(**engine_params(zm, n_pe=4, queue_depth=8,
+                                        entry_ram="spram" if dev == "up5k" else None))
 
     rows = []
-    for dev, freq in (("up5k", 40), ("ecp5-85f", 100)):
-        dut = SparseMatVec(n_pe=4, queue_depth=8, max_len=512,
-                           pe={"code_bits": CODE_BITS, "rows": 128, "pointers": 256,
-                               "entries": 1 << 14,
-                               "entry_ram": "spram" if dev == "up5k" else None})
-        r = synthesize(dut, dev, freq_mhz=freq, name="bench-spmv4")
-        key = dev.replace("-", "_")
-        metrics.update({f"spmv4.fmax_mhz.{key}": round(r.fmax, 1), f"spmv4.lc.{key}": r.lc,
-                        f"spmv4.core_lc.{key}": r.core_lc, f"spmv4.dsp.{key}": r.dsp,
-                        f"spmv4.ebr.{key}": r.ebr, f"spmv4.spram.{key}": r.spram})
-        rows.append((dev, f"{r.fmax:.1f}", r.lc, r.core_lc, r.dsp, r.ebr, r.spram))
+    for build, name, prefix in ((spmv, "bench-spmv4", "spmv4"), (engine, "bench-engine4",
+                                                                 "engine")):
+        for dev, freq in (("up5k", 40), ("ecp5-85f", 100)):
+            rows.append(_placed(build, dev, freq, name, metrics, prefix))
     return rows
 
 
