@@ -17,12 +17,17 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
-if command -v iverilog >/dev/null 2>&1; then
+# Debian packages: iverilog (the Icarus tests) and chromium (the report's
+# headless rendering check and screenshot).
+need=()
+command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} = 0 ]; then
     :
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing iverilog (apt-get)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog) \
-        >/dev/null 2>&1 || echo "setup: apt-get could not install iverilog; Icarus tests will skip"
+    echo "setup: installing ${need[*]} (apt-get)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") \
+        >/dev/null 2>&1 || echo "setup: apt-get could not install ${need[*]}; their tests will skip"
 else
-    echo "setup: skipping iverilog (needs root and apt-get); Icarus tests will skip"
+    echo "setup: skipping ${need[*]} (needs root and apt-get); their tests will skip"
 fi

@@ -31,10 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="list every tool of the flow with version and path")
     d.set_defaults(func=_doctor)
     from .compress import add_parsers  # noqa: PLC0415
+    from .report import add_parser as add_report  # noqa: PLC0415
     from .simulate import add_parser as add_simulate  # noqa: PLC0415
 
     add_parsers(sub)
     add_simulate(sub)
+    add_report(sub)
     return p
 
 

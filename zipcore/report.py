@@ -1,0 +1,68 @@
+"""``zipcore report``: energy, area and compression of a ``.zcm`` model, readable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.hwmodel.image import ImageError
+from golden.zcm import ZcmError, read_zcm
+
+from .compress import _dataset, write_json
+from .errors import UserError
+
+__all__ = ["cmd_report", "add_parser"]
+
+
+def cmd_report(args) -> int:
+    from reports.energy import EnergyError  # noqa: PLC0415
+    from reports.report import BOARDS, build_report, write_report  # noqa: PLC0415
+
+    if args.pes < 1 or args.pes > 64:
+        raise UserError(f"--pes must be in 1..64, not {args.pes}")
+    boards = args.board or ["icebreaker"]
+    for b in boards:
+        if b not in BOARDS:
+            raise UserError(f"unknown board {b!r} (one of: {', '.join(BOARDS)})")
+    try:
+        zm = read_zcm(args.model)
+    except ZcmError as e:
+        raise UserError(f"{args.model}: {e}") from None
+    for i, ly in enumerate(zm.layers):
+        if ly.kind != "fc" or ly.storage != "shared":
+            what = ly.kind if ly.kind != "fc" else f"{ly.storage} fc"
+            raise UserError(f"layer {i} is a {what} layer; the report covers weight-shared "
+                            "fully connected models (for now)")
+    data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
+    if data.x_test.shape[1] != int(np.prod(zm.input_shape)):
+        raise UserError(f"the model takes {int(np.prod(zm.input_shape))} inputs but "
+                        f"{data.name} has {data.x_test.shape[1]} features")
+    try:
+        r = build_report(zm, data.x_test, data.y_test, n_pe=args.pes,
+                         table_path=args.constants, boards=boards)
+    except (EnergyError, ZcmError, ImageError) as e:
+        raise UserError(str(e)) from None
+    paths = write_report(r, args.output)
+    if args.json:
+        write_json(args.json, r)
+    e = r["energy"]
+    print(f"{args.model}: dense FP32 {e['dense_fp32_pj'] / 1e6:.3f} uJ, compressed "
+          f"{e['compressed_pj'] / 1e6:.4f} uJ per inference ({e['ratio']:.1f}x less energy); "
+          f"{r['storage']['ratio']['PQH']:.1f}x smaller")
+    print(f"report: {paths['html']} (and {paths['md'].name}, {paths['json'].name}, "
+          f"{len(paths['figures'])} figures)")
+    return 0
+
+
+def add_parser(sub):
+    r = sub.add_parser("report", help="energy, area and compression report of a .zcm model "
+                                      "(HTML, Markdown, PNG, JSON)")
+    r.add_argument("model", help="the .zcm file")
+    r.add_argument("-o", "--output", required=True, help="folder for the report")
+    r.add_argument("--board", action="append", metavar="BOARD",
+                   help="icebreaker | ulx3s-85f (repeatable; default icebreaker)")
+    r.add_argument("--dataset", help="digits | digits28 | mnist:DIR (default: the model's)")
+    r.add_argument("--pes", type=int, default=4, metavar="N", help="engine PEs (default 4)")
+    r.add_argument("--constants", metavar="FILE", help="JSON file overriding energy/area "
+                                                       "constants")
+    r.add_argument("--json", metavar="FILE", help="also write the report's JSON here")
+    r.set_defaults(func=cmd_report)
