@@ -16,8 +16,7 @@ from golden.hwmodel.cycles import column_entries, spmv_cycles
 from golden.hwmodel.engine import engine_model, layer_forward, quantize_input
 from golden.pipeline import storage_report
 
-from .energy import (CATEGORIES, CONFIGS, TABLE, LayerShape, area_um2, load_table,
-                     model_energy)
+from .energy import CATEGORIES, CONFIGS, TABLE, LayerShape, area_um2, load_table, model_energy
 
 __all__ = ["build_report", "write_report", "BOARDS"]
 
@@ -110,7 +109,7 @@ def _queue_curve(zm, xq, pes=(2, 4, 8), depths=(1, 2, 4, 8, 16)) -> dict:
     em = engine_model(zm)
     layers = [(zl, el) for zl, el in zip(zm.layers, em.layers) if el.weights is not None]
     inputs, x = [], np.asarray(xq, dtype=np.int64)
-    for zl, el in zip(zm.layers, em.layers):
+    for el in em.layers:
         if el.weights is not None:
             inputs.append(x)
         x = layer_forward(el, x)

@@ -6,8 +6,13 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import layer_cycles
-from golden.hwmodel.engine import (engine_forward, engine_model, int8_codebook, layer_forward,
-                                   quantize_input)
+from golden.hwmodel.engine import (
+    engine_forward,
+    engine_model,
+    int8_codebook,
+    layer_forward,
+    quantize_input,
+)
 from hw.sparselayer import SparseLayer
 from hw.spmv import SparseMatVec
 from sim.engine import random_fc_model, simulate_model

@@ -6,8 +6,15 @@ import re
 
 import pytest
 
-from reports.energy import (EnergyError, LayerShape, energy_of, layer_counts, load_table,
-                            model_energy, sram_pj)
+from reports.energy import (
+    EnergyError,
+    LayerShape,
+    energy_of,
+    layer_counts,
+    load_table,
+    model_energy,
+    sram_pj,
+)
 from reports.render import find_chromium, images_loaded, screenshot
 from tests.test_cli import run
 
