@@ -342,6 +342,8 @@ def _sections(r: dict) -> list[tuple[str, list[str], list[list[str]] | None, str
     cf = e["configs"]
     dense, comp = cf["dense_fp32"], cf["compressed"]
     top = max(CATEGORIES, key=lambda c: dense["by_category"][c])
+    useful = sum(ly["useful_macs"] for ly in e["layers"])
+    dense_macs = sum(ly["dense_macs"] for ly in e["layers"])
     out = [(f"{r['model']} on {r['dataset']}: compressed energy and area", [
         f"Dense FP32: **{_fmt_pj(e['dense_fp32_pj'])}** per inference; compressed (P + Q + H "
         f"on the Zipcore engine, {r['pes']} PEs): **{_fmt_pj(e['compressed_pj'])}**, "
@@ -351,7 +353,7 @@ def _sections(r: dict) -> list[tuple[str, list[str], list[list[str]] | None, str
         f"weight is a {r['constants']['dram32']['value']:.0f} pJ DRAM read: {top} is "
         f"{100 * dense['by_category'][top] / dense['pj']:.1f}% of the dense energy. The "
         f"compressed weights ({comp['weight_bytes'] / 1024:.1f} KiB) sit in SRAM, only "
-        f"{100 * sum(ly['useful_macs'] for ly in e['layers']) / sum(ly['dense_macs'] for ly in e['layers']):.1f}% "
+        f"{100 * useful / dense_macs:.1f}% "
         "of the dense multiplies remain (pruned weights and zero activations skipped), and "
         "they are int8.",
         f"Measured on {r['images']} test images (activation sparsity per layer).",
