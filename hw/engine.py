@@ -52,7 +52,7 @@ class Engine(wiring.Component):
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
                  max_len: int = 512, max_rows: int = 1024, max_out: int = 64,
-                 pe: dict | None = None, digit_bits: int = 8):
+                 pe: dict | None = None, digit_bits: int = 16):
         pe = dict(pe or {})
         if "cb_banks" in pe:
             reject(self, "pe must not set cb_banks: the engine holds one per layer "

@@ -92,7 +92,7 @@ def cases(rng, n, acc_bits):
     return out
 
 
-@pytest.mark.parametrize("digit_bits", [1, 2, 3, 31])
+@pytest.mark.parametrize("digit_bits", [1, 2, 3, 16, 31])
 @pytest.mark.parametrize("acc_bits", [32, 20])
 def test_requantizer(digit_bits, acc_bits):
     rng = np.random.default_rng(digit_bits + acc_bits)
