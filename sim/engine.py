@@ -114,20 +114,28 @@ def host_run(dut, image: bytes, xs, *, stall: float = 0.0, seed: int = 0
 
 def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth: int = 8,
                    stall: float = 0.0, waves: bool = False, build_root=None,
-                   case: str | None = None, entry_ram: str | None = None) -> dict:
+                   case: str | None = None, entry_ram: str | None = None,
+                   uart_divisor: int | None = None) -> dict:
     """Run ``zm`` on the engine RTL (``hw.hostlink.HostLink`` sized by
     ``hw.engine.engine_params``) in ``sim`` through the host protocol: load its
     memory image, then each int8 input row of ``xq``. Returns ``outputs``
     ``(len(xq), classes)``, per-input ``counters``, the engine ``info``, the
     ``build_dir`` and the ``waves`` file (or None). ``entry_ram="spram"`` builds
-    the iCE40 configuration (entries in SPRAM, simulated with Yosys's model)."""
+    the iCE40 configuration (entries in SPRAM, simulated with Yosys's model).
+    ``uart_divisor`` runs the board's UART top (``hw.uartengine.UartEngine``)
+    instead, the host bytes going over its simulated serial line."""
     from golden.hwmodel.image import memory_image  # noqa: PLC0415
     from hw.engine import engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
 
     params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram)
     image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"])
-    top = HostLink(**params)
+    if uart_divisor:
+        from hw.uartengine import UartEngine  # noqa: PLC0415
+
+        top = UartEngine(divisor=uart_divisor, **params)
+    else:
+        top = HostLink(**params)
     with tempfile.TemporaryDirectory(prefix="zipcore-sim-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.zimg").write_bytes(image)
@@ -138,7 +146,8 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
                          cells=(("ice40", "SB_SPRAM256KA"),) if entry_ram == "spram" else (),
                          params={"image": str(tmp / "model.zimg"),
                                  "inputs": str(tmp / "inputs.npy"),
-                                 "result": str(tmp / "result.json"), "stall": stall})
+                                 "result": str(tmp / "result.json"), "stall": stall,
+                                 "uart": uart_divisor})
         out = json.loads((tmp / "result.json").read_text())
     return {"outputs": np.array(out["outputs"], dtype=np.int64), "counters": out["counters"],
             "info": out["info"], "build_dir": res.build_dir, "waves": res.waves}

@@ -119,3 +119,61 @@ class CocotbLink:
                 raise LinkError(f"no answer from the engine for {self.timeout} cycles")
         d.o__ready.value = 0
         return bytes(out)
+
+
+class CocotbUartLink:
+    """``send``/``recv`` over the ``rx``/``tx`` pins of a cocotb ``dut`` (an 8N1
+    UART, ``divisor`` clock cycles per bit): the simulated serial line of a
+    board. A background task decodes every frame on ``tx`` into a queue from
+    the start, so no response is missed; a frame with a low stop bit is a
+    ``LinkError`` (garbage on the line)."""
+
+    def __init__(self, dut, *, divisor: int, timeout: int = 1_000_000):
+        import cocotb  # noqa: PLC0415
+        from cocotb.queue import Queue  # noqa: PLC0415
+
+        self.dut, self.div, self.timeout = dut, divisor, timeout
+        dut.rx.value = 1
+        self.rxq = Queue()
+        self._task = cocotb.start_soon(self._listen())
+
+    async def _listen(self):
+        from cocotb.triggers import ClockCycles, FallingEdge  # noqa: PLC0415
+
+        d, div = self.dut, self.div
+        while True:
+            await FallingEdge(d.tx)
+            await ClockCycles(d.clk, div // 2)
+            if d.tx.value != 0:
+                continue                                  # a glitch
+            byte = 0
+            for i in range(8):
+                await ClockCycles(d.clk, div)
+                byte |= int(d.tx.value) << i
+            await ClockCycles(d.clk, div)
+            self.rxq.put_nowait(byte if d.tx.value == 1 else None)
+
+    async def send(self, data: bytes):
+        from cocotb.triggers import ClockCycles, FallingEdge  # noqa: PLC0415
+
+        d, div = self.dut, self.div
+        await FallingEdge(d.clk)
+        for byte in data:
+            for bit in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
+                d.rx.value = bit
+                await ClockCycles(d.clk, div, rising=False)
+
+    async def recv(self, n: int) -> bytes:
+        from cocotb.triggers import SimTimeoutError, with_timeout  # noqa: PLC0415
+
+        out = bytearray()
+        period_ns = 10
+        for _ in range(n):
+            try:
+                b = await with_timeout(self.rxq.get(), self.timeout * period_ns, "ns")
+            except SimTimeoutError:
+                raise LinkError(f"no answer on the UART for {self.timeout} cycles") from None
+            if b is None:
+                raise LinkError("garbage on the UART (a frame without its stop bit)")
+            out.append(b)
+        return bytes(out)

@@ -33,10 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .compress import add_parsers  # noqa: PLC0415
     from .report import add_parser as add_report  # noqa: PLC0415
     from .simulate import add_parser as add_simulate  # noqa: PLC0415
+    from .verify import add_parser as add_verify  # noqa: PLC0415
 
     add_parsers(sub)
     add_simulate(sub)
     add_report(sub)
+    add_verify(sub)
     return p
 
 

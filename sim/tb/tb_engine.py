@@ -1,4 +1,5 @@
-"""Engine testbench: the host protocol over the HostLink's byte streams. Loads a
+"""Engine testbench: the host protocol over the HostLink's byte streams (or, with
+``uart``, over the rx/tx pins of a UartEngine: a board's serial line). Loads a
 memory image, runs every input and writes the outputs and counters to a file
 for the caller (``sim.engine.simulate_model``) to compare with the golden
 model; any error status or link failure fails the test."""
@@ -11,14 +12,17 @@ import numpy as np
 
 from golden.hwmodel.protocol import EngineClient
 from sim.cocotb_util import params, start_clock_and_reset
-from sim.host import CocotbLink
+from sim.host import CocotbLink, CocotbUartLink
 
 
 @cocotb.test()
 async def run_model(dut):
     p = params()
-    link = CocotbLink(dut, stall=p.get("stall", 0.0), seed=p.get("seed", 1),
-                      timeout=p.get("timeout", 1_000_000))
+    if p.get("uart"):
+        link = CocotbUartLink(dut, divisor=p["uart"], timeout=p.get("timeout", 1_000_000))
+    else:
+        link = CocotbLink(dut, stall=p.get("stall", 0.0), seed=p.get("seed", 1),
+                          timeout=p.get("timeout", 1_000_000))
     await start_clock_and_reset(dut)
     client = EngineClient(link)
     info = await client.info()
