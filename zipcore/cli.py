@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("doctor", help="list every tool of the flow with version and path")
     d.set_defaults(func=_doctor)
+    from .build import add_parser as add_build  # noqa: PLC0415
     from .compress import add_parsers  # noqa: PLC0415
     from .report import add_parser as add_report  # noqa: PLC0415
     from .simulate import add_parser as add_simulate  # noqa: PLC0415
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate(sub)
     add_report(sub)
     add_verify(sub)
+    add_build(sub)
     return p
 
 

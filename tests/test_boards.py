@@ -1,0 +1,60 @@
+"""boards/: PLL settings, a real ULX3S-85F bitstream of the engine sized for the
+default digits model (cached once built), and the one-line answers of
+``zipcore build`` for a design that does not fit and for bad options."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from boards.build import BuildError, pll_settings
+from tests.test_cli import run
+
+
+def test_pll_settings_for_both_families():
+    ice = pll_settings("ice40", 12, 48)
+    assert ice["mhz"] == 48.0 and set(ice["params"]) == {"DIVR", "DIVF", "DIVQ", "FILTER_RANGE"}
+    p = ice["params"]
+    assert 12 * (p["DIVF"] + 1) / ((p["DIVR"] + 1) * 2 ** p["DIVQ"]) == 48
+    ecp = pll_settings("ecp5", 25, 125)
+    assert ecp["mhz"] == 125.0
+    assert 25 * ecp["params"]["CLKFB_DIV"] / ecp["params"]["CLKI_DIV"] == 125
+    with pytest.raises(BuildError, match="no PLL setting"):
+        pll_settings("ice40", 12, 5000)
+
+
+@pytest.mark.slow
+def test_the_ulx3s_bitstream_of_the_digits_engine(digits_zcm, tmp_path):
+    js = tmp_path / "b.json"
+    r = run("build", "--board", "ulx3s-85f", "--pes", "4", "--freq", "50", "--model",
+            str(digits_zcm), "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    bit = Path(rep["bitstream"])
+    assert bit.exists() and bit.stat().st_size > 100_000
+    assert rep["timing_met"] and rep["fits"]
+    (clk, got), = rep["fmax_mhz"].items()
+    assert got >= rep["constraint_mhz"][clk] == 50.0
+    assert rep["resources"]["DSP"]["used"] >= 4 and rep["resources"]["PLL"]["used"] == 1
+    again = run("build", "--board", "ulx3s-85f", "--pes", "4", "--freq", "50", "--model",
+                str(digits_zcm))
+    assert again.returncode == 0 and "(cached build)" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_design_that_does_not_fit_says_what_it_needs(digits_zcm):
+    r = run("build", "--board", "icebreaker", "--pes", "8", "--model", str(digits_zcm))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "does not fit the iCEBreaker" in r.stderr and "of 5280 LC/LUTs" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--board", "nexys"], "unknown board 'nexys'"),
+    (["--board", "icebreaker", "--freq", "0"], "--freq must be in 1..400"),
+    (["--board", "icebreaker", "--model", "MISSING.zcm"], "cannot read"),
+])
+def test_build_user_errors_are_one_line(args, message):
+    r = run("build", *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
