@@ -14,6 +14,7 @@ demo: setup
 	$(VENV)/bin/zipcore compress builtin:digits-mlp -o build/digits-mlp.zcm --json build/digits-mlp.json
 	$(VENV)/bin/zipcore inspect build/digits-mlp.zcm
 	$(VENV)/bin/zipcore simulate build/digits-mlp.zcm --json build/digits-mlp-sim.json
+	$(VENV)/bin/zipcore build --board ulx3s-85f --pes 4 --freq 60 --json build/ulx3s-85f.json
 	$(VENV)/bin/zipcore report build/digits-mlp.zcm -o build/report --board icebreaker --board ulx3s-85f
 
 test: setup
