@@ -16,9 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, write_results  # noqa: E402
-from boards.build import build_board  # noqa: E402
+from boards.build import build_board, resources  # noqa: E402
 from boards.catalog import BOARDS, board_engine_params  # noqa: E402
-from zipcore.build import resources  # noqa: E402
 
 
 def main():

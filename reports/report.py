@@ -130,16 +130,25 @@ def _queue_curve(zm, xq, pes=(2, 4, 8), depths=(1, 2, 4, 8, 16)) -> dict:
 
 
 def _boards(boards) -> dict:
-    """Out-of-context build figures of the engine parts, from bench/results
-    (``bench/engine.py --synth``), for the boards asked for."""
+    """FPGA figures for the boards asked for: the newest ``zipcore build`` of each
+    (nextpnr's whole-board figures), and the out-of-context builds of the
+    engine parts from bench/results (``bench/engine.py --synth``)."""
+    from boards.build import latest_build, resources  # noqa: PLC0415
+
     path = BENCH / "engine.json"
-    if not path.exists():
-        return {"source": None, "boards": {}}
-    m = json.loads(path.read_text()).get("metrics", {})
+    m = json.loads(path.read_text()).get("metrics", {}) if path.exists() else {}
     res = {}
     for b in boards:
         dev, label = BOARDS[b]
         parts = {}
+        built = latest_build(b)
+        if built:
+            r = resources(built["utilization"])
+            fmax = min(built["fmax_mhz"].values()) if built["fmax_mhz"] else None
+            parts[f"board build, N = {built['pes']}"] = {
+                "placed": built["fits"], "fmax_mhz": fmax if built["fits"] else None,
+                **{k: r.get(name, {}).get("used") for k, name in
+                   (("LC", "LC/LUT"), ("EBR", "EBR"), ("DSP", "DSP"), ("SPRAM", "SPRAM"))}}
         for part, name in (("spmv4", "sparse phase, N = 4"), ("engine", "whole engine, N = 4")):
             placed = m.get(f"{part}.placed.{dev}")
             if placed is None:
@@ -155,8 +164,10 @@ def _boards(boards) -> dict:
                                "EBR": m.get(f"{part}.ebr_needed.{dev}"),
                                "DSP": m.get(f"{part}.dsp.{dev}"),
                                "SPRAM": m.get(f"{part}.spram.{dev}")}
-        res[b] = {"label": label, "device": dev, "size": DEVICE_SIZE[dev], "parts": parts}
-    return {"source": "bench/results/engine.json (out-of-context builds)", "boards": res}
+        if parts:
+            res[b] = {"label": label, "device": dev, "size": DEVICE_SIZE[dev], "parts": parts}
+    return {"source": "zipcore build (build/boards) and bench/results/engine.json "
+                      "(out-of-context builds of the parts)", "boards": res}
 
 
 def build_report(zm, x, y, *, n_pe: int = 4, table_path=None, boards=("icebreaker",),
@@ -408,7 +419,8 @@ def _sections(r: dict) -> list[tuple[str, list[str], list[list[str]] | None, str
             for part, f in v["parts"].items():
                 rows.append([v["label"], part, "yes" if f["placed"] else "no (needed)",
                              f"{f['fmax_mhz']:.1f}" if f["fmax_mhz"] else "-",
-                             *[str(f[k]) for k in ("LC", "EBR", "DSP", "SPRAM")]])
+                             *["-" if f[k] is None else str(f[k])
+                               for k in ("LC", "EBR", "DSP", "SPRAM")]])
         out.append(("FPGA resources", [f"From {b['source']}."], rows, "boards"))
     else:
         out.append(("FPGA resources", ["No build results yet: run `bench/engine.py --synth`."],

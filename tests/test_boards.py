@@ -42,8 +42,9 @@ def test_the_ulx3s_bitstream_of_the_digits_engine(digits_zcm, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_design_that_does_not_fit_says_what_it_needs(digits_zcm):
-    r = run("build", "--board", "icebreaker", "--pes", "8", "--model", str(digits_zcm))
+def test_a_design_that_does_not_fit_says_what_it_needs(digits_zcm, tmp_path):
+    r = run("build", "--board", "icebreaker", "--pes", "8", "--model", str(digits_zcm),
+            "--build-dir", str(tmp_path))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "does not fit the iCEBreaker" in r.stderr and "of 5280 LC/LUTs" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

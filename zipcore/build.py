@@ -13,23 +13,8 @@ __all__ = ["cmd_build", "add_parser", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = Path("build") / "digits-mlp.zcm"
 
-# nextpnr cell types by what a user calls them
-RESOURCES = {"LC/LUT": ("ICESTORM_LC", "TRELLIS_COMB"), "FF": ("TRELLIS_FF",),
-             "DSP": ("ICESTORM_DSP", "MULT18X18D"), "EBR": ("ICESTORM_RAM", "DP16KD"),
-             "SPRAM": ("ICESTORM_SPRAM",), "PLL": ("ICESTORM_PLL", "EHXPLLL")}
-
-
-def resources(util: dict) -> dict:
-    out = {}
-    for name, cells in RESOURCES.items():
-        for c in cells:
-            if c in util:
-                out[name] = util[c]
-    return out
-
-
 def cmd_build(args) -> int:
-    from boards.build import BuildError, build_board  # noqa: PLC0415
+    from boards.build import BuildError, build_board, resources  # noqa: PLC0415
     from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
 
     board = BOARDS.get(args.board)
@@ -49,7 +34,7 @@ def cmd_build(args) -> int:
         raise UserError(f"{model}: {e}{hint}") from None
     params = board_engine_params(board, zm, pes=args.pes)
     try:
-        r = build_board(board, params, freq_mhz=freq)
+        r = build_board(board, params, freq_mhz=freq, build_root=args.build_dir)
     except BuildError as e:
         raise UserError(str(e)) from None
     res = resources(r.utilization)
@@ -85,5 +70,7 @@ def add_parser(sub):
                                                              "(default: the board's)")
     b.add_argument("--model", metavar="FILE.zcm", help="the model the engine is sized for "
                                                        f"(default {DEFAULT_MODEL})")
+    b.add_argument("--build-dir", metavar="DIR", help="where builds are cached (default "
+                                                      "build/boards)")
     b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     b.set_defaults(func=cmd_build)
