@@ -55,3 +55,19 @@ def test_simulate_refuses_what_it_cannot_run(tmp_path):
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.cocotb
+def test_lenet_300_100_runs_on_the_engine(tmp_path):
+    """Deep Compression's LeNet-300-100 shape (784-300-100-10), compressed, on the RTL."""
+    if find_simulator("verilator") is None:
+        pytest.skip("verilator is not installed")
+    zcm, js = tmp_path / "lenet300.zcm", tmp_path / "sim.json"
+    r = run("compress", "builtin:lenet300", "-o", str(zcm), "-q")
+    assert r.returncode == 0, r.stderr
+    r = run("simulate", str(zcm), "--limit", "8", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert (rep["images"], rep["mismatches"]) == (8, 0)
+    assert rep["engine"]["max_len"] == 1024 and rep["cycle_model_error"] == 0.0
