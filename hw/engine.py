@@ -187,7 +187,8 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of shared fully connected layers) with ``n_pe`` PEs: memory
     depths rounded up to powers of two, one codebook bank per layer. With
-    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM."""
+    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM. Raises
+    ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.image import pe_tables  # noqa: PLC0415
 
     fc = [ly for ly in zm.layers if ly.storage != "none"]
@@ -199,6 +200,12 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     for k in range(n_pe):
         entries = max(entries, sum(len(pe_tables(ly.codes, n_pe, code_bits)[k][1])
                                    for ly in fc if ly.codes is not None))
+    if entries > 1 << 14:
+        raise ValueError(f"the model needs {entries} weight entries in a PE, more than the "
+                         f"16384 a PE holds; use more PEs (it has {n_pe})")
+    if -(-max(ly.out for ly in fc) // n_pe) > 1 << (16 - code_bits):
+        raise ValueError(f"a PE would hold more than {1 << (16 - code_bits)} rows of a layer; "
+                         f"use more PEs (it has {n_pe})")
     return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),
                 max_len=_pow2(max(widths)), max_rows=_pow2(sum(ly.out for ly in fc)),
                 max_out=_pow2(fc[-1].out),

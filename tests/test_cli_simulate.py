@@ -71,3 +71,25 @@ def test_lenet_300_100_runs_on_the_engine(tmp_path):
     rep = json.loads(js.read_text())
     assert (rep["images"], rep["mismatches"]) == (8, 0)
     assert rep["engine"]["max_len"] == 1024 and rep["cycle_model_error"] == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.cocotb
+@pytest.mark.parametrize("options,pes", [(["--uniform-bits", "4", "--prune", "0"], "16"),
+                                         (["--ternary"], "2")])
+def test_dense_uniform_and_ternary_layers_run_on_the_engine(tmp_path, options, pes):
+    """A dense int4 model (no pruning: every weight an entry) and a TTQ ternary one are
+    weight-shared layers to the engine: their codebooks hold the levels."""
+    if find_simulator("verilator") is None:
+        pytest.skip("verilator is not installed")
+    zcm, js = tmp_path / "m.zcm", tmp_path / "sim.json"
+    r = run("compress", "builtin:digits-mlp", *options, "-o", str(zcm), "-q")
+    assert r.returncode == 0, r.stderr
+    if "--prune" in options:              # dense: 133k entries do not fit 4 PEs
+        too_few = run("simulate", str(zcm), "--pes", "4")
+        assert too_few.returncode == 2 and "use more PEs" in too_few.stderr
+        assert len(too_few.stderr.strip().splitlines()) == 1
+    r = run("simulate", str(zcm), "--limit", "4", "--pes", pes, "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert (rep["images"], rep["mismatches"]) == (4, 0)

@@ -32,7 +32,10 @@ def cmd_build(args) -> int:
         hint = (" (make it with: zipcore compress builtin:digits-mlp -o build/digits-mlp.zcm)"
                 if not args.model else "")
         raise UserError(f"{model}: {e}{hint}") from None
-    params = board_engine_params(board, zm, pes=args.pes)
+    try:
+        params = board_engine_params(board, zm, pes=args.pes)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     try:
         r = build_board(board, params, freq_mhz=freq, build_root=args.build_dir)
     except BuildError as e:

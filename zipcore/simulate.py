@@ -50,6 +50,8 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
         raise UserError(str(e)) from None
     except ImageError as e:
         raise UserError(f"memory image: {e}") from None
+    except ValueError as e:
+        raise UserError(str(e)) from None
     seconds = time.monotonic() - t0
     got = r["outputs"]
     scale = em.layers[-1].out_scale[None, :]
@@ -102,6 +104,12 @@ def cmd_simulate(args) -> int:
                         f"{data.name} has {x.shape[1]} features")
     if args.limit:
         x, y = x[:args.limit], y[:args.limit]
+    from hw.engine import engine_params  # noqa: PLC0415
+
+    try:
+        engine_params(zm, n_pe=args.pes, queue_depth=args.queue_depth)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     print(f"simulating {len(x)} {data.name} test images on {args.sim} "
           f"({args.pes} PEs, queue depth {args.queue_depth})...", file=sys.stderr)
     rep = simulate_report(zm, x, y, sim=args.sim, n_pe=args.pes, queue_depth=args.queue_depth,

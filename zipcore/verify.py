@@ -69,7 +69,10 @@ def cmd_verify(args) -> int:
         from sim.engine import simulate_model  # noqa: PLC0415
         from sim.harness import SimulatorMissing  # noqa: PLC0415
 
-        params = board_engine_params(board, zm)
+        try:
+            params = board_engine_params(board, zm)
+        except ValueError as e:
+            raise UserError(str(e)) from None
         print(f"verifying {len(x)} images on the {board.label} top in {args.sim}, through its "
               f"simulated UART...", file=sys.stderr)
         try:
