@@ -141,11 +141,23 @@ class ImageLoader(wiring.Component):
                 with m.Case(11):
                     m.d.sync += classes.eq(w)
 
-        def fail(code, header=False):
-            reg = herr if header else err
-            with m.If(reg == 0):
-                m.d.sync += reg.eq(CODE[code])
+        def fail(code):
+            with m.If(err == 0):
+                m.d.sync += err.eq(CODE[code])
             m.next = "SKIP"
+
+        # The header's identity (not an image, or one for another build) is checked
+        # in every state, so an earlier error cannot hide it; it wins the verdict.
+        identity_bad = Signal()
+        with m.Switch(widx):
+            for at, good, code in ((0, w == IMAGE_MAGIC[0], "IMG_MAGIC"),
+                                   (1, w == IMAGE_MAGIC[1], "IMG_MAGIC"),
+                                   (2, w == IMAGE_VERSION, "IMG_VERSION"),
+                                   (4, w == N, "IMG_CONFIG"), (12, w == CB, "IMG_CONFIG")):
+                with m.Case(at):
+                    m.d.comb += identity_bad.eq(~good)
+                    with m.If(take & ~good & (herr == 0)):
+                        m.d.sync += herr.eq(CODE[code])
 
         # ---- layer table: counters and the entry being assembled
         lay = Signal(range(self.max_layers + 1))
@@ -214,21 +226,12 @@ class ImageLoader(wiring.Component):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(take):
                     with m.Switch(widx):
-                        with m.Case(0):
-                            with m.If(w != IMAGE_MAGIC[0]):
-                                fail("IMG_MAGIC", True)
-                        with m.Case(1):
-                            with m.If(w != IMAGE_MAGIC[1]):
-                                fail("IMG_MAGIC", True)
-                        with m.Case(2):
-                            with m.If(w != IMAGE_VERSION):
-                                fail("IMG_VERSION", True)
                         with m.Case(3):
                             with m.If((w == 0) | (w > self.max_layers)):
                                 fail("IMG_CAPACITY")
-                        with m.Case(4):
-                            with m.If(w != N):
-                                fail("IMG_CONFIG", True)
+                        with m.Case(0, 1, 2, 4, 12):
+                            with m.If(identity_bad):
+                                m.next = "SKIP"
                         with m.Case(5):
                             with m.If(w != 0):
                                 fail("IMG_UNSUPPORTED")
@@ -238,9 +241,6 @@ class ImageLoader(wiring.Component):
                         with m.Case(11):
                             with m.If((w == 0) | (w > self.max_out)):
                                 fail("IMG_CAPACITY")
-                        with m.Case(12):
-                            with m.If(w != CB):
-                                fail("IMG_CONFIG", True)
                         with m.Case(15):
                             m.d.sync += [lay.eq(0), d.eq(0), prev_out.eq(in_len),
                                          ptr_next.eq(0), row_next.eq(0)]

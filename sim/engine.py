@@ -13,7 +13,7 @@ from .amsim import run_testbenches
 from .harness import run_cocotb
 
 __all__ = ["run_spmv", "load_layer", "write_acts", "random_fc_model", "host_run",
-           "simulate_model"]
+           "simulate_model", "check_bad_images"]
 
 
 async def load_layer(ctx, dut, loads, *, ptr_base: int = 0):
@@ -151,3 +151,32 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
         out = json.loads((tmp / "result.json").read_text())
     return {"outputs": np.array(out["outputs"], dtype=np.int64), "counters": out["counters"],
             "info": out["info"], "build_dir": res.build_dir, "waves": res.waves}
+
+
+def check_bad_images(zm, bad: list[tuple[bytes, str]], *, sim: str = "verilator",
+                     n_pe: int = 4, uart_divisor: int | None = None,
+                     case: str = "bad") -> int:
+    """Load each image of ``bad`` (``(bytes, expected status name)``) into the engine
+    RTL sized for ``zm`` (``HostLink``, or ``UartEngine`` over its serial line), then
+    ``zm``'s own image; the cocotb test fails on any other status, on a model left
+    loaded after a refusal, or on a hang. Returns the number of cases."""
+    from golden.hwmodel.image import memory_image  # noqa: PLC0415
+    from hw.engine import engine_params  # noqa: PLC0415
+    from hw.hostlink import HostLink  # noqa: PLC0415
+    from hw.uartengine import UartEngine  # noqa: PLC0415
+
+    params = engine_params(zm, n_pe=n_pe)
+    top = (UartEngine(divisor=uart_divisor, **params) if uart_divisor else HostLink(**params))
+    with tempfile.TemporaryDirectory(prefix="zipcore-bad-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "good.zimg").write_bytes(memory_image(zm, n_pe,
+                                                     code_field=params["pe"]["code_bits"]))
+        cases = []
+        for k, (image, name) in enumerate(bad):
+            (tmp / f"bad{k}.zimg").write_bytes(image)
+            cases.append((str(tmp / f"bad{k}.zimg"), name))
+        run_cocotb(top, "engine", "sim.tb.tb_engine", sim=sim, case=case,
+                   testcase="bad_images_end_in_their_status",
+                   params={"image": str(tmp / "good.zimg"), "bad": cases,
+                           "uart": uart_divisor})
+    return len(cases)

@@ -1,5 +1,7 @@
-"""The engine's sparse phase (SparseMatVec, its PEs and queues) on Verilator and
-Icarus: sums against NumPy, cycles against golden.hwmodel.cycles."""
+"""The engine on Verilator and Icarus: its sparse phase (SparseMatVec, its PEs and
+queues: sums against NumPy, cycles against golden.hwmodel.cycles), a whole
+layer, the whole engine through its byte protocol and through the board's
+UART top, and every malformed-image class."""
 
 import numpy as np
 import pytest
@@ -13,9 +15,10 @@ from golden.hwmodel.engine import (
     layer_forward,
     quantize_input,
 )
+from golden.hwmodel.image import memory_image
 from hw.sparselayer import SparseLayer
 from hw.spmv import SparseMatVec
-from sim.engine import random_fc_model, simulate_model
+from sim.engine import check_bad_images, random_fc_model, simulate_model
 from sim.harness import SimulatorMissing, run_cocotb
 from tests.test_hw_sparselayer import two_layer_model
 
@@ -102,3 +105,36 @@ def test_engine_through_the_host_protocol(sim, n_pe, depth, ram):
         pytest.skip(str(e))
     assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))
     assert r["info"]["n_pe"] == n_pe and r["info"]["queue_depth"] == depth
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,uart", [("verilator", None), ("icarus", None), ("icarus", 4)])
+def test_bad_images_on_the_rtl(sim, uart):
+    """Every malformed-image class of test_hw_engine ends in its status on the generated
+    Verilog too (and over the board's serial line), then a good image loads."""
+    from tests.test_hw_engine import bad_images  # noqa: PLC0415
+
+    zm = random_fc_model(np.random.default_rng(3), [12, 20, 5], [0.4, 0.5])
+    good = memory_image(zm, 4)
+    cases = [(image, code) for name, image, code in bad_images(good)
+             if uart is None or name in ("bad magic", "truncated", "flipped bit", "shift 40")]
+    try:
+        n = check_bad_images(zm, cases, sim=sim, uart_divisor=uart,
+                             case=f"bad_{'uart' if uart else 'bytes'}")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))
+    assert n == len(cases) >= 4
+
+
+@pytest.mark.cocotb
+def test_the_uart_top_on_icarus():
+    """The board's UART top (UartEngine) runs a model over its serial line on Icarus."""
+    rng = np.random.default_rng(9)
+    zm = random_fc_model(rng, [12, 20, 5], [0.5, 0.5])
+    xs = rng.integers(-128, 128, (3, 12))
+    try:
+        r = simulate_model(zm, xs, sim="icarus", n_pe=2, queue_depth=4, uart_divisor=4,
+                           case="uart_test")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))
+    assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))

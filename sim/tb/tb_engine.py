@@ -18,6 +18,8 @@ from sim.host import CocotbLink, CocotbUartLink
 @cocotb.test()
 async def run_model(dut):
     p = params()
+    if "bad" in p:
+        return
     if p.get("uart"):
         link = CocotbUartLink(dut, divisor=p["uart"], timeout=p.get("timeout", 1_000_000))
     else:
@@ -38,3 +40,36 @@ async def run_model(dut):
     with open(tmp, "w") as f:
         json.dump({"info": info.__dict__, "outputs": outputs, "counters": counters}, f)
     os.replace(tmp, p["result"])
+
+
+@cocotb.test()
+async def bad_images_end_in_their_status(dut):
+    """Each image of ``bad`` ends in its status, the engine holds no model after
+    it, and a good image loads again: no hang, no desynchronised stream."""
+    p = params()
+    if "bad" not in p:
+        return
+    from golden.hwmodel.protocol import EngineError  # noqa: PLC0415
+
+    if p.get("uart"):
+        link = CocotbUartLink(dut, divisor=p["uart"], timeout=200_000)
+    else:
+        link = CocotbLink(dut, timeout=200_000)
+    await start_clock_and_reset(dut)
+    client = EngineClient(link)
+    with open(p["image"], "rb") as f:
+        good = f.read()
+    for path, want in p["bad"]:
+        with open(path, "rb") as f:
+            image = f.read()
+        try:
+            await client.load(image)
+            got = "OK"
+        except EngineError as e:
+            got = e.name
+        assert got == want, f"{path}: {got}, not {want}"
+        err, flags = await client.status()
+        assert flags & 1 == 0, f"{path}: a model is still loaded"
+    await client.load(good)
+    err, flags = await client.status()
+    assert flags & 1 == 1
