@@ -185,21 +185,21 @@ def _pow2(n: int, least: int = 2) -> int:
 def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | None = None,
                   entry_ram: str | None = None) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
-    ``ZModel`` of shared fully connected layers) with ``n_pe`` PEs: memory
+    ``ZModel`` of fully connected layers, shared or binary, as
+    ``memory_image(..., binary_as_entries=True)`` writes them) with ``n_pe`` PEs: memory
     depths rounded up to powers of two, one codebook bank per layer. With
     ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM. Raises
     ``ValueError`` (one line) for a model no such engine holds."""
-    from golden.hwmodel.image import pe_tables  # noqa: PLC0415
+    from golden.hwmodel.image import layer_codes, pe_tables  # noqa: PLC0415
 
     fc = [ly for ly in zm.layers if ly.storage != "none"]
+    codes = [layer_codes(ly) for ly in fc]
     if code_bits is None:
-        code_bits = max(ly.code_bits or 1 for ly in fc)
+        code_bits = max(bits for _, bits in codes)
     widths = [ly.inp for ly in fc] + [ly.out for ly in fc[:-1]]
     most_rows = max(-(-ly.out // n_pe) for ly in fc)
-    entries = 0
-    for k in range(n_pe):
-        entries = max(entries, sum(len(pe_tables(ly.codes, n_pe, code_bits)[k][1])
-                                   for ly in fc if ly.codes is not None))
+    tables = [pe_tables(c, n_pe, code_bits) for c, _ in codes]
+    entries = max(sum(len(t[k][1]) for t in tables) for k in range(n_pe))
     if entries > 1 << 14:
         raise ValueError(f"the model needs {entries} weight entries in a PE, more than the "
                          f"16384 a PE holds; use more PEs (it has {n_pe})")

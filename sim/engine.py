@@ -129,7 +129,8 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
     from hw.hostlink import HostLink  # noqa: PLC0415
 
     params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram)
-    image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"])
+    image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
+                         binary_as_entries=True)
     if uart_divisor:
         from hw.uartengine import UartEngine  # noqa: PLC0415
 
@@ -170,7 +171,8 @@ def check_bad_images(zm, bad: list[tuple[bytes, str]], *, sim: str = "verilator"
     with tempfile.TemporaryDirectory(prefix="zipcore-bad-") as tmp:
         tmp = Path(tmp)
         (tmp / "good.zimg").write_bytes(memory_image(zm, n_pe,
-                                                     code_field=params["pe"]["code_bits"]))
+                                                     code_field=params["pe"]["code_bits"],
+                                                     binary_as_entries=True))
         cases = []
         for k, (image, name) in enumerate(bad):
             (tmp / f"bad{k}.zimg").write_bytes(image)

@@ -93,3 +93,19 @@ def test_dense_uniform_and_ternary_layers_run_on_the_engine(tmp_path, options, p
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert (rep["images"], rep["mismatches"]) == (4, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.cocotb
+def test_a_binary_model_runs_on_the_engine(tmp_path):
+    """XNOR-Net's binary weights (+1/-1 per weight, alpha per row) run on the engine's
+    multipliers, one entry per weight: bit for bit."""
+    if find_simulator("verilator") is None:
+        pytest.skip("verilator is not installed")
+    zcm, js = tmp_path / "b.zcm", tmp_path / "sim.json"
+    r = run("compress", "builtin:digits-mlp", "--binary", "-o", str(zcm), "-q")
+    assert r.returncode == 0, r.stderr
+    r = run("simulate", str(zcm), "--limit", "3", "--pes", "16", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert (rep["images"], rep["mismatches"]) == (3, 0)

@@ -131,3 +131,13 @@ def test_a_wider_code_field_holds_the_same_layers():
         assert (a.weights is None and b.weights is None) or np.array_equal(a.weights, b.weights)
     with pytest.raises(ImageError, match="code_field must be"):
         memory_image(zm, 2, code_field=1)
+
+
+def test_binary_layers_as_entries_hold_the_same_integers():
+    zm = model(np.random.default_rng(5), binary=True)
+    plain = read_image(memory_image(zm, 2))
+    as_entries = read_image(memory_image(zm, 2, binary_as_entries=True))
+    assert plain.storage[2] == "binary" and as_entries.storage[2] == "shared"
+    assert as_entries.code_bits[2] == 2
+    for a, b in zip(plain.layers, as_entries.layers):
+        assert (a.weights is None and b.weights is None) or np.array_equal(a.weights, b.weights)

@@ -193,3 +193,24 @@ def test_protocol_misuse_answers_with_an_error():
     want = log.pop()
     assert log == want
     assert CMD["info"] == 1 and INFO_BYTES == 16
+
+
+def test_a_binary_layer_runs_as_plus_minus_one_entries():
+    """A binary (BWN) layer, per-row alpha, written as a shared layer of +1/-1 entries:
+    the engine computes engine_forward's integers for it."""
+    from golden.zcm import ZLayer, ZModel
+
+    rng = np.random.default_rng(11)
+    zm = random_fc_model(rng, [12, 9, 5], [0.6, 0.6])
+    first, last = zm.layers
+    binary = ZLayer(kind="fc", act="relu", out=9, inp=9, storage="binary",
+                    signs=rng.choice([-1, 1], (9, 9)).astype(np.int8),
+                    alpha=rng.uniform(0.05, 0.2, 9).astype(np.float16),
+                    bias=rng.normal(0, 0.1, 9).astype(np.float32), act_scale=0.05)
+    zm = ZModel([first, binary, last], (12, 1, 1), classes=5, input_scale=0.05)
+    xs = inputs(rng, 12)
+    y, counters = host_run(engine(4), memory_image(zm, 4, code_field=4,
+                                                   binary_as_entries=True), xs)
+    assert np.array_equal(y, engine_forward(engine_model(zm), xs))
+    for x, c in zip(xs, counters):
+        assert c["macs"] == sum(p.useful_macs for p in model_cycles(zm, x, n_pe=4, depth=4))

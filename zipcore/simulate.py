@@ -23,10 +23,9 @@ __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
 
 def _check_runnable(zm):
     for i, ly in enumerate(zm.layers):
-        if ly.kind != "fc" or ly.storage != "shared":
-            what = ly.kind if ly.kind != "fc" else f"{ly.storage} fc"
-            raise UserError(f"layer {i} is a {what} layer; the engine RTL runs weight-shared "
-                            "fully connected layers only (for now)")
+        if ly.kind != "fc" or ly.storage not in ("shared", "binary"):
+            raise UserError(f"layer {i} is a {ly.kind} layer; the engine RTL runs fully "
+                            "connected layers only (for now)")
 
 
 def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: bool = False,

@@ -26,7 +26,7 @@ async def _run_board(link, zm, xq):
     client = EngineClient(link)
     info = await client.info()
     try:
-        image = memory_image(zm, info.n_pe, code_field=info.code_bits)
+        image = memory_image(zm, info.n_pe, code_field=info.code_bits, binary_as_entries=True)
     except (ImageError, ZcmError) as e:
         raise UserError(f"the model does not fit the board's engine: {e}") from None
     await client.load(image)
@@ -53,9 +53,9 @@ def cmd_verify(args) -> int:
     except ZcmError as e:
         raise UserError(f"{args.model}: {e}") from None
     for i, ly in enumerate(zm.layers):
-        if ly.kind != "fc" or ly.storage != "shared":
-            raise UserError(f"layer {i} is a {ly.kind} layer; the engine runs weight-shared "
-                            "fully connected layers only (for now)")
+        if ly.kind != "fc" or ly.storage not in ("shared", "binary"):
+            raise UserError(f"layer {i} is a {ly.kind} layer; the engine runs fully connected "
+                            "layers only (for now)")
     data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
     x, y = data.x_test, data.y_test
     if args.limit:

@@ -142,17 +142,20 @@ def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap
 
 def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int) -> list[PhaseCycles]:
     """The sparse phase of every weighted layer of ``zm`` (a ``ZModel`` of fully
-    connected shared layers, as the engine runs it from its memory image) on one
+    connected layers, shared or binary as entries, as the engine runs it from its
+    memory image) on one
     int8 input ``xq``: each layer's input is the previous layer's output of
     ``golden.hwmodel.engine``. A stored code counts as a MAC even when its
     int8 codebook value is 0, as the engine issues it."""
     from .engine import engine_model, layer_forward  # noqa: PLC0415
+    from .image import layer_codes  # noqa: PLC0415
 
     em = engine_model(zm)
     x = np.asarray(xq, dtype=np.int64).reshape(1, -1)
     out = []
     for zl, el in zip(zm.layers, em.layers):
         if el.weights is not None:
-            out.append(layer_cycles(zl.codes, x[0], n_pe=n_pe, depth=depth, gap_bits=16))
+            codes, _ = layer_codes(zl)
+            out.append(layer_cycles(codes, x[0], n_pe=n_pe, depth=depth, gap_bits=16))
         x = layer_forward(el, x)
     return out

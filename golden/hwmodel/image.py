@@ -25,7 +25,7 @@ from ..zcm import ZModel
 from .engine import EngineLayer, EngineModel, engine_model, int8_codebook
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
-           "EngineImage", "pe_tables"]
+           "EngineImage", "pe_tables", "layer_codes", "BINARY_CODEBOOK"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
 IMAGE_VERSION = 2
@@ -66,6 +66,21 @@ def pe_tables(codes: np.ndarray, n_pe: int, code_bits: int) -> list[tuple[list, 
     return out
 
 
+BINARY_CODEBOOK = (0, 1, -1, 0)       # a binary layer as entries: code 1 is +1, code 2 is -1
+
+
+def layer_codes(zl) -> tuple[np.ndarray, int] | None:
+    """The codebook indices the engine's entries hold for a weighted layer, and
+    their width: a shared layer's codes, or a binary layer's signs as codes 1
+    (+1) and 2 (-1) of ``BINARY_CODEBOOK`` (every weight an entry). None for a
+    layer without weights."""
+    if zl.storage == "shared":
+        return np.asarray(zl.codes), zl.code_bits
+    if zl.storage == "binary":
+        return np.where(np.asarray(zl.signs) > 0, 1, 2), 2
+    return None
+
+
 def _u32(v: int) -> list[int]:
     return [v & 0xFFFF, (v >> 16) & 0xFFFF]
 
@@ -87,17 +102,23 @@ def _check16(v: int, what: str, i: int):
         raise ImageError(f"layer {i}: {what} {v} does not fit a 16-bit field")
 
 
-def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None) -> bytes:
+def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
+                 binary_as_entries: bool = False) -> bytes:
     """The engine's memory image of ``zm`` for ``n_pe`` PEs (rows ``i % n_pe``),
     as little-endian bytes. Every shared layer's entries hold their code in a
     ``code_field``-bit field (default: the widest ``code_bits`` of the model),
-    so an engine built for that width loads every layer. Raises ``ImageError``
-    (one line) when a field does not fit, and ``ZcmError`` when the engine
-    cannot run the model."""
+    so an engine built for that width loads every layer. With
+    ``binary_as_entries`` a binary layer is written as a shared one
+    (``layer_codes``: codebook 0, +1, -1, every weight an entry) for an engine
+    that runs it on its multipliers; the integers are the same. Raises
+    ``ImageError`` (one line) when a field does not fit, and ``ZcmError`` when
+    the engine cannot run the model."""
     if not isinstance(n_pe, int) or not 1 <= n_pe <= 256:
         raise ImageError(f"n_pe must be an integer in 1..256, not {n_pe!r}")
     em: EngineModel = engine_model(zm)
-    widest = max((zl.code_bits for zl in zm.layers if zl.storage == "shared"), default=1)
+    as_entries = ("shared", "binary") if binary_as_entries else ("shared",)
+    widest = max((layer_codes(zl)[1] for zl in zm.layers if zl.storage in as_entries),
+                 default=1)
     if code_field is None:
         code_field = widest
     if not isinstance(code_field, int) or not widest <= code_field <= 8:
@@ -118,15 +139,17 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None) -> bytes:
             out, inp = el.weights.shape
             _check16(inp, "input length", i)
             _check16(out, "output length", i)
-            if zl.storage == "shared":
-                cb_bits = zl.code_bits
-                put("codebook", int8_codebook(zl)[0])
+            storage = "shared" if zl.storage in as_entries else zl.storage
+            if storage == "shared":
+                codes, cb_bits = layer_codes(zl)
+                put("codebook", int8_codebook(zl)[0] if zl.storage == "shared"
+                    else BINARY_CODEBOOK)
                 row_bits = 16 - code_field
                 most = -(-out // n_pe)              # PE 0 holds the most rows
                 if most > 1 << row_bits:
                     raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {code_field}-bit "
                                      f"code leaves {row_bits} bits of row")
-                tables = pe_tables(zl.codes, n_pe, code_field)
+                tables = pe_tables(codes, n_pe, code_field)
                 ptrs, entries, addr = [], [], 0
                 for ptr, ents in tables:
                     ptrs.append([addr + a for a in ptr])
@@ -146,8 +169,8 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None) -> bytes:
                 put("requant", [w for m, s in zip(el.multiplier, el.shift)
                                 for w in (*_u32(int(m)), int(s))])
         else:
-            cb_bits = 0
-        descs += _desc(el, zl.storage, cb_bits, el.relu, i == n - 1, bases)
+            cb_bits, storage = 0, zl.storage
+        descs += _desc(el, storage, cb_bits, el.relu, i == n - 1, bases)
     total = base + len(body)
     if total > MAX_WORDS:
         raise ImageError(f"the image needs {total} words, more than {MAX_WORDS}")
