@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from golden.hwmodel.image import ImageError
-from golden.zcm import ZcmError, read_zcm
+from golden.zcm import ZcmError
 
 from .compress import _dataset, write_json
 from .errors import UserError
+from .models import read_fc_model
 
 __all__ = ["cmd_report", "add_parser"]
 
@@ -23,15 +24,7 @@ def cmd_report(args) -> int:
     for b in boards:
         if b not in BOARDS:
             raise UserError(f"unknown board {b!r} (one of: {', '.join(BOARDS)})")
-    try:
-        zm = read_zcm(args.model)
-    except ZcmError as e:
-        raise UserError(f"{args.model}: {e}") from None
-    for i, ly in enumerate(zm.layers):
-        if ly.kind != "fc" or ly.storage != "shared":
-            what = ly.kind if ly.kind != "fc" else f"{ly.storage} fc"
-            raise UserError(f"layer {i} is a {what} layer; the report covers weight-shared "
-                            "fully connected models (for now)")
+    zm = read_fc_model(args.model, ("shared",), "the report covers")
     data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
     if data.x_test.shape[1] != int(np.prod(zm.input_shape)):
         raise UserError(f"the model takes {int(np.prod(zm.input_shape))} inputs but "

@@ -13,19 +13,13 @@ import numpy as np
 from golden.hwmodel.cycles import model_cycles
 from golden.hwmodel.engine import engine_forward, engine_model, quantize_input
 from golden.hwmodel.image import ImageError
-from golden.zcm import ZcmError, read_zcm
+from golden.zcm import ZcmError
 
-from .compress import _dataset, write_json
+from .compress import _dataset
 from .errors import UserError
+from .models import finish, read_fc_model
 
 __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
-
-
-def _check_runnable(zm):
-    for i, ly in enumerate(zm.layers):
-        if ly.kind != "fc" or ly.storage not in ("shared", "binary"):
-            raise UserError(f"layer {i} is a {ly.kind} layer; the engine RTL runs fully "
-                            "connected layers only (for now)")
 
 
 def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: bool = False,
@@ -91,11 +85,7 @@ def cmd_simulate(args) -> int:
         raise UserError(f"--queue-depth must be in 1..64, not {args.queue_depth}")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
-    try:
-        zm = read_zcm(args.model)
-    except ZcmError as e:
-        raise UserError(f"{args.model}: {e}") from None
-    _check_runnable(zm)
+    zm = read_fc_model(args.model)
     data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
     x, y = data.x_test, data.y_test
     if x.shape[1] != int(np.prod(zm.input_shape)):
@@ -132,13 +122,7 @@ def cmd_simulate(args) -> int:
     print(f"  {rep['sim_seconds']:.1f} s of simulation (build included)")
     if rep["waves"]:
         print(f"  waves: {rep['waves']}")
-    if args.json:
-        write_json(args.json, rep)
-    if rep["mismatches"]:
-        print(f"zipcore simulate: {rep['mismatches']} of {rep['images']} outputs differ from "
-              "the golden model", file=sys.stderr)
-        return 1
-    return 0
+    return finish(rep, args.json, "simulate")
 
 
 def add_parser(sub):

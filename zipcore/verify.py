@@ -12,10 +12,11 @@ import numpy as np
 from golden.hwmodel.engine import engine_forward, engine_model, quantize_input
 from golden.hwmodel.image import ImageError, memory_image
 from golden.hwmodel.protocol import EngineClient, EngineError, LinkError
-from golden.zcm import ZcmError, read_zcm
+from golden.zcm import ZcmError
 
-from .compress import _dataset, write_json
+from .compress import _dataset
 from .errors import UserError
+from .models import finish, read_fc_model
 
 __all__ = ["cmd_verify", "add_parser"]
 
@@ -48,14 +49,7 @@ def cmd_verify(args) -> int:
         raise UserError(f"unknown board {args.board!r} (one of: {', '.join(BOARDS)})")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
-    try:
-        zm = read_zcm(args.model)
-    except ZcmError as e:
-        raise UserError(f"{args.model}: {e}") from None
-    for i, ly in enumerate(zm.layers):
-        if ly.kind != "fc" or ly.storage not in ("shared", "binary"):
-            raise UserError(f"layer {i} is a {ly.kind} layer; the engine runs fully connected "
-                            "layers only (for now)")
+    zm = read_fc_model(args.model)
     data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
     x, y = data.x_test, data.y_test
     if args.limit:
@@ -109,13 +103,7 @@ def cmd_verify(args) -> int:
     print(f"  accuracy {rep['accuracy']:.4f} (golden model {rep['golden_accuracy']:.4f})")
     print(f"  {cycles:.0f} cycles per inference: {rep['inferences_per_second']:.0f} inferences "
           f"per second at {freq:g} MHz (engine time, UART transfers not counted)")
-    if args.json:
-        write_json(args.json, rep)
-    if rep["mismatches"]:
-        print(f"zipcore verify: {rep['mismatches']} outputs differ from the golden model",
-              file=sys.stderr)
-        return 1
-    return 0
+    return finish(rep, args.json, "verify")
 
 
 def add_parser(sub):
