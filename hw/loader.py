@@ -39,8 +39,8 @@ class ImageLoader(wiring.Component):
     pointer memories, its entries follow in each PE's entry memory.
 
     ``begin`` starts a load (and forgets the model loaded before); the words
-    follow on ``i`` (one per cycle, but for one extra cycle at each PE's last
-    column pointer and one per PE between entry blocks); ``end`` says the
+    follow on ``i`` (one per cycle, but for two extra cycles after each PE's
+    last column pointer and one per PE between entry blocks); ``end`` says the
     host sent its last word (``odd`` with it: and half a word more, which makes
     the image's length wrong); it holds ``end`` until ``finished``, which rises
     within a few cycles (the loader may still be between sections) with
@@ -108,6 +108,15 @@ class ImageLoader(wiring.Component):
             "lt_rd_addr": Out(range(max_layers)), "lt_rd_data": In(self.entry_layout),
         })
 
+    def _over_entries(self, x):
+        """``x > entries`` without a carry chain (``entries`` is a power of two in
+        every build ``engine_params`` makes; otherwise a plain compare)."""
+        e = self.entries
+        if e & (e - 1):
+            return x > e
+        n = e.bit_length() - 1
+        return x[n + 1:].any() | (x[n] & x[:n].any())
+
     def pointer_word(self, start, count):
         """``SparsePE.pointer_word`` as an expression."""
         return Cat(start[:self.ebits], count == 0, count <= 1, count == 2)
@@ -141,10 +150,22 @@ class ImageLoader(wiring.Component):
                 with m.Case(11):
                     m.d.sync += classes.eq(w)
 
-        def fail(code):
+        # A failed check is registered (``pend``) and takes effect a cycle later, in
+        # every state (``control``): no check's compare is on a next-state path.
+        # The pointer checks (``stage_b``) have their own register, a cycle before
+        # ``pend``, so their carry chains end in a flip-flop.
+        pend, pend_ptr = Signal(8), Signal(8)
+
+        def fail(code, reg=pend):
+            with m.If(reg == 0):
+                m.d.sync += reg.eq(CODE[code])
+
+        with m.If(pend != 0):
+            m.d.sync += pend.eq(0)
             with m.If(err == 0):
-                m.d.sync += err.eq(CODE[code])
-            m.next = "SKIP"
+                m.d.sync += err.eq(pend)
+        with m.Elif(pend_ptr != 0):
+            m.d.sync += [pend.eq(pend_ptr), pend_ptr.eq(0)]
 
         # The header's identity (not an image, or one for another build) is checked
         # in every state, so an earlier error cannot hide it; it wins the verdict.
@@ -170,21 +191,33 @@ class ImageLoader(wiring.Component):
         m.d.comb += [self.lt_addr.eq(lay), self.lt_data.eq(ent), self.lt_rd_addr.eq(lay)]
 
         # ---- per-PE entry fill levels, and this layer's entry block of each PE
-        fill = Array(Signal(24, name=f"fill{k}") for k in range(N))
-        start = Array([Signal(24, name=f"start{k}") for k in range(N)] + [Signal(24)])
-        stop = Array([Signal(24, name=f"stop{k}") for k in range(N)] + [Signal(24)])
+        # Entry addresses need ebits bits (+1 to see an overflow); a pointer pair's
+        # difference is checked against ``entries`` before it is added.
+        fb = self.ebits + 1
+        fill = Array(Signal(fb, name=f"fill{k}") for k in range(N))
+        start = Array(Signal(fb, name=f"start{k}") for k in range(N))
+        cnt = Array(Signal(fb, name=f"cnt{k}") for k in range(N))
         k = Signal(range(N + 1))
         j = Signal(17)
         count = Signal(17)                  # words of the current section
         half = Signal(2)                    # word within a u32 pair / constant triple
         lo, mid = Signal(16), Signal(16)
         p = Cat(lo, w)                      # a u32 arriving with its high word
-        prev_p = Signal(32)
-        delta = Signal(24)
-        prev_local = Signal(24)
-        local = Signal(24)
-        m.d.comb += local.eq(Mux(j == 0, fill[k], p + delta))
-        a = Signal(24)                      # the next entry address of PE ``k``
+        prev_p = Signal(24)
+        prev_local = Signal(fb)
+        # A pointer is taken (stage A: registered as it is) and checked and written a
+        # cycle later (stage B), so no pointer arithmetic follows the input port.
+        pa = Signal(24)
+        pa_big, pa_valid, pa_first = Signal(), Signal(), Signal()
+        pa_col = Signal(17)
+        diff = Signal(25)                   # this pointer minus the previous one
+        m.d.comb += diff.eq(pa - prev_p)
+        step = diff[:fb]
+        local = Signal(fb + 1)
+        m.d.comb += local.eq(prev_local + step)
+        a = Signal(fb)                      # the next entry address of PE ``k``
+        left = Signal(fb)                   # entries of PE ``k`` still to come
+        last_col = Signal()                 # j == L.inp, registered
 
         m.d.comb += [self.ld_addr.eq(0), self.ld_data.eq(0)]
         rbits = len(self.bias_addr)
@@ -195,21 +228,26 @@ class ImageLoader(wiring.Component):
             # ``end`` gives the verdict, in the order the docstring gives (not in a
             # state between sections, which leaves by itself); ``begin`` restarts.
             # Called last in every state, so these win over its ``next``.
-            if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "PTR_END", "ENT_NEXT",
-                            "BIAS_END"):
+            if name not in ("IDLE", "FINISHED", "SKIP"):
+                with m.If(pend != 0):
+                    m.next = "SKIP"
+            if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "PTR_LAST", "PTR_END",
+                            "ENT_NEXT", "BIAS_END"):
                 with m.If(self.end):
                     status = Mux(herr != 0, herr,
                                  Mux(self.odd | (widx < 16) | (widx != total),
                                      CODE["IMG_LENGTH"],
                                      Mux(crc.crc != crc_exp, CODE["IMG_CRC"],
-                                         Mux(err != 0, err,
-                                             Mux(ok_end, CODE["OK"], CODE["IMG_FIELD"])))))
+                                         Mux(err != 0, err, Mux(pend != 0, pend,
+                                             Mux(pend_ptr != 0, pend_ptr,
+                                                 Mux(ok_end, CODE["OK"],
+                                                     CODE["IMG_FIELD"])))))))
                     m.d.sync += [self.status.eq(status),
                                  self.loaded.eq(status == CODE["OK"])]
                     m.next = "FINISHED"
             with m.If(self.begin):
-                m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), self.loaded.eq(0),
-                             total.eq(0), crc_exp.eq(0), n_layers.eq(0)]
+                m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), pend.eq(0), pend_ptr.eq(0),
+                             self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0)]
                 m.d.sync += [f.eq(0) for f in fill]
                 m.next = "HDR"
 
@@ -308,54 +346,72 @@ class ImageLoader(wiring.Component):
                     with m.If((w[7:] != 0) & (w[7:] != 0x1FF)):
                         fail("IMG_FIELD")
                     with m.Elif(count == (Const(1, 9) << L.cb_bits) - 1):
-                        m.d.sync += [k.eq(0), j.eq(0), half.eq(0)]
+                        m.d.sync += [k.eq(0), j.eq(0), half.eq(0), last_col.eq(0)]
                         m.next = "PTR"
 
+            def stage_b(last):
+                m.d.sync += pa_valid.eq(0)
+                with m.If(pa_valid):
+                    # One chain, so the first fault of a pointer is the one recorded.
+                    with m.If(pa_big):                            # a pointer past 2**24
+                        fail("IMG_FIELD", pend_ptr)
+                    with m.Elif(pa_first & (k != 0) & (pa != prev_p)):
+                        fail("IMG_FIELD", pend_ptr)               # PEs do not run on
+                    with m.Elif(~pa_first & diff[24]):            # runs backwards
+                        fail("IMG_FIELD", pend_ptr)
+                    with m.Elif(~pa_first & self._over_entries(diff[:24])):
+                        fail("IMG_CAPACITY", pend_ptr)
+                    if last:
+                        with m.Elif(self._over_entries(local)):
+                            fail("IMG_CAPACITY", pend_ptr)
+                    with m.If(pa_first):
+                        m.d.sync += [prev_local.eq(fill[k]), start[k].eq(fill[k]),
+                                     prev_p.eq(pa)]
+                    with m.Else():
+                        m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(k),
+                                     self.ld_mem.eq(MEM_PTR),
+                                     self.ld_addr.eq(L.ptr_base + pa_col - 1),
+                                     self.ld_data.eq(self.pointer_word(prev_local, step))]
+                        m.d.sync += [prev_local.eq(local), prev_p.eq(pa)]
+
             with state("PTR"):
-                m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
-                             self.ld_addr.eq(L.ptr_base + j - 1),
-                             self.ld_data.eq(self.pointer_word(prev_local, local - prev_local))]
+                m.d.comb += self.i.ready.eq(1)
+                stage_b(last=False)
                 with m.If(take):
                     m.d.sync += half.eq(~half[0])
                     with m.If(half[0] == 0):
                         m.d.sync += lo.eq(w)
-                    with m.Elif(w[8:] != 0):                      # a pointer past 2**24
-                        fail("IMG_FIELD")
-                    with m.Elif(j == 0):
-                        m.d.sync += [delta.eq(fill[k] - p), prev_local.eq(fill[k]),
-                                     start[k].eq(fill[k]), prev_p.eq(p), j.eq(1)]
-                        with m.If((k != 0) & (p != prev_p)):
-                            fail("IMG_FIELD")
                     with m.Else():
-                        m.d.comb += self.ld_we.eq(1)
-                        m.d.sync += [prev_local.eq(local), prev_p.eq(p), j.eq(j + 1)]
-                        with m.If(p < prev_p):
-                            fail("IMG_FIELD")
-                        with m.Elif(j == L.inp):
-                            with m.If(local > self.entries):
-                                fail("IMG_CAPACITY")
-                            with m.Else():
-                                m.d.sync += [fill[k].eq(local), stop[k].eq(local)]
-                                m.next = "PTR_END"
+                        m.d.sync += [pa.eq(p[:24]), pa_big.eq(w[8:] != 0), pa_valid.eq(1),
+                                     pa_first.eq(j == 0), pa_col.eq(j), j.eq(j + 1),
+                                     last_col.eq(j + 1 == L.inp)]
+                        with m.If(last_col):                      # j == L.inp: PE k's last
+                            m.next = "PTR_LAST"
+
+            with state("PTR_LAST"):            # stage B of PE ``k``'s last pointer
+                stage_b(last=True)
+                m.d.sync += [fill[k].eq(local), cnt[k].eq(local - start[k])]
+                m.next = "PTR_END"
 
             with state("PTR_END"):             # the end pointer of PE ``k``'s last column
                 m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
                              self.ld_addr.eq(L.ptr_base + L.inp),
                              self.ld_data.eq(self.pointer_word(prev_local, 0))]
-                m.d.sync += [k.eq(k + 1), j.eq(0)]
+                m.d.sync += [k.eq(k + 1), j.eq(0), last_col.eq(0)]
                 with m.If(k == N - 1):
-                    m.d.sync += [k.eq(0), a.eq(start[0])]
+                    m.d.sync += k.eq(0)
                     m.next = "ENT_NEXT"
                 with m.Else():
                     m.next = "PTR"
 
-            with state("ENT_NEXT"):            # skip PEs with no entry in this layer
+            with state("ENT_NEXT"):            # the next PE with entries in this layer
                 with m.If(k == N):
                     m.d.sync += [count.eq(0), half.eq(0)]
                     m.next = "BIAS"
-                with m.Elif(a == stop[k]):
-                    m.d.sync += [k.eq(k + 1), a.eq(start[k + 1])]
+                with m.Elif(cnt[k] == 0):
+                    m.d.sync += k.eq(k + 1)
                 with m.Else():
+                    m.d.sync += [a.eq(start[k]), left.eq(cnt[k])]
                     m.next = "ENT"
 
             with state("ENT"):
@@ -363,13 +419,13 @@ class ImageLoader(wiring.Component):
                              self.ld_addr.eq(a), self.ld_data.eq(w)]
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
-                    m.d.sync += a.eq(a + 1)
+                    m.d.sync += [a.eq(a + 1), left.eq(left - 1)]
                     code = w[:CB]
                     row = w[CB:] * N + k
                     with m.If((row >= L.out) | (code >= (Const(1, 9) << L.cb_bits))):
                         fail("IMG_FIELD")
-                    with m.Elif(a + 1 == stop[k]):
-                        m.d.sync += [k.eq(k + 1), a.eq(start[k + 1])]
+                    with m.If(left == 1):
+                        m.d.sync += k.eq(k + 1)
                         m.next = "ENT_NEXT"
 
             with state("BIAS"):

@@ -100,3 +100,29 @@ def test_ecp5_classic_abc_lut_mapping_builds(tmp_path):
                    synth_opts=ECP5_ABC_LUT_MAP)
     assert r.dsp == 1 and r.timing_met
     assert "abc -lut 4" in (tmp_path / "yosys.log").read_text()
+
+
+@pytest.mark.slow
+def test_the_uart_and_the_image_loader_build_for_up5k(tmp_path):
+    """The host-link blocks added for the engine build for iCE40 UP5K on their own
+    (the whole engine does not fit yet: bench/engine.py --synth says what it needs)."""
+    from hw.loader import ImageLoader
+    from hw.uart import UARTRx, UARTTx
+
+    class Uart(wiring.Component):
+        rx: In(1)
+        tx: Out(1)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.r, m.submodules.t = r, t = UARTRx(divisor=104), UARTTx(divisor=104)
+            wiring.connect(m, r.o, t.i)
+            m.d.comb += [r.rx.eq(self.rx), self.tx.eq(t.tx)]
+            return m
+
+    u = synthesize(Uart(), "up5k", freq_mhz=48, build_dir=tmp_path / "uart")
+    assert u.timing_met and u.core_lc < 150
+    ld = synthesize(ImageLoader(n_pe=4, code_bits=4, rows_per_pe=128, pointers=1024,
+                                entries=16384, max_layers=4, max_len=512, max_rows=1024,
+                                max_out=16), "up5k", freq_mhz=30, build_dir=tmp_path / "ld")
+    assert ld.core_lc <= 5280 and ld.fmax > 0
