@@ -74,3 +74,9 @@ def test_a_board_that_is_silent_or_speaks_garbage_is_a_clear_error(digits_zcm, a
 def test_a_port_that_does_not_exist(digits_zcm, tmp_path):
     r = run("verify", str(digits_zcm), "--port", str(tmp_path / "ttyNOPE"))
     assert r.returncode == 2 and "cannot open" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_dataset_of_other_inputs_is_refused_in_one_line(digits_zcm):
+    r = run("verify", str(digits_zcm), "--sim", "--dataset", "digits28")
+    assert r.returncode == 2 and "the model takes 64 inputs but digits28 has 784" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -7,10 +7,10 @@ import sys
 
 from golden.zcm import ZcmError, ZModel, read_zcm
 
-from .compress import write_json
+from .compress import _dataset, write_json
 from .errors import UserError
 
-__all__ = ["read_fc_model", "finish"]
+__all__ = ["read_fc_model", "finish", "test_split"]
 
 
 def read_fc_model(path, storages=("shared", "binary"), what="the engine runs") -> ZModel:
@@ -26,6 +26,22 @@ def read_fc_model(path, storages=("shared", "binary"), what="the engine runs") -
             raise UserError(f"layer {i} is a {kind} layer; {what} "
                             f"{' and '.join(storages)} fully connected layers only (for now)")
     return zm
+
+
+def test_split(zm: ZModel, dataset: str | None, limit: int | None = None):
+    """The test split (``x``, ``y``, dataset name) of ``dataset`` (default: the
+    model's), its first ``limit`` images; a one-line ``UserError`` when its
+    features are not the model's inputs."""
+    import numpy as np  # noqa: PLC0415
+
+    data = _dataset(dataset, zm.meta.get("dataset", "digits"))
+    x, y = data.x_test, data.y_test
+    if x.shape[1] != int(np.prod(zm.input_shape)):
+        raise UserError(f"the model takes {int(np.prod(zm.input_shape))} inputs but "
+                        f"{data.name} has {x.shape[1]} features")
+    if limit:
+        x, y = x[:limit], y[:limit]
+    return x, y, data.name
 
 
 def finish(rep: dict, json_path, command: str) -> int:

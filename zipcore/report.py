@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from golden.hwmodel.image import ImageError
 from golden.zcm import ZcmError
 
-from .compress import _dataset, write_json
+from .compress import write_json
 from .errors import UserError
-from .models import read_fc_model
+from .models import read_fc_model, test_split
 
 __all__ = ["cmd_report", "add_parser"]
 
@@ -25,12 +23,9 @@ def cmd_report(args) -> int:
         if b not in BOARDS:
             raise UserError(f"unknown board {b!r} (one of: {', '.join(BOARDS)})")
     zm = read_fc_model(args.model, ("shared",), "the report covers")
-    data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
-    if data.x_test.shape[1] != int(np.prod(zm.input_shape)):
-        raise UserError(f"the model takes {int(np.prod(zm.input_shape))} inputs but "
-                        f"{data.name} has {data.x_test.shape[1]} features")
+    x, y, _ = test_split(zm, args.dataset)
     try:
-        r = build_report(zm, data.x_test, data.y_test, n_pe=args.pes,
+        r = build_report(zm, x, y, n_pe=args.pes,
                          table_path=args.constants, boards=boards)
     except (EnergyError, ZcmError, ImageError) as e:
         raise UserError(str(e)) from None

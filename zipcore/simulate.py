@@ -15,9 +15,8 @@ from golden.hwmodel.engine import engine_forward, engine_model, quantize_input
 from golden.hwmodel.image import ImageError
 from golden.zcm import ZcmError
 
-from .compress import _dataset
 from .errors import UserError
-from .models import finish, read_fc_model
+from .models import finish, read_fc_model, test_split
 
 __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
 
@@ -86,20 +85,14 @@ def cmd_simulate(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
     zm = read_fc_model(args.model)
-    data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
-    x, y = data.x_test, data.y_test
-    if x.shape[1] != int(np.prod(zm.input_shape)):
-        raise UserError(f"the model takes {int(np.prod(zm.input_shape))} inputs but "
-                        f"{data.name} has {x.shape[1]} features")
-    if args.limit:
-        x, y = x[:args.limit], y[:args.limit]
+    x, y, name = test_split(zm, args.dataset, args.limit)
     from hw.engine import engine_params  # noqa: PLC0415
 
     try:
         engine_params(zm, n_pe=args.pes, queue_depth=args.queue_depth)
     except ValueError as e:
         raise UserError(str(e)) from None
-    print(f"simulating {len(x)} {data.name} test images on {args.sim} "
+    print(f"simulating {len(x)} {name} test images on {args.sim} "
           f"({args.pes} PEs, queue depth {args.queue_depth})...", file=sys.stderr)
     rep = simulate_report(zm, x, y, sim=args.sim, n_pe=args.pes, queue_depth=args.queue_depth,
                           waves=bool(args.waves))

@@ -14,9 +14,8 @@ from golden.hwmodel.image import ImageError, memory_image
 from golden.hwmodel.protocol import EngineClient, EngineError, LinkError
 from golden.zcm import ZcmError
 
-from .compress import _dataset
 from .errors import UserError
-from .models import finish, read_fc_model
+from .models import finish, read_fc_model, test_split
 
 __all__ = ["cmd_verify", "add_parser"]
 
@@ -50,10 +49,7 @@ def cmd_verify(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
     zm = read_fc_model(args.model)
-    data = _dataset(args.dataset, zm.meta.get("dataset", "digits"))
-    x, y = data.x_test, data.y_test
-    if args.limit:
-        x, y = x[:args.limit], y[:args.limit]
+    x, y, _ = test_split(zm, args.dataset, args.limit)
     em = engine_model(zm)
     xq = quantize_input(em, x)
     want = engine_forward(em, xq)
