@@ -60,14 +60,15 @@ class Engine(wiring.Component):
         pe["cb_banks"] = max_layers if isinstance(max_layers, int) else 1
         self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len,
                                 act_banks=2, pe=pe)
-        p = self._mv._pes[0]
+        p = self._mv.pe
         self._loader = ImageLoader(
-            n_pe=n_pe, code_bits=p._cb, rows_per_pe=p.rows, pointers=p._np, entries=p._ne,
+            n_pe=n_pe, code_bits=p.code_bits, rows_per_pe=p.rows, pointers=p.pointers,
+            entries=p.entries,
             max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows, max_rows=max_rows,
                                 digit_bits=digit_bits)
-        self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p._cb
-        self.rows_per_pe, self.pointers, self.entries = p.rows, p._np, p._ne
+        self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p.code_bits
+        self.rows_per_pe, self.pointers, self.entries = p.rows, p.pointers, p.entries
         self.max_layers, self.max_len, self.max_rows, self.max_out = (
             max_layers, max_len, max_rows, max_out)
         ld = self._loader.signature.members
@@ -203,7 +204,7 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     if entries > 1 << 14:
         raise ValueError(f"the model needs {entries} weight entries in a PE, more than the "
                          f"16384 a PE holds; use more PEs (it has {n_pe})")
-    if -(-max(ly.out for ly in fc) // n_pe) > 1 << (16 - code_bits):
+    if most_rows > 1 << (16 - code_bits):
         raise ValueError(f"a PE would hold more than {1 << (16 - code_bits)} rows of a layer; "
                          f"use more PEs (it has {n_pe})")
     return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),

@@ -11,10 +11,10 @@ from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
 from golden.hwmodel.protocol import CODE
 
 from .params import reject
+from .pe import pointer_word
+from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 
-__all__ = ["ImageLoader", "layer_entry_layout", "MEM_PTR", "MEM_ENT", "MEM_CB"]
-
-MEM_PTR, MEM_ENT, MEM_CB = 0, 1, 2     # SparseMatVec's ``ld_mem``
+__all__ = ["ImageLoader", "layer_entry_layout"]
 
 
 def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int
@@ -118,8 +118,8 @@ class ImageLoader(wiring.Component):
         return x[n + 1:].any() | (x[n] & x[:n].any())
 
     def pointer_word(self, start, count):
-        """``SparsePE.pointer_word`` as an expression."""
-        return Cat(start[:self.ebits], count == 0, count <= 1, count == 2)
+        """``hw.pe.pointer_word`` for this build's entry addresses."""
+        return pointer_word(start, count, self.ebits)
 
     def elaborate(self, platform):
         m = Module()

@@ -1,19 +1,29 @@
 """A sparse processing element: EIE's PE on the memory image's expanded entries."""
 
-from amaranth.hdl import C, Cat, ClockSignal, Instance, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, ClockSignal, Instance, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .params import reject
 
-__all__ = ["SparsePE", "activation_layout"]
+__all__ = ["SparsePE", "activation_layout", "pointer_word"]
 
 
 def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
     """A non-zero input activation: signed ``value``, and ``ptr``, the pointer
     memory address of its column (the layer's first pointer plus the column)."""
     return data.StructLayout({"value": signed(act_bits), "ptr": unsigned(ptr_bits)})
+
+
+def pointer_word(start, count, ebits: int):
+    """A pointer memory word: the column's first entry address (``ebits`` bits),
+    then the flags "no entry", "at most one entry" and "exactly two entries" of
+    its ``count`` entries. An int for ints (load lists), an expression for
+    Amaranth values (``hw.loader.ImageLoader`` builds it in hardware)."""
+    if isinstance(start, int) and isinstance(count, int):
+        return start | (int(count == 0) | int(count <= 1) << 1 | int(count == 2) << 2) << ebits
+    return Cat(Value.cast(start)[:ebits], count == 0, count <= 1, count == 2)
 
 
 class SparsePE(wiring.Component):
@@ -121,12 +131,22 @@ class SparsePE(wiring.Component):
     def rows(self) -> int:
         return self._rows
 
+    @property
+    def code_bits(self) -> int:
+        return self._cb
+
+    @property
+    def pointers(self) -> int:
+        return self._np
+
+    @property
+    def entries(self) -> int:
+        return self._ne
+
     def pointer_word(self, start: int, count: int) -> int:
         """The pointer memory word of a column whose ``count`` entries start at
-        entry address ``start``: the address, then the flags "no entry", "at
-        most one entry" and "exactly two entries"."""
-        flags = int(count == 0) | int(count <= 1) << 1 | int(count == 2) << 2
-        return start | flags << self._ne.bit_length()
+        entry address ``start`` (``pointer_word``)."""
+        return pointer_word(start, count, self._ne.bit_length())
 
     def elaborate(self, platform):
         m = Module()

@@ -96,6 +96,11 @@ class SparseMatVec(wiring.Component):
     def rows_per_pe(self) -> int:
         return self._pes[0].rows
 
+    @property
+    def pe(self) -> SparsePE:
+        """The first PE (all are alike): its parameters."""
+        return self._pes[0]
+
     def pointer_word(self, start: int, count: int) -> int:
         """A PE pointer memory word (``SparsePE.pointer_word``)."""
         return self._pes[0].pointer_word(start, count)
@@ -104,7 +109,7 @@ class SparseMatVec(wiring.Component):
         """The ``(pe, mem, addr, data)`` writes that load one layer's ``codes``
         (``(rows, cols)`` codebook indices, 0 = no weight) and int8 codebook
         ``cb`` into the PEs, pointers from ``ptr_base``."""
-        code_bits = self._pe_kw.get("code_bits", 4)
+        code_bits = self.pe.code_bits
         out = []
         for k, (ptr, ents) in enumerate(pe_tables(codes, self._n, code_bits)):
             out += [(k, MEM_PTR, ptr_base + j, self.pointer_word(a, b - a))

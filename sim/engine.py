@@ -112,6 +112,22 @@ def host_run(dut, image: bytes, xs, *, stall: float = 0.0, seed: int = 0
     return np.array(res["y"]), res["c"]
 
 
+def _engine_top(zm, *, n_pe: int, queue_depth: int = 8, entry_ram: str | None = None,
+                uart_divisor: int | None = None):
+    """``zm``'s memory image and the engine top sized for it: ``HostLink``, or the
+    board's ``UartEngine`` with ``uart_divisor``."""
+    from golden.hwmodel.image import memory_image  # noqa: PLC0415
+    from hw.engine import engine_params  # noqa: PLC0415
+    from hw.hostlink import HostLink  # noqa: PLC0415
+    from hw.uartengine import UartEngine  # noqa: PLC0415
+
+    params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram)
+    image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
+                         binary_as_entries=True)
+    top = UartEngine(divisor=uart_divisor, **params) if uart_divisor else HostLink(**params)
+    return image, top
+
+
 def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth: int = 8,
                    stall: float = 0.0, waves: bool = False, build_root=None,
                    case: str | None = None, entry_ram: str | None = None,
@@ -124,25 +140,15 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
     the iCE40 configuration (entries in SPRAM, simulated with Yosys's model).
     ``uart_divisor`` runs the board's UART top (``hw.uartengine.UartEngine``)
     instead, the host bytes going over its simulated serial line."""
-    from golden.hwmodel.image import memory_image  # noqa: PLC0415
-    from hw.engine import engine_params  # noqa: PLC0415
-    from hw.hostlink import HostLink  # noqa: PLC0415
-
-    params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram)
-    image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
-                         binary_as_entries=True)
-    if uart_divisor:
-        from hw.uartengine import UartEngine  # noqa: PLC0415
-
-        top = UartEngine(divisor=uart_divisor, **params)
-    else:
-        top = HostLink(**params)
+    image, top = _engine_top(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram,
+                             uart_divisor=uart_divisor)
     with tempfile.TemporaryDirectory(prefix="zipcore-sim-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.zimg").write_bytes(image)
         np.save(tmp / "inputs.npy", np.asarray(xq, dtype=np.int64))
         res = run_cocotb(top, "engine", "sim.tb.tb_engine", sim=sim,
                          case=case or f"n{n_pe}_q{queue_depth}", waves=waves,
+                         testcase="run_model",
                          build_root=build_root,
                          cells=(("ice40", "SB_SPRAM256KA"),) if entry_ram == "spram" else (),
                          params={"image": str(tmp / "model.zimg"),
@@ -161,21 +167,13 @@ def check_bad_images(zm, bad: list[tuple[bytes, str]], *, sim: str = "verilator"
     RTL sized for ``zm`` (``HostLink``, or ``UartEngine`` over its serial line), then
     ``zm``'s own image; the cocotb test fails on any other status, on a model left
     loaded after a refusal, or on a hang. Returns the number of cases."""
-    from golden.hwmodel.image import memory_image  # noqa: PLC0415
-    from hw.engine import engine_params  # noqa: PLC0415
-    from hw.hostlink import HostLink  # noqa: PLC0415
-    from hw.uartengine import UartEngine  # noqa: PLC0415
-
-    params = engine_params(zm, n_pe=n_pe)
-    top = (UartEngine(divisor=uart_divisor, **params) if uart_divisor else HostLink(**params))
+    image, top = _engine_top(zm, n_pe=n_pe, uart_divisor=uart_divisor)
     with tempfile.TemporaryDirectory(prefix="zipcore-bad-") as tmp:
         tmp = Path(tmp)
-        (tmp / "good.zimg").write_bytes(memory_image(zm, n_pe,
-                                                     code_field=params["pe"]["code_bits"],
-                                                     binary_as_entries=True))
+        (tmp / "good.zimg").write_bytes(image)
         cases = []
-        for k, (image, name) in enumerate(bad):
-            (tmp / f"bad{k}.zimg").write_bytes(image)
+        for k, (bad_image, name) in enumerate(bad):
+            (tmp / f"bad{k}.zimg").write_bytes(bad_image)
             cases.append((str(tmp / f"bad{k}.zimg"), name))
         run_cocotb(top, "engine", "sim.tb.tb_engine", sim=sim, case=case,
                    testcase="bad_images_end_in_their_status",

@@ -15,7 +15,7 @@ from sim.amsim import run_testbenches
 def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
     """Load the PE, run ``acts`` (a list of (col, x)) ``layers`` times, reading out
     after each; returns the read-outs and the cycle of every take."""
-    (ptr, ents), = pe_tables(codes, 1, dut._cb)
+    (ptr, ents), = pe_tables(codes, 1, dut.code_bits)
     ptr = [dut.pointer_word(a, b - a) for a, b in zip(ptr, ptr[1:] + [ptr[-1]])]
     rows = codes.shape[0]
     out = {"reads": [], "takes": []}

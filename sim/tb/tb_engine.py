@@ -10,23 +10,24 @@ import os
 import cocotb
 import numpy as np
 
-from golden.hwmodel.protocol import EngineClient
+from golden.hwmodel.protocol import EngineClient, EngineError
 from sim.cocotb_util import params, start_clock_and_reset
 from sim.host import CocotbLink, CocotbUartLink
+
+
+def link(dut, p: dict, timeout: int):
+    """The byte link the parameters ask for: the board's serial line (``uart``:
+    cycles per bit) or the HostLink's byte streams (random ``stall``)."""
+    if p.get("uart"):
+        return CocotbUartLink(dut, divisor=p["uart"], timeout=timeout)
+    return CocotbLink(dut, stall=p.get("stall", 0.0), seed=p.get("seed", 1), timeout=timeout)
 
 
 @cocotb.test()
 async def run_model(dut):
     p = params()
-    if "bad" in p:
-        return
-    if p.get("uart"):
-        link = CocotbUartLink(dut, divisor=p["uart"], timeout=p.get("timeout", 1_000_000))
-    else:
-        link = CocotbLink(dut, stall=p.get("stall", 0.0), seed=p.get("seed", 1),
-                          timeout=p.get("timeout", 1_000_000))
+    client = EngineClient(link(dut, p, p.get("timeout", 1_000_000)))
     await start_clock_and_reset(dut)
-    client = EngineClient(link)
     info = await client.info()
     with open(p["image"], "rb") as f:
         await client.load(f.read())
@@ -47,16 +48,8 @@ async def bad_images_end_in_their_status(dut):
     """Each image of ``bad`` ends in its status, the engine holds no model after
     it, and a good image loads again: no hang, no desynchronised stream."""
     p = params()
-    if "bad" not in p:
-        return
-    from golden.hwmodel.protocol import EngineError  # noqa: PLC0415
-
-    if p.get("uart"):
-        link = CocotbUartLink(dut, divisor=p["uart"], timeout=200_000)
-    else:
-        link = CocotbLink(dut, timeout=200_000)
+    client = EngineClient(link(dut, p, 200_000))
     await start_clock_and_reset(dut)
-    client = EngineClient(link)
     with open(p["image"], "rb") as f:
         good = f.read()
     for path, want in p["bad"]:
