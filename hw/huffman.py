@@ -27,11 +27,12 @@ class HuffmanDecoder(wiring.Component):
 
     1. Write each symbol's code length (0 = unused) with ``len_we``,
        ``len_addr``, ``len_data`` while the decoder is not ``busy``.
-    2. Pulse ``build``: the decoder counts the lengths, computes the
-       canonical first codes and left-aligned limits and sorts the symbols
-       into its table, in ``2 * 2**symbol_bits + 3 * max_len + 7`` cycles (``busy``
-       is high meanwhile). Over-subscribed lengths end in
-       ``error == BAD_TABLE``.
+    2. Pulse ``build``: the decoder makes one pass over the lengths per code
+       length, placing that length's symbols in its table and ending with the
+       length's canonical limit and table offset, in
+       ``max_len * (2**symbol_bits + 3) + 1`` cycles (``busy`` is high
+       meanwhile). Over-subscribed lengths end in ``error == BAD_TABLE``
+       (a cycle after the pass of the first length whose codes overflow).
     3. Set ``count`` (symbols) and ``nbits[k]`` (bits of substream ``k``) and
        pulse ``start``. The stream is ``golden.huffman.encode_interleaved``'s:
        symbol ``n`` lives in substream ``n % 2`` and the words of the two
@@ -130,16 +131,14 @@ class HuffmanDecoder(wiring.Component):
         sym_r = syms.read_port()
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=S, depth=self._q)
 
-        # Canonical tables per code length 1..L, written during the build with one-hot
-        # enables so no path indexes them by a computed length except stage 1's selects.
-        # count[l] is the number of codes of length l until SCAN has used it, then the
-        # next free table slot for length l (the sort in PLACE). offset[l] maps a code
-        # of length l to its table slot: slot = code + offset[l] (mod 2^S), with
-        # offset[l] = base[l] - first[l].
-        count = [Signal(S + 2, name=f"count{i}") for i in range(L + 1)]
-        nxt = count
+        # Canonical tables per code length 1..L, written at the end of that length's
+        # pass of the build with one-hot enables, so no path indexes them by a computed
+        # length except stage 1's selects. limit[l] is the end of length l's codes
+        # (first[l] + count[l], at most 2**l): a window is a code of length <= l iff its
+        # top l bits are below it. offset[l] maps a code of length l to its table slot:
+        # slot = code + offset[l] (mod 2^S), with offset[l] = base[l] - first[l].
         offset = Array(Signal(S, name=f"offset{i}") for i in range(L + 1))
-        limit = [Signal(L + 1, name=f"limit{i}") for i in range(L + 1)]
+        limit = [Signal(i + 1, name=f"limit{i}") for i in range(L + 1)]
         table_ok = Signal()
 
         error = Signal(HuffmanError)
@@ -157,14 +156,19 @@ class HuffmanDecoder(wiring.Component):
         # Stage A reads s_*, stage B reads p_*; p_len, p_win and p_ok also feed stage 1.
         s_buf = Signal(B)                  # buffered bits, the oldest in the MSB
         s_nv = Signal(6)                   # how many are valid
-        wl_bits = 33 - (W.bit_length() - 1)
-        s_wl = Signal(wl_bits)             # words the substream has left
-        s_wl_nz = Signal()                 # s_wl != 0
-        s_wl_one = Signal()                # s_wl == 1
-        s_wl_m1 = Signal(wl_bits)          # s_wl - 1, so taking a word adds no carry chain
+        # Words the substream has left: ``hi + frac``, ``hi`` its whole words of bits
+        # and ``frac`` a last, partly filled one. A taken word clears ``frac`` first,
+        # then counts ``hi`` down, so loading ``nbits`` needs no adder (and the count-down
+        # is off the loop's critical path, the window compare).
+        hi_bits = 32 - (W.bit_length() - 1)
+        s_hi = Signal(hi_bits)
+        s_frac = Signal()
+        s_wl_nz = Signal()                 # words left != 0
+        s_wl_one = Signal()                # words left == 1
         p_buf = Signal(B)
         p_nv = Signal(6)
-        p_wl = Signal(wl_bits)
+        p_hi = Signal(hi_bits)
+        p_frac = Signal()
         p_wl_nz = Signal()
         p_last = Signal()                  # the substream's last word is in p_buf
         any_wl = Signal()                  # s_wl_nz | p_wl_nz, registered
@@ -187,103 +191,71 @@ class HuffmanDecoder(wiring.Component):
         finished = Signal()
 
         # ---------------------------------------------------------------- build FSM
+        # One pass over the code lengths per length l = 1..L (one-hot in ``step``,
+        # binary in ``lbin``): each symbol of length l takes the next table slot and
+        # the next code, in symbol order, which is the canonical order. At the end of
+        # the pass ``code`` is first[l] + count[l] and ``slot - code`` is base[l] -
+        # first[l]; the Kraft check is code <= 2^l; the next length starts at
+        # ``code << 1``. One incrementer each for slot and code, no per-length counters.
         addr = Signal(S + 1)
         rd_valid = Signal()          # len_r.data holds the length of symbol addr - 1
-        q_valid = Signal()           # q_oh / q_sym: that length (one-hot), registered
-        q_oh = Signal(L + 1)
+        q_valid = Signal()           # q_hit / q_sym: that symbol has length l, registered
+        q_hit = Signal()
         q_sym = Signal(S)
-        step = Signal(L + 1)         # one-hot code length during SCAN
-        f_prev = Signal(L + 2)       # first[l-1], count[l-1], base[l-1] during SCAN
-        c_prev = Signal(S + 2)
-        b_prev = Signal(S + 2)
-        power = Signal(L + 2)        # 2^l during SCAN
-        phase = Signal(2)
+        step = Signal(L + 1)         # one-hot code length of the pass
+        lbin = Signal(range(L + 1))  # the same, binary
+        slot = Signal(S + 1)         # next free table slot
+        code = Signal(max(L, S) + 2)  # next code of length l
+        power = Signal(L + 2)        # 2^l
+        over = Signal()              # the last pass's codes overflowed (Kraft sum > 1)
 
         m.d.comb += len_r.addr.eq(addr[:S])
-        # addr == nsym + 2 (the last length read and counted), a cycle ahead: addr
-        # counts up by one per cycle in COUNT and PLACE and holds elsewhere.
+        # addr == nsym + 2 (the last length read and placed), a cycle ahead: addr
+        # counts up by one per cycle in PASS.
         at_end = Signal()
         m.d.sync += at_end.eq(addr == nsym + 1)
-        m.d.sync += [q_valid.eq(rd_valid), q_oh.eq(1 << len_r.data), q_sym.eq((addr - 1)[:S])]
+        m.d.sync += [q_valid.eq(rd_valid), q_hit.eq(len_r.data == lbin),
+                     q_sym.eq((addr - 1)[:S])]
 
         with m.FSM(name="ctrl") as fsm:
             with m.State("IDLE"):
                 with m.If(self.build):
                     m.d.sync += [addr.eq(0), rd_valid.eq(0), error.eq(HuffmanError.NONE),
-                                 done.eq(0), table_ok.eq(0)]
-                    m.d.sync += [count[i].eq(0) for i in range(L + 1)]
-                    m.next = "COUNT"
+                                 done.eq(0), table_ok.eq(0), step.eq(0b10), lbin.eq(1),
+                                 slot.eq(0), code.eq(0), power.eq(2)]
+                    m.next = "PASS"
                 with m.Elif(self.start & ~table_ok):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), done.eq(0)]
                 with m.Elif(self.start):
                     m.d.sync += [error.eq(HuffmanError.NONE), running.eq(1), done.eq(0)]
                     m.next = "DECODE"
 
-            with m.State("COUNT"):
-                # Read every length (read latency 1, then a register) and count per length.
+            with m.State("PASS"):
                 m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
-                for i in range(1, L + 1):
-                    with m.If(q_valid & q_oh[i]):
-                        m.d.sync += count[i].eq(count[i] + 1)
+                place = q_valid & q_hit
+                m.d.comb += [sym_w.addr.eq(slot[:S]), sym_w.data.eq(q_sym), sym_w.en.eq(place)]
+                with m.If(place):
+                    m.d.sync += [slot.eq(slot + 1), code.eq(code + 1)]
                 with m.If(at_end):
-                    m.d.sync += [step.eq(0b10), f_prev.eq(0), c_prev.eq(0), b_prev.eq(0),
-                                 power.eq(2), phase.eq(0)]
-                    m.next = "SCAN"
-
-            with m.State("SCAN"):
-                # Three cycles per length l (one-hot in step), so no path holds more than
-                # one adder or compare: first[l] = (first[l-1] + count[l-1]) << 1 and
-                # base[l] = base[l-1] + count[l-1]; end = first[l] + count[l]; then
-                # limit[l] = end << (L - l) and the Kraft check end <= 2^l.
-                f = Signal(L + 2)
-                b = Signal(S + 2)
-                end = Signal(L + 2)
-                c_now = 0                      # count[l], an AND-OR select by step
-                for i in range(1, L + 1):
-                    c_now = c_now | Mux(step[i], count[i], 0)
-                over = Signal()
-                with m.If(phase == 0):
-                    m.d.sync += [f.eq((f_prev + c_prev) << 1), b.eq(b_prev + c_prev),
-                                 phase.eq(1)]
-                with m.Elif(phase == 1):
-                    m.d.sync += [end.eq(f + c_now), phase.eq(2)]
-                with m.Else():
                     for i in range(1, L + 1):
                         with m.If(step[i]):
-                            m.d.sync += [offset[i].eq(b - f), nxt[i].eq(b),
-                                         limit[i].eq(end << (L - i))]
-                    m.d.sync += [f_prev.eq(f), c_prev.eq(c_now), b_prev.eq(b),
-                                 power.eq(power << 1), step.eq(step << 1), phase.eq(0),
-                                 over.eq(end > power)]
+                            m.d.sync += [limit[i].eq(code), offset[i].eq(slot - code)]
+                    m.d.sync += [addr.eq(0), rd_valid.eq(0), step.eq(step << 1),
+                                 lbin.eq(lbin + 1), code.eq(code << 1), power.eq(power << 1),
+                                 over.eq(code > power)]
+                    with m.If(step[L]):
+                        m.next = "CHECK"
+                # The Kraft check of the length before lands here, registered.
                 with m.If(over):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), over.eq(0)]
                     m.next = "IDLE"
-                with m.Elif((phase == 2) & step[L]):
-                    m.d.sync += [addr.eq(0), rd_valid.eq(0)]
-                    m.next = "CHECK"
 
             with m.State("CHECK"):
-                # The Kraft check of the last length lands here.
+                # The Kraft check of the last length.
+                m.d.sync += [over.eq(0), table_ok.eq(~over)]
                 with m.If(over):
-                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), over.eq(0)]
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "PLACE"
-
-            with m.State("PLACE"):
-                # Sort symbols by (length, symbol): sym[next[len]++] = symbol.
-                m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
-                # One-hot selects and one incrementer per length: no decode on the path.
-                waddr = 0
-                for i in range(1, L + 1):
-                    waddr = waddr | Mux(q_oh[i], nxt[i], 0)
-                    with m.If(q_valid & q_oh[i]):
-                        m.d.sync += nxt[i].eq(nxt[i] + 1)
-                m.d.comb += [sym_w.addr.eq(waddr), sym_w.data.eq(q_sym),
-                             sym_w.en.eq(q_valid & ~q_oh[0])]
-                with m.If(at_end):
-                    m.d.sync += table_ok.eq(1)
-                    m.next = "IDLE"
+                    m.d.sync += error.eq(HuffmanError.BAD_TABLE)
+                m.next = "IDLE"
 
             with m.State("DECODE"):
                 # An error clears ``running``; the end is seen a cycle late (registered).
@@ -300,15 +272,14 @@ class HuffmanDecoder(wiring.Component):
         # the loop's enable path short. Substream 0 enters stage A, substream 1
         # stage B as if it had just run a step that consumed nothing.
         lg = W.bit_length() - 1
-        nw0 = (self.nbits[0] + W - 1) >> lg
-        nw1 = (self.nbits[1] + W - 1) >> lg
         with m.If(~running):
-            m.d.sync += [s_buf.eq(0), s_nv.eq(0), s_wl.eq(nw0),
-                         s_wl_m1.eq((self.nbits[0] - 1)[:32] >> lg),
+            m.d.sync += [s_buf.eq(0), s_nv.eq(0), s_hi.eq(self.nbits[0][lg:]),
+                         s_frac.eq(self.nbits[0][:lg].any()),
                          s_wl_nz.eq(self.nbits[0].any()),
                          s_wl_one.eq(self.nbits[0].any() & ~self.nbits[0][lg + 1:].any()
                                      & ~(self.nbits[0][lg] & self.nbits[0][:lg].any())),
-                         p_buf.eq(0), p_nv.eq(0), p_wl.eq(nw1),
+                         p_buf.eq(0), p_nv.eq(0), p_hi.eq(self.nbits[1][lg:]),
+                         p_frac.eq(self.nbits[1][:lg].any()),
                          p_wl_nz.eq(self.nbits[1].any()),
                          p_len.eq(0), priming.eq(WAYS),
                          syms_left.eq(self.count), more.eq(self.count != 0),
@@ -334,18 +305,18 @@ class HuffmanDecoder(wiring.Component):
         window = s_buf[B - L:]
         below = Signal(L + 1)
         for i in range(1, L + 1):
-            m.d.comb += below[i].eq(window < limit[i])
-        # Limits never decrease with the length, so ``below`` is a thermometer code.
-        onehot = Signal(L + 1)
-        m.d.comb += onehot[0].eq(~(sym_step & below[L]))
-        for i in range(1, L + 1):
-            m.d.comb += onehot[i].eq(sym_step & below[i] & (~below[i - 1] if i > 1 else 1))
+            m.d.comb += below[i].eq(window[L - i:] < limit[i])
+        # Limits never decrease with the length, so ``below`` is a thermometer code and
+        # the code's length is its first set bit: bit b of the length is set for the
+        # runs of lengths [a, c] with that bit, each ``below[c] & ~below[a - 1]`` (no
+        # one-hot decode in between). No code (``below[L]`` low) gives length 0.
         length = Signal(range(L + 1))
-        lsel = [Mux(onehot[i], i, 0) for i in range(1, L + 1)]
-        lor = lsel[0]
-        for v in lsel[1:]:
-            lor = lor | v
-        m.d.comb += length.eq(lor)
+        for b in range(len(length)):
+            bit = 0
+            for a in range(1 << b, L + 1, 2 << b):
+                c = min(a + (1 << b) - 1, L)
+                bit = bit | (below[c] & (~below[a - 1] if a > 1 else 1))
+            m.d.comb += length[b].eq(sym_step & bit)
         # A word lands below the s_nv valid bits: s_nv is 0 on a substream's first step
         # and 16..31 whenever a later step takes a word, so a 4-bit shift places it.
         incoming = Signal(B)
@@ -353,7 +324,9 @@ class HuffmanDecoder(wiring.Component):
                                     (self.i.payload << (B - W - 16)) >> s_nv[:4]))
         with m.If(ce):
             m.d.sync += [p_buf.eq(s_buf | Mux(take, incoming, 0)),
-                         p_nv.eq(s_nv + Mux(take, W, 0)), p_wl.eq(Mux(take, s_wl_m1, s_wl)),
+                         p_nv.eq(s_nv + Mux(take, W, 0)),
+                         p_hi.eq(Mux(take & ~s_frac, s_hi - 1, s_hi)),
+                         p_frac.eq(s_frac & ~take),
                          p_wl_nz.eq(s_wl_nz & ~(take & s_wl_one)),
                          any_wl.eq(p_wl_nz | (s_wl_nz & ~(take & s_wl_one))),
                          p_last.eq(~s_wl_nz | (take & s_wl_one)),
@@ -372,8 +345,9 @@ class HuffmanDecoder(wiring.Component):
         # Shift out the code (0 bits on a refill step): a log shifter, four mux levels.
         shifted = (p_buf << p_len)[:B]
         with m.If(ce):
-            m.d.sync += [s_buf.eq(shifted), s_nv.eq(p_nv - p_len), s_wl.eq(p_wl),
-                         s_wl_m1.eq(p_wl - 1), s_wl_nz.eq(p_wl_nz), s_wl_one.eq(p_wl == 1)]
+            m.d.sync += [s_buf.eq(shifted), s_nv.eq(p_nv - p_len), s_hi.eq(p_hi),
+                         s_frac.eq(p_frac), s_wl_nz.eq(p_wl_nz),
+                         s_wl_one.eq(Mux(p_frac, p_hi == 0, p_hi == 1))]
 
         # ---------------------------------------------------------------- stage 1
         # A code overruns its substream only if the substream's last word is in p_buf

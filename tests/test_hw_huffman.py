@@ -274,7 +274,7 @@ def test_build_takes_the_documented_cycles(sbits, max_len):
         res["busy"] = await load_code(ctx, dut, lengths)
 
     run_testbenches(dut, tb)
-    assert res["busy"] == 2 * (1 << sbits) + 3 * max_len + 7
+    assert res["busy"] == max_len * ((1 << sbits) + 3) + 1
 
 
 def test_decodes_the_streams_of_a_zcm_file_as_stored():
