@@ -1,12 +1,13 @@
 """The engine's sparse phase: a scanner broadcasting non-zero activations to N PEs."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import fifo, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.hwmodel.image import pe_tables
 
+from .broadcast import BroadcastQueue
 from .params import reject
 from .pe import SparsePE, activation_layout
 
@@ -129,17 +130,15 @@ class SparseMatVec(wiring.Component):
                      act_w.data.eq(self.act_data)]
 
         layout = activation_layout(len(self._pes[0].ptr_addr), 8)
-        queues = []
+        # The PEs' queues, written together: one storage (``BroadcastQueue``).
+        m.submodules.queues = bq = BroadcastQueue(layout, readers=N, depth=self._d)
         macs = 0
         for k, pe in enumerate(self._pes):
             m.submodules[f"pe{k}"] = pe
             sel = self.ld_we & ((self.ld_pe == k) | self.ld_all)
             macs = macs + pe.mac
-            q = fifo.SyncFIFO(width=layout.size, depth=self._d)
-            m.submodules[f"q{k}"] = q
-            queues.append(q)
+            wiring.connect(m, bq.o[k], pe.i)
             m.d.comb += [
-                pe.i.payload.eq(q.r_data), pe.i.valid.eq(q.r_rdy), q.r_en.eq(pe.i.ready),
                 pe.ptr_we.eq(sel & (self.ld_mem == MEM_PTR)),
                 pe.ent_we.eq(sel & (self.ld_mem == MEM_ENT)),
                 pe.cb_we.eq(sel & (self.ld_mem == MEM_CB)), pe.cb_bank.eq(self.cb_bank),
@@ -160,9 +159,7 @@ class SparseMatVec(wiring.Component):
         scanning = Signal()           # examining ``j`` this cycle
         j = Signal(range(self._len + 1))
         length = Signal.like(self.length)
-        room = 1
-        for q in queues:
-            room = room & q.w_rdy
+        room = bq.i.ready
         x = act_r.data
         nonzero = x != 0
         advance = Signal()
@@ -171,8 +168,7 @@ class SparseMatVec(wiring.Component):
         m.d.comb += push.eq(scanning & nonzero & room)
         payload = Signal(layout)
         m.d.comb += [payload.ptr.eq(self.ptr_base + j), payload.value.eq(x)]
-        for q in queues:
-            m.d.comb += [q.w_en.eq(push), q.w_data.eq(payload.as_value())]
+        m.d.comb += [bq.i.valid.eq(push), bq.i.payload.eq(payload)]
 
         starting = Signal()
         m.d.comb += starting.eq(self.start & ~self.busy)
@@ -192,8 +188,8 @@ class SparseMatVec(wiring.Component):
         m.d.sync += tail.eq(Cat(scanning, tail[:-1]))
         running = Signal()
         idle = ~scanning & ~tail.any()
-        for q, pe in zip(queues, self._pes):
-            idle = idle & ~q.r_rdy & ~pe.busy
+        for k, pe in enumerate(self._pes):
+            idle = idle & ~bq.o[k].valid & ~pe.busy
         with m.If(starting):
             m.d.sync += running.eq(1)
         with m.Elif(running & idle):
