@@ -187,8 +187,9 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
                   entry_ram: str | None = None) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of fully connected layers, shared or binary, as
-    ``memory_image(..., binary_as_entries=True)`` writes them) with ``n_pe`` PEs: memory
-    depths rounded up to powers of two, one codebook bank per layer. With
+    ``memory_image(..., binary_as_entries=True)`` writes them) with ``n_pe`` PEs: the
+    pointer memories exactly as deep as the model has columns, other depths rounded
+    up to powers of two, one codebook bank per layer. With
     ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM. Raises
     ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.image import layer_codes, pe_tables  # noqa: PLC0415
@@ -204,13 +205,16 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     if entries > 1 << 14:
         raise ValueError(f"the model needs {entries} weight entries in a PE, more than the "
                          f"16384 a PE holds; use more PEs (it has {n_pe})")
-    if most_rows > 1 << (16 - code_bits):
-        raise ValueError(f"a PE would hold more than {1 << (16 - code_bits)} rows of a layer; "
+    if code_bits > 7:
+        raise ValueError(f"the model's {code_bits}-bit codes do not fit an entry word (at "
+                         f"most 7 bits)")
+    if most_rows > 1 << (15 - code_bits):
+        raise ValueError(f"a PE would hold more than {1 << (15 - code_bits)} rows of a layer; "
                          f"use more PEs (it has {n_pe})")
     return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),
                 max_len=_pow2(max(widths)), max_rows=_pow2(sum(ly.out for ly in fc)),
                 max_out=_pow2(fc[-1].out),
                 pe=dict(code_bits=code_bits, rows=_pow2(most_rows),
-                        pointers=_pow2(sum(ly.inp + 1 for ly in fc)),
-                        entries=1 << 14 if entry_ram == "spram" else _pow2(entries + 1),
+                        pointers=max(2, sum(ly.inp for ly in fc)),
+                        entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
                         entry_ram=entry_ram))

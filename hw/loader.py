@@ -2,7 +2,7 @@
 
 from contextlib import contextmanager
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.crc import Processor, catalog
 from amaranth.lib.wiring import In, Out
@@ -11,7 +11,7 @@ from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
 from golden.hwmodel.protocol import CODE
 
 from .params import reject
-from .pe import pointer_word
+from .pe import NEXT_LAST, pointer_word
 from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 
 __all__ = ["ImageLoader", "layer_entry_layout"]
@@ -31,16 +31,18 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
 class ImageLoader(wiring.Component):
     """Reads a memory image (``golden.hwmodel.image``, ``docs/FORMAT.md``) from
     the word stream ``i`` and writes it where the engine runs it from: each PE's
-    column pointers, entries and codebook bank (``ld_*``, the load port of
-    ``SparseMatVec``), the biases and requantization constants (``bias_*``,
+    column pointer words (built here from the image's per-column counts:
+    ``hw.pe.pointer_word``), entries (with the ``hw.pe.NEXT_LAST`` flag set
+    here) and codebook bank (``ld_*``, the load port of ``SparseMatVec``),
+    the biases and requantization constants (``bias_*``,
     ``rq_*``, at each layer's row base), and one layer-table entry per layer
     (``lt_*``, ``layer_entry_layout``). Everything resident at once: layer
     ``l`` has codebook bank ``l``, its pointers follow layer ``l - 1``'s in the
     pointer memories, its entries follow in each PE's entry memory.
 
     ``begin`` starts a load (and forgets the model loaded before); the words
-    follow on ``i`` (one per cycle, but for two extra cycles after each PE's
-    last column pointer and one per PE between entry blocks); ``end`` says the
+    follow on ``i`` (one per cycle, but for three cycles per layer: two
+    before its codebook, one after its biases); ``end`` says the
     host sent its last word (``odd`` with it: and half a word more, which makes
     the image's length wrong); it holds ``end`` until ``finished``, which rises
     within a few cycles (the loader may still be between sections) with
@@ -52,9 +54,11 @@ class ImageLoader(wiring.Component):
     field found on the way (``IMG_CAPACITY``, ``IMG_UNSUPPORTED``,
     ``IMG_FIELD``). The loader reads the sections in the order the format
     fixes and checks every field it uses: lengths that chain from layer to
-    layer and fit the memories, pointers that never run backwards and stay
-    contiguous from PE to PE, entry rows inside the layer and codes inside
-    its codebook, int8 codebook values, ``M0 < 2**31`` and shifts <= 31.
+    layer and fit the memories, entries that fit their PE's entry memory,
+    entry rows inside the layer and codes inside its codebook, int8 codebook
+    values, ``M0 < 2**31`` and shifts <= 31. (That a column's rows come in
+    order, once each, is ``read_image``'s check, not the loader's: the
+    engine adds a repeated row twice, and never hangs on it.)
     After an error it keeps taking words (and counting them into the CRC), so
     it never stalls the host; it never hangs.
 
@@ -88,7 +92,7 @@ class ImageLoader(wiring.Component):
         self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
         self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
         self.max_len, self.max_rows, self.max_out = max_len, max_rows, max_out
-        self.ebits = entries.bit_length()
+        self.abits = max(1, (entries - 1).bit_length())
         bank_bits = (max_layers - 1).bit_length()
         self.entry_layout = layer_entry_layout(
             (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,
@@ -99,7 +103,7 @@ class ImageLoader(wiring.Component):
             "finished": Out(1), "status": Out(8), "loaded": Out(1),
             "n_layers": Out(range(max_layers + 1)), "in_len": Out(16), "classes": Out(16),
             "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)), "ld_mem": Out(2),
-            "ld_addr": Out(16), "ld_data": Out(18),
+            "ld_addr": Out(16), "ld_data": Out(16),
             "bias_we": Out(1), "bias_addr": Out((max_rows - 1).bit_length() or 1),
             "bias_data": Out(signed(32)),
             "rq_we": Out(1), "rq_addr": Out((max_rows - 1).bit_length() or 1),
@@ -108,18 +112,11 @@ class ImageLoader(wiring.Component):
             "lt_rd_addr": Out(range(max_layers)), "lt_rd_data": In(self.entry_layout),
         })
 
-    def _over_entries(self, x):
-        """``x > entries`` without a carry chain (``entries`` is a power of two in
-        every build ``engine_params`` makes; otherwise a plain compare)."""
+    def _full(self, a):
+        """``a >= entries``: the entry memory holds no more (a bit test when
+        ``entries`` is a power of two, as ``engine_params`` makes it)."""
         e = self.entries
-        if e & (e - 1):
-            return x > e
-        n = e.bit_length() - 1
-        return x[n + 1:].any() | (x[n] & x[:n].any())
-
-    def pointer_word(self, start, count):
-        """``hw.pe.pointer_word`` for this build's entry addresses."""
-        return pointer_word(start, count, self.ebits)
+        return a[self.abits] if e == 1 << self.abits else a >= e
 
     def elaborate(self, platform):
         m = Module()
@@ -152,9 +149,7 @@ class ImageLoader(wiring.Component):
 
         # A failed check is registered (``pend``) and takes effect a cycle later, in
         # every state (``control``): no check's compare is on a next-state path.
-        # The pointer checks (``stage_b``) have their own register, a cycle before
-        # ``pend``, so their carry chains end in a flip-flop.
-        pend, pend_ptr = Signal(8), Signal(8)
+        pend = Signal(8)
 
         def fail(code, reg=pend):
             with m.If(reg == 0):
@@ -164,8 +159,6 @@ class ImageLoader(wiring.Component):
             m.d.sync += pend.eq(0)
             with m.If(err == 0):
                 m.d.sync += err.eq(pend)
-        with m.Elif(pend_ptr != 0):
-            m.d.sync += [pend.eq(pend_ptr), pend_ptr.eq(0)]
 
         # The header's identity (not an image, or one for another build) is checked
         # in every state, so an earlier error cannot hide it; it wins the verdict.
@@ -190,35 +183,18 @@ class ImageLoader(wiring.Component):
         L = Signal(self.entry_layout)       # the layer being loaded
         m.d.comb += [self.lt_addr.eq(lay), self.lt_data.eq(ent), self.lt_rd_addr.eq(lay)]
 
-        # ---- per-PE entry fill levels, and this layer's entry block of each PE
-        # Entry addresses need ebits bits (+1 to see an overflow); a pointer pair's
-        # difference is checked against ``entries`` before it is added.
-        fb = self.ebits + 1
-        fill = Array(Signal(fb, name=f"fill{k}") for k in range(N))
-        start = Array(Signal(fb, name=f"start{k}") for k in range(N))
-        cnt = Array(Signal(fb, name=f"cnt{k}") for k in range(N))
+        # ---- per-PE entry fill levels: a ring, the PE being loaded first, turned by
+        # one at each PE's end (N turns per layer), so no fill level is indexed.
+        fill = [Signal(self.abits + 1, name=f"fill{k}") for k in range(N)]
+        a = fill[0]                         # PE ``k``'s next entry address
         k = Signal(range(N + 1))
-        j = Signal(17)
         count = Signal(17)                  # words of the current section
         half = Signal(2)                    # word within a u32 pair / constant triple
         lo, mid = Signal(16), Signal(16)
         p = Cat(lo, w)                      # a u32 arriving with its high word
-        prev_p = Signal(24)
-        prev_local = Signal(fb)
-        # A pointer is taken (stage A: registered as it is) and checked and written a
-        # cycle later (stage B), so no pointer arithmetic follows the input port.
-        pa = Signal(24)
-        pa_big, pa_valid, pa_first = Signal(), Signal(), Signal()
-        pa_col = Signal(17)
-        diff = Signal(25)                   # this pointer minus the previous one
-        m.d.comb += diff.eq(pa - prev_p)
-        step = diff[:fb]
-        local = Signal(fb + 1)
-        m.d.comb += local.eq(prev_local + step)
-        a = Signal(fb)                      # the next entry address of PE ``k``
-        left = Signal(fb)                   # entries of PE ``k`` still to come
-        last_col = Signal()                 # j == L.inp, registered
-
+        pa = Signal(len(self.lt_data.ptr_base))   # pointer address of the column
+        cols_left = Signal(16)              # columns of PE ``k`` after this one
+        left = Signal(16)                   # entries of the column still to come
         m.d.comb += [self.ld_addr.eq(0), self.ld_data.eq(0)]
         rbits = len(self.bias_addr)
 
@@ -231,22 +207,19 @@ class ImageLoader(wiring.Component):
             if name not in ("IDLE", "FINISHED", "SKIP"):
                 with m.If(pend != 0):
                     m.next = "SKIP"
-            if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "PTR_LAST", "PTR_END",
-                            "ENT_NEXT", "BIAS_END"):
+            if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "BIAS_END"):
                 with m.If(self.end):
                     status = Mux(herr != 0, herr,
                                  Mux(self.odd | (widx < 16) | (widx != total),
                                      CODE["IMG_LENGTH"],
                                      Mux(crc.crc != crc_exp, CODE["IMG_CRC"],
                                          Mux(err != 0, err, Mux(pend != 0, pend,
-                                             Mux(pend_ptr != 0, pend_ptr,
-                                                 Mux(ok_end, CODE["OK"],
-                                                     CODE["IMG_FIELD"])))))))
+                                             Mux(ok_end, CODE["OK"], CODE["IMG_FIELD"]))))))
                     m.d.sync += [self.status.eq(status),
                                  self.loaded.eq(status == CODE["OK"])]
                     m.next = "FINISHED"
             with m.If(self.begin):
-                m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), pend.eq(0), pend_ptr.eq(0),
+                m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), pend.eq(0),
                              self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0)]
                 m.d.sync += [f.eq(0) for f in fill]
                 m.next = "HDR"
@@ -319,10 +292,10 @@ class ImageLoader(wiring.Component):
                                 fail("IMG_FIELD")
                         with m.Case(31):
                             m.d.comb += self.lt_we.eq(1)
-                            m.d.sync += [ptr_next.eq(ptr_next + ent.inp + 1),
+                            m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
                                          row_next.eq(row_next + ent.out),
                                          prev_out.eq(ent.out), lay.eq(lay + 1)]
-                            with m.If(ptr_next + ent.inp + 1 > self.pointers):
+                            with m.If(ptr_next + ent.inp > self.pointers):
                                 fail("IMG_CAPACITY")
                             with m.Elif(lay == n_layers - 1):
                                 m.d.sync += lay.eq(0)
@@ -346,87 +319,53 @@ class ImageLoader(wiring.Component):
                     with m.If((w[7:] != 0) & (w[7:] != 0x1FF)):
                         fail("IMG_FIELD")
                     with m.Elif(count == (Const(1, 9) << L.cb_bits) - 1):
-                        m.d.sync += [k.eq(0), j.eq(0), half.eq(0), last_col.eq(0)]
-                        m.next = "PTR"
+                        m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(L.inp - 1)]
+                        m.next = "COUNT"
 
-            def stage_b(last):
-                m.d.sync += pa_valid.eq(0)
-                with m.If(pa_valid):
-                    # One chain, so the first fault of a pointer is the one recorded.
-                    with m.If(pa_big):                            # a pointer past 2**24
-                        fail("IMG_FIELD", pend_ptr)
-                    with m.Elif(pa_first & (k != 0) & (pa != prev_p)):
-                        fail("IMG_FIELD", pend_ptr)               # PEs do not run on
-                    with m.Elif(~pa_first & diff[24]):            # runs backwards
-                        fail("IMG_FIELD", pend_ptr)
-                    with m.Elif(~pa_first & self._over_entries(diff[:24])):
-                        fail("IMG_CAPACITY", pend_ptr)
-                    if last:
-                        with m.Elif(self._over_entries(local)):
-                            fail("IMG_CAPACITY", pend_ptr)
-                    with m.If(pa_first):
-                        m.d.sync += [prev_local.eq(fill[k]), start[k].eq(fill[k]),
-                                     prev_p.eq(pa)]
+            def next_column(a_new):
+                # The column is done: the next one, or the next PE's first (the fill
+                # ring turns, PE ``k``'s level, ``a_new``, to the back), or after the
+                # last PE's last column, the biases.
+                with m.If(cols_left != 0):
+                    m.d.sync += [pa.eq(pa + 1), cols_left.eq(cols_left - 1)]
+                    m.next = "COUNT"
+                with m.Else():
+                    m.d.sync += [k.eq(k + 1), pa.eq(L.ptr_base), cols_left.eq(L.inp - 1)]
+                    m.d.sync += [fill[i].eq(fill[i + 1]) for i in range(N - 1)]
+                    m.d.sync += fill[N - 1].eq(a_new)
+                    with m.If(k == N - 1):
+                        m.d.sync += [count.eq(0), half.eq(0)]
+                        m.next = "BIAS"
                     with m.Else():
-                        m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(k),
-                                     self.ld_mem.eq(MEM_PTR),
-                                     self.ld_addr.eq(L.ptr_base + pa_col - 1),
-                                     self.ld_data.eq(self.pointer_word(prev_local, step))]
-                        m.d.sync += [prev_local.eq(local), prev_p.eq(pa)]
+                        m.next = "COUNT"
 
-            with state("PTR"):
-                m.d.comb += self.i.ready.eq(1)
-                stage_b(last=False)
+            with state("COUNT"):               # a column's entry count: its pointer word
+                m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
+                             self.ld_addr.eq(pa),
+                             self.ld_data.eq(pointer_word(a, w, self.abits))]
                 with m.If(take):
-                    m.d.sync += half.eq(~half[0])
-                    with m.If(half[0] == 0):
-                        m.d.sync += lo.eq(w)
+                    m.d.comb += self.ld_we.eq(1)
+                    m.d.sync += left.eq(w)
+                    with m.If(w != 0):
+                        m.next = "ENT"
                     with m.Else():
-                        m.d.sync += [pa.eq(p[:24]), pa_big.eq(w[8:] != 0), pa_valid.eq(1),
-                                     pa_first.eq(j == 0), pa_col.eq(j), j.eq(j + 1),
-                                     last_col.eq(j + 1 == L.inp)]
-                        with m.If(last_col):                      # j == L.inp: PE k's last
-                            m.next = "PTR_LAST"
-
-            with state("PTR_LAST"):            # stage B of PE ``k``'s last pointer
-                stage_b(last=True)
-                m.d.sync += [fill[k].eq(local), cnt[k].eq(local - start[k])]
-                m.next = "PTR_END"
-
-            with state("PTR_END"):             # the end pointer of PE ``k``'s last column
-                m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
-                             self.ld_addr.eq(L.ptr_base + L.inp),
-                             self.ld_data.eq(self.pointer_word(prev_local, 0))]
-                m.d.sync += [k.eq(k + 1), j.eq(0), last_col.eq(0)]
-                with m.If(k == N - 1):
-                    m.d.sync += k.eq(0)
-                    m.next = "ENT_NEXT"
-                with m.Else():
-                    m.next = "PTR"
-
-            with state("ENT_NEXT"):            # the next PE with entries in this layer
-                with m.If(k == N):
-                    m.d.sync += [count.eq(0), half.eq(0)]
-                    m.next = "BIAS"
-                with m.Elif(cnt[k] == 0):
-                    m.d.sync += k.eq(k + 1)
-                with m.Else():
-                    m.d.sync += [a.eq(start[k]), left.eq(cnt[k])]
-                    m.next = "ENT"
+                        next_column(a)
 
             with state("ENT"):
                 m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_ENT),
-                             self.ld_addr.eq(a), self.ld_data.eq(w)]
+                             self.ld_addr.eq(a[:self.abits]),
+                             self.ld_data.eq(Cat(w[:NEXT_LAST], left == 2))]
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
                     m.d.sync += [a.eq(a + 1), left.eq(left - 1)]
                     code = w[:CB]
                     row = w[CB:] * N + k
-                    with m.If((row >= L.out) | (code >= (Const(1, 9) << L.cb_bits))):
+                    with m.If(self._full(a)):
+                        fail("IMG_CAPACITY")
+                    with m.Elif((row >= L.out) | (code >= (Const(1, 9) << L.cb_bits))):
                         fail("IMG_FIELD")
                     with m.If(left == 1):
-                        m.d.sync += k.eq(k + 1)
-                        m.next = "ENT_NEXT"
+                        next_column(a + 1)
 
             with state("BIAS"):
                 m.d.comb += [self.i.ready.eq(1), self.bias_addr.eq((L.row_base + count)[:rbits]),

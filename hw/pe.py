@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .params import reject
 
-__all__ = ["SparsePE", "activation_layout", "pointer_word"]
+__all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "NEXT_LAST"]
 
 
 def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
@@ -16,14 +16,31 @@ def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
     return data.StructLayout({"value": signed(act_bits), "ptr": unsigned(ptr_bits)})
 
 
-def pointer_word(start, count, ebits: int):
-    """A pointer memory word: the column's first entry address (``ebits`` bits),
-    then the flags "no entry", "at most one entry" and "exactly two entries" of
-    its ``count`` entries. An int for ints (load lists), an expression for
-    Amaranth values (``hw.loader.ImageLoader`` builds it in hardware)."""
+#: The entry word's flag bit: "the next entry is its column's last".
+NEXT_LAST = 15
+
+
+def pointer_word(start, count, abits: int):
+    """A pointer memory word: the column's first entry address (``abits`` bits),
+    then the flags "no entry" and "at most one entry" of its ``count`` entries.
+    An int for ints (load lists), an expression for Amaranth values
+    (``hw.loader.ImageLoader`` builds it in hardware)."""
     if isinstance(start, int) and isinstance(count, int):
-        return start | (int(count == 0) | int(count <= 1) << 1 | int(count == 2) << 2) << ebits
-    return Cat(Value.cast(start)[:ebits], count == 0, count <= 1, count == 2)
+        return start | (int(count == 0) | int(count <= 1) << 1) << abits
+    return Cat(Value.cast(start)[:abits], count == 0, count <= 1)
+
+
+def pe_words(ptr: list, ents: list, abits: int) -> tuple[list, list]:
+    """One PE's memory words from ``golden.hwmodel.image.pe_tables``'s ``(ptr,
+    ents)``: a pointer word per column (``pointer_word``), and the entries with
+    bit ``NEXT_LAST`` set on each column's last but one (the loader sets it
+    the same way)."""
+    words = [pointer_word(a, b - a, abits) for a, b in zip(ptr, ptr[1:])]
+    ents = list(ents)
+    for a, b in zip(ptr, ptr[1:]):
+        if b - a >= 2:
+            ents[b - 2] |= 1 << NEXT_LAST
+    return words, ents
 
 
 class SparsePE(wiring.Component):
@@ -32,17 +49,16 @@ class SparsePE(wiring.Component):
     that has a weight ``w`` in the column whose pointer is at ``ptr``.
 
     Its memories hold one PE's share of the memory image
-    (``golden.hwmodel.image.pe_tables``): ``ptr`` the column pointers
-    (the column at pointer address ``a`` owns the entries from ``ptr[a]`` up
-    to ``ptr[a + 1]``; a write to ``a`` lands in two memories, as ``ptr[a]``
-    and as the previous column's end, so both are read at one address with
-    no adder on the path; each pointer word
-    also carries a flag, "this column has at most one entry", so taking the
-    next activation needs no arithmetic on a memory output:
-    ``pointer_word(start, count)`` builds it), ``ent`` the entries
-    (``local_row << code_bits | code``), ``cb`` the int8 codebook. All three
-    are written through their write ports (``*_we``, ``*_addr``, ``*_data``)
-    while the PE is idle.
+    (``golden.hwmodel.image.pe_tables``, as ``pe_words`` gives it): ``ptr``
+    one word per column, its first entry address and the flags "no entry"
+    and "at most one entry" (``pointer_word``); ``ent`` the entries
+    (``local_row << code_bits | code``, with bit ``NEXT_LAST`` set on a
+    column's last but one entry); ``cb`` the int8 codebooks. A column's end
+    is thus never computed: the flags say when the entry issued with the
+    pointer word is the last, and each entry word, read while the next one
+    issues, says whether that next one is. All three are written through
+    their write ports (``*_we``, ``*_addr``, ``*_data``) while the PE is
+    idle.
 
     Timing (``golden.hwmodel.cycles``, expanded mode): an activation is taken
     in the cycle the previous one issues its last entry (or, for an empty
@@ -60,8 +76,9 @@ class SparsePE(wiring.Component):
     layer read out row by row leaves the PE ready for the next. Accumulators
     start at zero.
 
-    A pointer pair that runs backwards or past ``entries`` is not checked here:
-    the image reader validates pointers before they are loaded.
+    The memories are not checked here: the image loader builds the pointer
+    words and flags itself from the image's per-column counts, so a column
+    always ends inside the entry memory.
 
     Parameters
     ----------
@@ -69,11 +86,11 @@ class SparsePE(wiring.Component):
         Bits of a codebook index, 1..8.
     rows : int
         Accumulators (rows this PE can own), a power of two, at most
-        ``2**(16 - code_bits)``.
+        ``2**(15 - code_bits)`` (an entry word's row field).
     pointers, entries : int
-        Depths of the pointer and entry memories: at most 65536 pointers and
-        16384 entries (one iCE40 SPRAM); a pointer word is an entry address
-        and three flags, at most 18 bits.
+        Depths of the pointer and entry memories (any depth): at most 65536
+        columns and 16384 entries (one iCE40 SPRAM); a pointer word is an
+        entry address and two flags, at most 16 bits.
 
     acc_bits : int
         Accumulator width, 16..32.
@@ -91,11 +108,11 @@ class SparsePE(wiring.Component):
     def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,
                  entries: int = 4096, acc_bits: int = 32, cb_banks: int = 1,
                  entry_ram: str | None = None):
-        if not isinstance(code_bits, int) or not 1 <= code_bits <= 8:
-            reject(self, f"code_bits must be an integer in 1..8, not {code_bits!r}")
+        if not isinstance(code_bits, int) or not 1 <= code_bits <= 7:
+            reject(self, f"code_bits must be an integer in 1..7, not {code_bits!r}")
         if (not isinstance(rows, int) or rows < 2 or rows & (rows - 1)
-                or rows > 1 << (16 - code_bits)):
-            reject(self, f"rows must be a power of two in 2..{1 << (16 - code_bits)}, "
+                or rows > 1 << (15 - code_bits)):
+            reject(self, f"rows must be a power of two in 2..{1 << (15 - code_bits)}, "
                          f"not {rows!r}")
         if not isinstance(pointers, int) or not 2 <= pointers <= 1 << 16:
             reject(self, f"pointers must be an integer in 2..65536, not {pointers!r}")
@@ -114,11 +131,11 @@ class SparsePE(wiring.Component):
         self._acc, self._banks = acc_bits, cb_banks
         bank_bits = (cb_banks - 1).bit_length()
         pbits = (pointers - 1).bit_length()
-        ebits = entries.bit_length()                  # an end pointer may equal entries
+        abits = max(1, (entries - 1).bit_length())
         rbits = (rows - 1).bit_length()
         super().__init__({
             "i": In(stream.Signature(activation_layout(pbits, 8))),
-            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(ebits + 3),
+            "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(abits + 2),
             "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
             "ent_data": In(16),
             "cb_we": In(1), "cb_addr": In(code_bits + bank_bits), "cb_data": In(signed(8)),
@@ -143,28 +160,26 @@ class SparsePE(wiring.Component):
     def entries(self) -> int:
         return self._ne
 
-    def pointer_word(self, start: int, count: int) -> int:
-        """The pointer memory word of a column whose ``count`` entries start at
-        entry address ``start`` (``pointer_word``)."""
-        return pointer_word(start, count, self._ne.bit_length())
+    @property
+    def abits(self) -> int:
+        """Bits of an entry address."""
+        return max(1, (self._ne - 1).bit_length())
 
     def elaborate(self, platform):
         m = Module()
         CB, R = self._cb, self._rows
         rbits = (R - 1).bit_length()
-        ebits = self._ne.bit_length()
+        abits = self.abits
 
-        # ptr_lo[a] = ptr[a] (a column's start), ptr_hi[a] = ptr[a + 1] (its end).
-        m.submodules.ptr_lo = ptr_lo_m = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
-        m.submodules.ptr_hi = ptr_hi_m = Memory(shape=unsigned(ebits + 3), depth=self._np, init=[])
+        m.submodules.ptr = ptr_m = Memory(shape=unsigned(abits + 2), depth=self._np, init=[])
         m.submodules.cb = cb = Memory(shape=signed(8), depth=self._banks << CB, init=[])
         m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
-        lo_w, hi_w, cb_w = ptr_lo_m.write_port(), ptr_hi_m.write_port(), cb.write_port()
-        ptr_lo, ptr_hi = ptr_lo_m.read_port(), ptr_hi_m.read_port()
+        ptr_w, cb_w = ptr_m.write_port(), cb.write_port()
+        ptr_r = ptr_m.read_port()
         cb_r = cb.read_port()
         # The entry memory: one address for reads and writes (writes come only
         # while idle), read data one cycle later.
-        ent_addr = Signal(max(1, (self._ne - 1).bit_length()))
+        ent_addr = Signal(abits)
         ent_data = Signal(16)
         if self._ram == "spram":
             m.submodules.ent = Instance(
@@ -180,24 +195,24 @@ class SparsePE(wiring.Component):
                          ent_data.eq(ent_r.data)]
         acc_r, acc_w = acc.read_port(), acc.write_port()
         m.d.comb += [
-            lo_w.en.eq(self.ptr_we), lo_w.addr.eq(self.ptr_addr), lo_w.data.eq(self.ptr_data),
-            hi_w.en.eq(self.ptr_we), hi_w.addr.eq(self.ptr_addr - 1), hi_w.data.eq(self.ptr_data),
+            ptr_w.en.eq(self.ptr_we), ptr_w.addr.eq(self.ptr_addr), ptr_w.data.eq(self.ptr_data),
             cb_w.en.eq(self.cb_we), cb_w.addr.eq(self.cb_addr), cb_w.data.eq(self.cb_data),
         ]
 
         # ---- issue: one entry address per cycle
-        # Each pointer word carries three flags of its column (empty, at most one
-        # entry, exactly two), so no decision waits for arithmetic on a memory
-        # output; ``rem`` counts the current column's entries left to issue.
+        # The pointer word's flags say whether the column is empty or ends with its
+        # first entry; after that, the word of the entry issued a cycle ago (on the
+        # memory's output now) says whether the one issuing now is the last. No
+        # decision waits for arithmetic on a memory output.
         pending = Signal()              # the pointers of a taken activation arrive now
         x_next = Signal(signed(8))      # its value
-        cur = Signal(ebits)             # next entry address of the current column
-        rem = Signal(ebits)             # entries of the current column left to issue
-        has, last = Signal(), Signal()  # rem != 0, rem == 1 (registered)
+        cur = Signal(abits)             # next entry address of the current column
+        has = Signal()                  # the current column has entries left to issue
         x_cur = Signal(signed(8))
-        start_p, end_p = ptr_lo.data[:ebits], ptr_hi.data[:ebits]
-        empty_p, le1_p, eq2_p = (ptr_lo.data[ebits + b] for b in range(3))
-        issue_addr = Signal(ebits)
+        start_p = ptr_r.data[:abits]
+        empty_p, le1_p = ptr_r.data[abits], ptr_r.data[abits + 1]
+        last = ent_data[NEXT_LAST]      # valid while ``has``: the entry before was issued
+        issue_addr = Signal(abits)
         issue = Signal()
         x_issue = Signal(signed(8))
         m.d.comb += [
@@ -211,16 +226,13 @@ class SparsePE(wiring.Component):
             # there is nothing to issue; its pointers arrive in the next cycle.
             self.i.ready.eq(Mux(pending, le1_p, ~has | last)),
             take.eq(self.i.valid & self.i.ready),
-            ptr_lo.addr.eq(self.i.payload.ptr),
-            ptr_hi.addr.eq(self.i.payload.ptr),
+            ptr_r.addr.eq(self.i.payload.ptr),
         ]
         m.d.sync += [pending.eq(take), cur.eq(issue_addr + issue), x_cur.eq(x_issue)]
         with m.If(pending):
-            # end - start - 1 entries are left after the first one issues now.
-            m.d.sync += [rem.eq(Mux(empty_p, 0, end_p + ~start_p)), has.eq(~le1_p),
-                         last.eq(eq2_p)]
+            m.d.sync += has.eq(~le1_p)
         with m.Else():
-            m.d.sync += [rem.eq(rem - has), has.eq(has & ~last), last.eq(has & (rem == 2))]
+            m.d.sync += has.eq(has & ~last)
         with m.If(take):
             m.d.sync += x_next.eq(self.i.payload.value)
         m.d.comb += ent_addr.eq(Mux(self.ent_we, self.ent_addr, issue_addr))

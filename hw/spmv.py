@@ -9,7 +9,7 @@ from golden.hwmodel.image import pe_tables
 
 from .broadcast import BroadcastQueue
 from .params import reject
-from .pe import SparsePE, activation_layout
+from .pe import SparsePE, activation_layout, pe_words
 
 __all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
 
@@ -81,7 +81,7 @@ class SparseMatVec(wiring.Component):
             "act_we": In(1), "act_addr": In(self._col + bank_bits), "act_data": In(signed(8)),
             "bank": In(bank_bits),
             "ld_we": In(1), "ld_all": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
-            "ld_addr": In(16), "ld_data": In(18),
+            "ld_addr": In(16), "ld_data": In(16),
             "start": In(1), "length": In(range(max_len + 1)),
             "ptr_base": In(sig["ptr_addr"].shape), "cb_bank": In(sig["cb_bank"].shape),
             "busy": Out(1), "macs": Out(range(n_pe + 1)),
@@ -102,10 +102,6 @@ class SparseMatVec(wiring.Component):
         """The first PE (all are alike): its parameters."""
         return self._pes[0]
 
-    def pointer_word(self, start: int, count: int) -> int:
-        """A PE pointer memory word (``SparsePE.pointer_word``)."""
-        return self._pes[0].pointer_word(start, count)
-
     def loads(self, codes, cb, *, ptr_base: int = 0) -> list[tuple[int, int, int, int]]:
         """The ``(pe, mem, addr, data)`` writes that load one layer's ``codes``
         (``(rows, cols)`` codebook indices, 0 = no weight) and int8 codebook
@@ -113,8 +109,8 @@ class SparseMatVec(wiring.Component):
         code_bits = self.pe.code_bits
         out = []
         for k, (ptr, ents) in enumerate(pe_tables(codes, self._n, code_bits)):
-            out += [(k, MEM_PTR, ptr_base + j, self.pointer_word(a, b - a))
-                    for j, (a, b) in enumerate(zip(ptr, ptr[1:] + [ptr[-1]]))]
+            words, ents = pe_words(ptr, ents, self.pe.abits)
+            out += [(k, MEM_PTR, ptr_base + j, w) for j, w in enumerate(words)]
             out += [(k, MEM_ENT, a, v) for a, v in enumerate(ents)]
             out += [(k, MEM_CB, a, int(v) & 0xFFFF) for a, v in enumerate(cb)]
         return out

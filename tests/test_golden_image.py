@@ -60,7 +60,7 @@ def test_image_round_trips_the_engine_model(binary, n_pe):
     assert np.array_equal(engine_forward(back, x), engine_forward(em, x))
 
 
-def test_column_pointers_and_entries_by_hand():
+def test_column_counts_and_entries_by_hand():
     # One fc layer, 2 PEs, 2-bit codes: rows 0, 2 -> PE 0 (local 0, 1); row 1 -> PE 1.
     codes = np.array([[1, 0], [0, 2], [3, 3]])
     ly = ZLayer(kind="fc", out=3, inp=2, storage="shared", code_bits=2, gap_bits=4,
@@ -70,17 +70,15 @@ def test_column_pointers_and_entries_by_hand():
                       "<u2")
     d = w[HEADER_WORDS:HEADER_WORDS + 32]
     cb_base = int(d[14]) | int(d[15]) << 16
-    ptr_base, ent_base = int(d[16]) | int(d[17]) << 16, int(d[18]) | int(d[19]) << 16
+    col_base = int(d[16]) | int(d[17]) << 16
+    assert int(d[18]) == int(d[19]) == 0                                   # reserved
     assert w[cb_base:cb_base + 4].tolist() == [0, 127, 0x10000 - 64, 32]   # -63.5 -> -64
-    ptr = w[ptr_base:ptr_base + 12:2].tolist()                             # low halves
-    assert w[ptr_base + 1:ptr_base + 12:2].tolist() == [0] * 6                # high halves
+    # Per PE, per column: the count, then the entries (local row << code_bits | code).
     # PE 0 (local rows 0, 1 = rows 0, 2): column 0 holds both, column 1 local row 1.
     # PE 1 (row 1): column 0 is empty, column 1 holds local row 0.
-    e = ent_base
-    assert ptr == [e, e + 2, e + 3, e + 3, e + 3, e + 4]
-    # Entries are local row << code_bits | code.
-    assert w[e:e + 4].tolist() == [0 << 2 | 1, 1 << 2 | 3, 1 << 2 | 3, 0 << 2 | 2]
-    assert e + 4 == int(d[20]) | int(d[21]) << 16                             # biases follow
+    assert w[col_base:col_base + 8].tolist() == [2, 0 << 2 | 1, 1 << 2 | 3, 1, 1 << 2 | 3,
+                                                 0, 1, 0 << 2 | 2]
+    assert col_base + 8 == int(d[20]) | int(d[21]) << 16                   # biases follow
 
 
 def corrupt(data: bytes, at: int, value: int) -> bytes:
@@ -114,13 +112,19 @@ def test_bad_images_are_refused_with_one_line():
 
 
 def test_rows_that_do_not_fit_an_entry_are_refused():
-    ly = ZLayer(kind="fc", out=300, inp=2, storage="shared", code_bits=8, gap_bits=4,
-                codebook=np.linspace(0, 1, 256).astype(np.float32),
-                codes=np.ones((300, 2), int), bias=np.zeros(300, np.float32), act_scale=0.1)
-    zm = ZModel([ly], (2, 1, 1), classes=300, input_scale=0.1)
+    def layer_model(code_bits):
+        ly = ZLayer(kind="fc", out=300, inp=2, storage="shared", code_bits=code_bits,
+                    gap_bits=4, codebook=np.linspace(0, 1, 1 << code_bits).astype(np.float32),
+                    codes=np.ones((300, 2), int), bias=np.zeros(300, np.float32),
+                    act_scale=0.1)
+        return ZModel([ly], (2, 1, 1), classes=300, input_scale=0.1)
+
+    # A 7-bit code leaves 8 bits of row (bit 15 is the engine's): 256 rows per PE.
     with pytest.raises(ImageError, match="PE 0 holds 300 rows"):
-        memory_image(zm, 1)
-    read_image(memory_image(zm, 2))
+        memory_image(layer_model(7), 1)
+    read_image(memory_image(layer_model(7), 2))
+    with pytest.raises(ImageError, match="8-bit codes"):
+        memory_image(layer_model(8), 2)
 
 
 def test_a_wider_code_field_holds_the_same_layers():

@@ -80,15 +80,30 @@ def desc_field(image: bytes, layer: int, word: int) -> int:
     return int(w[d]) | int(w[d + 1]) << 16
 
 
+def first_entry(image: bytes, layer: int = 0) -> int:
+    """The address of the layer's first entry word (after the first non-zero count)."""
+    w = np.frombuffer(image, "<u2")
+    at = desc_field(image, layer, 16)
+    while w[at] == 0:
+        at += 1
+    return at + 1
+
+
 def bad_images(good: bytes) -> list[tuple[str, bytes, str]]:
     d0 = HEADER_WORDS
-    ptr, ent = desc_field(good, 0, 16), desc_field(good, 0, 18)
     rq, cb = desc_field(good, 0, 22), desc_field(good, 0, 14)
+    ent = first_entry(good)
     w = np.frombuffer(good, "<u2")
     flipped = bytearray(good)
     flipped[2 * ent + 1] ^= 0x10
     big = random_fc_model(np.random.default_rng(1), [40, 4], [0.5])
     many = random_fc_model(np.random.default_rng(1), [4, 4, 4, 4, 4, 4], [0.5] * 5)
+    # 640 entries per PE, its entry memory holds 512.
+    full = random_fc_model(np.random.default_rng(1), [32, 32, 32, 16], [1.0] * 3)
+    # 3-bit codes in the 4-bit field: code 15 is outside the codebook.
+    narrow = memory_image(random_fc_model(np.random.default_rng(2), [12, 20, 5], [0.4, 0.5],
+                                          code_bits=3), 4, code_field=4)
+    ent3, w3 = first_entry(narrow), np.frombuffer(narrow, "<u2")
     return [
         ("empty", b"", "IMG_LENGTH"),
         ("bad magic", set_words(good, {0: 0x1234}, crc=False), "IMG_MAGIC"),
@@ -106,8 +121,9 @@ def bad_images(good: bytes) -> list[tuple[str, bytes, str]]:
         ("broken chain", set_words(good, {d0 + 3: int(w[d0 + 3]) + 1}), "IMG_FIELD"),
         ("not the last layer", set_words(good, {d0 + 2: 3}), "IMG_FIELD"),
         ("codebook not int8", set_words(good, {cb + 1: 0x0100}), "IMG_FIELD"),
-        ("pointer runs back", set_words(good, {ptr + 2: int(w[ptr]) - 1}), "IMG_FIELD"),
+        ("entries overflow a PE", memory_image(full, 4), "IMG_CAPACITY"),
         ("row outside", set_words(good, {ent: 0xFFF1}), "IMG_FIELD"),
+        ("code outside", set_words(narrow, {ent3: int(w3[ent3]) | 0xF}), "IMG_FIELD"),
         ("shift 40", set_words(good, {rq + 2: 40}), "IMG_FIELD"),
         ("M0 >= 2**31", set_words(good, {rq + 1: 0x8000}), "IMG_FIELD"),
     ]

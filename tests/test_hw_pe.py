@@ -8,7 +8,7 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.image import pe_tables
-from hw.pe import SparsePE
+from hw.pe import SparsePE, pe_words
 from sim.amsim import run_testbenches
 
 
@@ -16,7 +16,7 @@ def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
     """Load the PE, run ``acts`` (a list of (col, x)) ``layers`` times, reading out
     after each; returns the read-outs and the cycle of every take."""
     (ptr, ents), = pe_tables(codes, 1, dut.code_bits)
-    ptr = [dut.pointer_word(a, b - a) for a, b in zip(ptr, ptr[1:] + [ptr[-1]])]
+    ptr, ents = pe_words(ptr, ents, dut.abits)
     rows = codes.shape[0]
     out = {"reads": [], "takes": []}
 
@@ -82,12 +82,16 @@ def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle):
     codes[5, 7:10] = 9                                # one row hit by consecutive columns
     codes[:, 7:10] = 0
     codes[5, 7:10] = 9
+    codes[:, 11:13] = 0                               # columns of exactly two and one
+    codes[[2, 9], 11] = 4
+    codes[13, 12] = 6
     cb = rng.integers(-128, 128, 16)
     cb[0] = 0
     cb[15] = -128
     acts = [(int(j), int(rng.choice([-128, 127, rng.integers(-128, 128)])))
             for j in sorted(rng.choice(cols, 18, replace=False))] + [(3, 5), (7, 1), (8, -2),
-                                                                     (9, 127)]
+                                                                     (9, 127), (11, 3),
+                                                                     (12, -7), (11, 2)]
     dut = SparsePE(code_bits=cbits, rows=16, pointers=64, entries=512)
     res = run_pe(dut, codes, cb, acts, idle=idle, seed=1, layers=2)
     want = expected(codes, cb, acts)
@@ -108,7 +112,8 @@ def test_pe_pointer_base_selects_the_layer():
     assert run_pe(dut, codes, cb, acts, ptr_base=20)["reads"] == [expected(codes, cb, acts)]
 
 
-@pytest.mark.parametrize("kw", [{"code_bits": 0}, {"rows": 3}, {"rows": 1 << 13, "code_bits": 4},
+@pytest.mark.parametrize("kw", [{"code_bits": 0}, {"code_bits": 8}, {"rows": 3},
+                                {"rows": 1 << 12, "code_bits": 4},
                                 {"entries": 1}, {"acc_bits": 40}, {"entry_ram": "bram"}])
 def test_pe_rejects_bad_parameters(kw):
     with pytest.raises((TypeError, ValueError)):

@@ -5,13 +5,14 @@ exactly the integers of ``golden.hwmodel.engine``); ``read_image`` validates
 one and gives the per-layer integers back. The word-level layout is in
 ``docs/FORMAT.md`` ("The engine memory image"). In short: 16-bit words
 (the width of iCE40 SPRAM and EBR ports), a 16-word header, one 32-word
-descriptor per layer, then per weighted layer its codebook, per-PE column
-pointers, (row, code) entries, biases and requantization constants.
+descriptor per layer, then per weighted layer its codebook, per PE and column
+the count of its (row, code) entries followed by them, biases and
+requantization constants.
 
 This is the ``expanded`` form of ``golden.hwmodel.cycles``: the Huffman-coded
-entries are decoded once, at load, into fixed-width words with column
-pointers, so a PE jumps straight to a column's entries and no padding entry
-is stored.
+entries are decoded once, at load, into fixed-width words with per-column
+counts, from which the engine's loader builds column pointers, so a PE jumps
+straight to a column's entries and no padding entry is stored.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_i
            "EngineImage", "pe_tables", "layer_codes", "BINARY_CODEBOOK"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
-IMAGE_VERSION = 2
+IMAGE_VERSION = 3
 HEADER_WORDS = 16
 DESC_WORDS = 32
 KIND = {"fc": 1, "conv": 2, "maxpool": 3}
@@ -92,7 +93,7 @@ def _desc(el: EngineLayer, storage: str, code_bits: int, relu: bool, last: bool,
     out = 0 if el.weights is None else el.weights.shape[0]
     d = [KIND[el.kind], STORAGE[storage], int(relu) | int(last) << 1, inp, out, c, h, w,
          el.kh, el.kw, el.stride, el.pad, el.pool, code_bits]
-    for key in ("codebook", "pointers", "entries", "bias", "requant", "bits"):
+    for key in ("codebook", "columns", "reserved", "bias", "requant", "bits"):
         d += _u32(bases.get(key, 0))
     return d + [0] * (DESC_WORDS - len(d))
 
@@ -119,10 +120,13 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
     as_entries = ("shared", "binary") if binary_as_entries else ("shared",)
     widest = max((layer_codes(zl)[1] for zl in zm.layers if zl.storage in as_entries),
                  default=1)
+    if widest > 7:
+        raise ImageError(f"the model's {widest}-bit codes do not fit an entry word (at most "
+                         f"7 bits: the row takes the rest but bit 15, the engine's)")
     if code_field is None:
         code_field = widest
-    if not isinstance(code_field, int) or not widest <= code_field <= 8:
-        raise ImageError(f"code_field must be an integer in {widest}..8 (the model's widest "
+    if not isinstance(code_field, int) or not widest <= code_field <= 7:
+        raise ImageError(f"code_field must be an integer in {widest}..7 (the model's widest "
                          f"code), not {code_field!r}")
     n = len(em.layers)
     body: list[int] = []
@@ -144,20 +148,16 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
                 codes, cb_bits = layer_codes(zl)
                 put("codebook", int8_codebook(zl)[0] if zl.storage == "shared"
                     else BINARY_CODEBOOK)
-                row_bits = 16 - code_field
+                row_bits = 15 - code_field
                 most = -(-out // n_pe)              # PE 0 holds the most rows
                 if most > 1 << row_bits:
                     raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {code_field}-bit "
                                      f"code leaves {row_bits} bits of row")
-                tables = pe_tables(codes, n_pe, code_field)
-                ptrs, entries, addr = [], [], 0
-                for ptr, ents in tables:
-                    ptrs.append([addr + a for a in ptr])
-                    entries += ents
-                    addr += len(ents)
-                entry_base = base + len(body) + 2 * n_pe * (inp + 1)
-                put("pointers", [w for p in ptrs for a in p for w in _u32(entry_base + a)])
-                put("entries", entries)
+                columns = []
+                for ptr, ents in pe_tables(codes, n_pe, code_field):
+                    for a, b in zip(ptr, ptr[1:]):
+                        columns += [b - a, *ents[a:b]]
+                put("columns", columns)
             else:
                 cb_bits = 0
                 signs = (el.weights > 0).astype(np.int64)
@@ -201,7 +201,7 @@ def read_image(data: bytes) -> EngineImage:
     _need(total == len(w), f"image says {total} words but holds {len(w)}")
     _need(1 <= n_pe <= 256 and n >= 1, f"bad header: {n} layers, {n_pe} PEs")
     field = int(w[12])
-    _need(1 <= field <= 8, f"bad header: entry code field of {field} bits")
+    _need(1 <= field <= 7, f"bad header: entry code field of {field} bits")
     _need(HEADER_WORDS + DESC_WORDS * n <= total, "layer table runs past the end")
     crc = zlib.crc32(np.asarray(w[HEADER_WORDS:], dtype="<u2").tobytes())
     _need(crc == int(w[8] | w[9] << 16), "image CRC mismatch")
@@ -224,7 +224,7 @@ def read_image(data: bytes) -> EngineImage:
         kind, st = inv_kind[int(d[0])], inv_storage[int(d[1])]
         relu, inp, out = bool(d[2] & 1), int(d[3]), int(d[4])
         c, h, wd, kh, kw, stride, pad, pool, cb_bits = (int(v) for v in d[5:14])
-        cb_base, ptr_base, ent_base, bias_base, rq_base, bits_base = (
+        cb_base, col_base, _, bias_base, rq_base, bits_base = (
             u32(HEADER_WORDS + DESC_WORDS * i + 14 + 2 * j) for j in range(6))
         el = EngineLayer(kind, (c, h, wd) if kind != "fc" else (inp,), (), relu=relu, kh=kh,
                          kw=kw, stride=stride, pad=pad, pool=pool)
@@ -232,19 +232,19 @@ def read_image(data: bytes) -> EngineImage:
             _need(1 <= cb_bits <= field, f"layer {i}: code_bits {cb_bits} out of range")
             cb = block(cb_base, 1 << cb_bits, "codebook", i)
             cb = np.where(cb >= 0x8000, cb - 0x10000, cb)
-            ptr = block(ptr_base, 2 * n_pe * (inp + 1), "column pointers", i)
-            ptr = (ptr[0::2] | ptr[1::2] << 16).reshape(n_pe, inp + 1)
-            _need(bool(np.all(np.diff(ptr, axis=1) >= 0)) and
-                  bool(np.all(ptr[1:, 0] == ptr[:-1, -1])) and ptr[0, 0] == ent_base,
-                  f"layer {i}: column pointers out of order")
-            ents = block(ent_base, int(ptr[-1, -1] - ent_base), "entries", i)
             wmat = np.zeros((out, inp), dtype=np.int64)
+            pos = col_base
             for k in range(n_pe):
                 for j in range(inp):
-                    e = ents[ptr[k, j] - ent_base:ptr[k, j + 1] - ent_base]
-                    rows = k + n_pe * (e >> field)
+                    count = int(block(pos, 1, "columns", i)[0])
+                    e = block(pos + 1, count, "columns", i)
+                    pos += 1 + count
+                    local = e >> field
+                    rows = k + n_pe * local
                     code = e & ((1 << field) - 1)
                     _need(bool(np.all(rows < out)), f"layer {i}: entry row outside the matrix")
+                    _need(bool(np.all(np.diff(local) > 0)),
+                          f"layer {i}: entries of a column out of row order")
                     _need(bool(np.all(code < (1 << cb_bits))),
                           f"layer {i}: entry code outside the codebook")
                     wmat[rows, j] = cb[code]
