@@ -93,9 +93,25 @@ def recrc(data: bytes) -> bytes:
     return bytes(b)
 
 
+def column_of(data: bytes, layer: int, least: int) -> int:
+    """The address of the first count of at least ``least`` in a layer's column block."""
+    w = np.frombuffer(data, "<u2")
+    d = HEADER_WORDS + 32 * layer
+    at = int(w[d + 16]) | int(w[d + 17]) << 16
+    while w[at] < least:
+        at += 1 + int(w[at])
+    return at
+
+
 def test_bad_images_are_refused_with_one_line():
     good = memory_image(model(np.random.default_rng(0)), 2)
+    w = np.frombuffer(good, "<u2")
+    two = column_of(good, 0, 2)                  # a column with two entries or more
     cases = [
+        (recrc(corrupt(good, column_of(good, 0, 0), 0xFFFF)), "columns outside the image"),
+        (recrc(corrupt(corrupt(good, two + 1, int(w[two + 2])), two + 2, int(w[two + 1]))),
+         "out of row order"),
+        (recrc(corrupt(good, two + 2, int(w[two + 1]))), "out of row order"),   # a row twice
         (good[:20], "too short"),
         (good[:-2], "says"),
         (corrupt(good, 0, 0), "bad magic"),
