@@ -275,8 +275,11 @@ class SparsePE(wiring.Component):
         ]
         # Busy until four cycles after the last entry issues, or after the pointers
         # of a last, empty column arrive: the same tail either way, so a run ends a
-        # fixed time after the cycle model's end.
+        # fixed time after the cycle model's end. ``pending | has`` is ``pending |
+        # issue`` from flip-flops alone (``issue`` is ``has`` unless ``pending``), so
+        # ``busy`` is a function of registers, not of the pointer memory's output.
         tail = Signal(4)
-        m.d.sync += tail.eq(Cat(pending | issue, tail[:-1]))
-        m.d.comb += self.busy.eq(pending | issue | tail.any())
+        active = pending | has
+        m.d.sync += tail.eq(Cat(active, tail[:-1]))
+        m.d.comb += self.busy.eq(active | tail.any())
         return m
