@@ -1,7 +1,7 @@
 """The engine's sparse phase: a scanner broadcasting non-zero activations to N PEs."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -38,10 +38,11 @@ class SparseMatVec(wiring.Component):
     PE's queue (``queue_depth`` each, a value pushed in one cycle can be taken
     in the next) in the cycle it examines it if all have room. ``busy`` falls
     ``overhead`` cycles after the model's ``mac_cycles``, counted from the cycle
-    of ``start`` (one cycle to read the first activation, one for a PE's
-    column pointers, four for the last product to reach its accumulator, one
-    to register the end). ``start``
-    while busy is ignored.
+    of ``start`` (one cycle to read the first activation, one to buffer it,
+    one for a PE's column pointers, four for the last product to reach its
+    accumulator, one to register the end). Activations are read ahead into a
+    3-deep buffer, so the memory's address never waits for the scanner's
+    decision on what it read. ``start`` while busy is ignored.
 
     Parameters
     ----------
@@ -58,7 +59,7 @@ class SparseMatVec(wiring.Component):
         ``entries``, ``acc_bits``, ``entry_ram``).
     """
 
-    overhead = 7
+    overhead = 8
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
                  act_banks: int = 1, pe: dict | None = None):
@@ -151,30 +152,50 @@ class SparseMatVec(wiring.Component):
             with m.If(rd_pe == k):
                 m.d.comb += self.rd_data.eq(self._pes[k].rd_data)
 
-        # ---- scanner: examines activation ``j`` (read in the cycle before) per cycle
-        scanning = Signal()           # examining ``j`` this cycle
-        j = Signal(range(self._len + 1))
+        # ---- reader: reads ahead into a 3-deep buffer while it has credit, so the
+        # activation memory's address is a register, not a function of the data
+        # read (the scanner's decision on it). Credit counts reads in flight but not
+        # this cycle's take, so 3 places sustain one activation per cycle.
+        m.submodules.ahead = ahead = fifo.SyncFIFO(width=8, depth=3)
+        rj = Signal(range(self._len + 1))   # next activation to read
         length = Signal.like(self.length)
+        reading = Signal()                  # rj < length
+        inflight = Signal()                 # act_r.data is the read of a counted read
+        starting = Signal()
+        m.d.comb += starting.eq(self.start & ~self.busy)
+        issue = Signal()
+        m.d.comb += [
+            issue.eq(reading & (ahead.level + inflight < 3)),
+            act_r.addr.eq(Cat(Mux(starting, 0, rj)[:self._col], self.bank)),
+            ahead.w_en.eq(inflight), ahead.w_data.eq(act_r.data),
+        ]
+        with m.If(starting):
+            m.d.sync += [length.eq(self.length), inflight.eq(self.length != 0),
+                         rj.eq(self.length != 0), reading.eq(self.length > 1)]
+        with m.Else():
+            m.d.sync += inflight.eq(issue)
+            with m.If(issue):
+                m.d.sync += [rj.eq(rj + 1), reading.eq(rj + 1 < length)]
+
+        # ---- scanner: examines the buffer's head, activation ``j``, once per cycle
+        scanning = Signal()                 # examining ``j`` this cycle
+        j = Signal(range(self._len + 1))
         room = bq.i.ready
-        x = act_r.data
+        x = ahead.r_data.as_signed()
         nonzero = x != 0
         advance = Signal()
-        m.d.comb += advance.eq(scanning & (~nonzero | room))
         push = Signal()
-        m.d.comb += push.eq(scanning & nonzero & room)
+        m.d.comb += [scanning.eq(ahead.r_rdy),
+                     advance.eq(scanning & (~nonzero | room)),
+                     push.eq(scanning & nonzero & room),
+                     ahead.r_en.eq(advance)]
         payload = Signal(layout)
         m.d.comb += [payload.ptr.eq(self.ptr_base + j), payload.value.eq(x)]
         m.d.comb += [bq.i.valid.eq(push), bq.i.payload.eq(payload)]
-
-        starting = Signal()
-        m.d.comb += starting.eq(self.start & ~self.busy)
-        nxt = Signal.like(j)
-        m.d.comb += [nxt.eq(Mux(advance, j + 1, j)),
-                     act_r.addr.eq(Cat(Mux(starting, 0, nxt)[:self._col], self.bank))]
         with m.If(starting):
-            m.d.sync += [j.eq(0), length.eq(self.length), scanning.eq(self.length != 0)]
+            m.d.sync += j.eq(0)
         with m.Elif(advance):
-            m.d.sync += [j.eq(j + 1), scanning.eq(j + 1 < length)]
+            m.d.sync += j.eq(j + 1)
 
         # ---- the end: scanner done, queues empty, every PE idle (registered)
         # The scanner counts as busy five cycles past its last examination, as long
@@ -183,7 +204,7 @@ class SparseMatVec(wiring.Component):
         tail = Signal(5)
         m.d.sync += tail.eq(Cat(scanning, tail[:-1]))
         running = Signal()
-        idle = ~scanning & ~tail.any()
+        idle = ~reading & ~inflight & ~scanning & ~tail.any()
         for k, pe in enumerate(self._pes):
             idle = idle & ~bq.o[k].valid & ~pe.busy
         with m.If(starting):
