@@ -27,6 +27,12 @@ class Requantizer(wiring.Component):
     ``+ 1`` is the load); latency from the transfer on ``i`` to ``o.valid``:
     ``ceil(31 / digit_bits) + 8`` cycles, 2 more for 1-bit digits (``latency``).
 
+    With ``digit_bits=None`` the product is formed whole, in a pipeline:
+    four 16 x 16 unsigned partial products (a DSP each, on iCE40 and ECP5)
+    summed and corrected one adder per stage. Throughput: one result per
+    cycle (``i.ready`` is the pipeline's enable: low only while ``o`` is
+    stalled); latency 13 cycles.
+
     With 1-bit digits the serial sum is kept in carry-save form (a sum and a
     carry vector, one full adder per bit, no carry chain in the loop) over
     the offset operand ``acc + 2**(acc_bits-1)``, which is never negative, so
@@ -37,15 +43,17 @@ class Requantizer(wiring.Component):
     and RDBP equals ``(q + 2**(e-1) - (q < 0)) >> e`` for ``e >= 1``.
     """
 
-    def __init__(self, *, acc_bits: int = 32, out_bits: int = 8, digit_bits: int = 1):
+    def __init__(self, *, acc_bits: int = 32, out_bits: int = 8,
+                 digit_bits: int | None = 1):
         if not isinstance(acc_bits, int) or not 8 <= acc_bits <= 32:
             reject(self, f"acc_bits must be an integer in 8..32, not {acc_bits!r}")
         if not isinstance(out_bits, int) or not 2 <= out_bits <= 16:
             reject(self, f"out_bits must be an integer in 2..16, not {out_bits!r}")
-        if not isinstance(digit_bits, int) or not 1 <= digit_bits <= 31:
-            reject(self, f"digit_bits must be an integer in 1..31, not {digit_bits!r}")
+        if digit_bits is not None and (not isinstance(digit_bits, int)
+                                       or not 1 <= digit_bits <= 31):
+            reject(self, f"digit_bits must be None or an integer in 1..31, not {digit_bits!r}")
         self._ab, self._ob, self._d = acc_bits, out_bits, digit_bits
-        self._steps = -(-31 // digit_bits)
+        self._steps = 0 if digit_bits is None else -(-31 // digit_bits)
         layout = data.StructLayout({
             "acc": signed(acc_bits),
             "multiplier": unsigned(31),
@@ -60,18 +68,78 @@ class Requantizer(wiring.Component):
 
     @property
     def cycles_per_result(self) -> int:
-        return self._steps
+        """Cycles between results at full rate."""
+        return 1 if self._d is None else self._steps + 1
 
     @property
     def latency(self) -> int:
         """Cycles from a transfer on ``i`` to its result's ``o.valid``."""
+        if self._d is None:
+            return 13
         return self._steps + 8 + (2 if self._d == 1 else 0)
 
     def elaborate(self, platform):
         m = Module()
-        A, D, N = self._ab, self._d, self._steps
-        qmin, qmax = -(1 << (self._ob - 1)), (1 << (self._ob - 1)) - 1
+        en = Signal()                         # the pipeline after the product advances
+        m.d.comb += en.eq(self.o.ready | ~self.o.valid)
+        if self._d is None:
+            start, q_next, side_q = self._parallel_product(m, en)
+        else:
+            start, q_next, side_q = self._serial_product(m, en)
+        self._rounding(m, en, start, q_next, side_q)
+        return m
 
+    def _parallel_product(self, m, en):
+        """SRDHM's ``(P >> 31) + P[30]``, ``P = acc * M0``, in a pipeline taking one
+        transfer per cycle: ``x_u = acc + 2**(A-1)`` (never negative) times M0 as
+        four 16 x 16 unsigned products (one DSP each on iCE40 and ECP5), their sum
+        in 32-bit halves, then ``M0 << (A-1)`` taken off, each stage one adder.
+        Returns the valid, ``q`` and the side band, all of the same cycle."""
+        A = self._ab
+        m.d.comb += self.i.ready.eq(en)
+        take = self.i.valid & en
+        p = self.i.payload
+        xu = Signal(32)
+        m0 = Signal(31)
+        side = Signal(5 + self._ob + 1)
+        v = [Signal(name=f"pv{k}") for k in range(6)]
+        sides = [Signal.like(side, name=f"pside{k}") for k in range(5)]
+        m1, m2 = Signal(31), Signal(31)
+        p0, p1, p2, p3 = (Signal(32, name=f"pp{k}") for k in range(4))
+        mid, lo, hi = Signal(33), Signal(32), Signal(31)
+        l1, h1 = Signal(33), Signal(33)
+        cl, ch = Signal(32), Signal(32)
+        lw, hw = Signal(signed(35)), Signal(signed(35))
+        ph, pl = Signal(signed(34)), Signal(32)
+        corr = Cat(Const(0, A - 1), m2)            # M0 << (A - 1)
+        with m.If(en):
+            m.d.sync += [
+                v[0].eq(take), xu.eq(p.acc.as_unsigned() ^ (1 << (A - 1))),
+                m0.eq(p.multiplier), side.eq(Cat(p.shift, p.zero_point, p.relu)),
+                # s1: the four partial products.
+                v[1].eq(v[0]), sides[0].eq(side), m1.eq(m0),
+                p0.eq(xu[:16] * m0[:16]), p1.eq(xu[16:] * m0[:16]),
+                p2.eq(xu[:16] * m0[16:]), p3.eq(xu[16:] * m0[16:]),
+                # s2: the middle terms summed.
+                v[2].eq(v[1]), sides[1].eq(sides[0]), m2.eq(m1),
+                mid.eq(p1 + p2), lo.eq(p0), hi.eq(p3),
+                # s3: x_u * M0 as low and high 32-bit halves (carries not yet moved).
+                v[3].eq(v[2]), sides[2].eq(sides[1]),
+                l1.eq(lo + Cat(Const(0, 16), mid[:16])), h1.eq(hi + mid[16:]),
+                cl.eq(corr[:32]), ch.eq(corr[32:]),
+                # s4: minus M0 << (A - 1), per half.
+                v[4].eq(v[3]), sides[3].eq(sides[2]),
+                lw.eq(l1 - cl), hw.eq(h1 - ch),
+                # s5: the low half's carry or borrow moved up: P = ph * 2**32 + pl.
+                v[5].eq(v[4]), sides[4].eq(sides[3]),
+                ph.eq(hw + (lw >> 32)), pl.eq(lw[:32]),
+            ]
+        return v[5], Cat(pl[31], ph).as_signed() + pl[30], sides[4]
+
+    def _serial_product(self, m, en):
+        """SRDHM's ``(P >> 31) + P[30]`` formed ``digit_bits`` of M0 per cycle.
+        Returns the valid, ``q`` and the side band, all of the same cycle."""
+        A, D, N = self._ab, self._d, self._steps
         # ------------------------------------------------ digit-serial multiplier
         busy = Signal()
         step = Signal(range(N + 1))
@@ -79,8 +147,6 @@ class Requantizer(wiring.Component):
         lo = Signal(N * D)                    # low bits, shifted in D at a time
         side = Signal(5 + self._ob + 1)       # shift, zero point, relu
         product_ready = Signal()
-        en = Signal()                         # the post-pipeline advances
-        m.d.comb += en.eq(self.o.ready | ~self.o.valid)
 
         handoff = Signal()
         m.d.comb += handoff.eq(product_ready & en)
@@ -140,12 +206,10 @@ class Requantizer(wiring.Component):
             # P = hi * 2**(N*D) + lo; SRDHM = (P >> 31) + P[30].
             P = Cat(lo, hi).as_signed()
 
-        # ------------------------------------------------ post pipeline (enabled by en)
-        v1, v2, v3, v4, v5, v6 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
-        # With carry-save: r1 resolves hi = s + c, r2 subtracts M0 * 2**(A-1) in two
-        # parts (below and from bit 31), then s1 forms q from them.
         side_q = side
         start = handoff
+        # With carry-save: r1 resolves hi = s + c, r2 subtracts M0 * 2**(A-1) in two
+        # parts (below and from bit 31), then s1 forms q from them.
         if D == 1:
             K = A - 1
             r1v, r2v = Signal(), Signal()
@@ -162,6 +226,20 @@ class Requantizer(wiring.Component):
                              t_hi.eq(hi_r - ((m_r << K) >> 31)), side_r2.eq(side_r1),
                              lo_r2.eq(lo_r)]
             start, side_q = r2v, side_r2
+        if D == 1:
+            # (P >> 31) + P[30] with P = lo + hi * 2**31 - (M0 << K).
+            q_next = t_hi - d_lo[31] + d_lo[30]
+        else:
+            q_next = (P >> 31) + P[30]
+        return start, q_next, side_q
+
+    def _rounding(self, m, en, start, q_next, side_q):
+        """RDBP, the zero point and the clamp after SRDHM: ``q_next`` (with
+        ``start`` its valid and ``side_q`` its shift, zero point and ReLU)
+        enters stage 1 when ``en``."""
+        A = self._ab
+        qmin, qmax = -(1 << (self._ob - 1)), (1 << (self._ob - 1)) - 1
+        v1, v2, v3, v4, v5, v6 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
         with m.If(en):
             m.d.sync += [v1.eq(start), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4),
                          v6.eq(v5), self.o.valid.eq(v6)]
@@ -197,11 +275,6 @@ class Requantizer(wiring.Component):
                          y5.eq(y4[:ob]), lo5.eq(lo4)]
         clamped = Mux(~fits5 & ~neg5, qmax,
                       Mux((~fits5 & neg5) | (fits5 & (y5 < lo5)), lo5, y5))
-        if D == 1:
-            # (P >> 31) + P[30] with P = lo + hi * 2**31 - (M0 << K).
-            q_next = t_hi - d_lo[31] + d_lo[30]
-        else:
-            q_next = (P >> 31) + P[30]
         with m.If(en):
             m.d.sync += [
                 q.eq(q_next),
@@ -219,4 +292,3 @@ class Requantizer(wiring.Component):
                 lo4.eq(Mux(relu3 & (zp3 > qmin), zp3, qmin)),
                 self.o.payload.eq(clamped),
             ]
-        return m

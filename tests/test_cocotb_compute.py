@@ -117,11 +117,13 @@ def test_threshold(sim):
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("digit_bits,acc_bits", [(8, 32), (1, 32), (1, 20)])
+@pytest.mark.parametrize("digit_bits,acc_bits", [(8, 32), (1, 32), (1, 20), (None, 32),
+                                                 (None, 20)])
 def test_requantizer(sim, digit_bits, acc_bits):
-    """8-bit digits (a multiplier) and 1-bit digits (the carry-save serial sum with its
-    offset correction, at full and at a narrower accumulator width)."""
-    rng = np.random.default_rng(6 + digit_bits + acc_bits)
+    """8-bit digits (a multiplier), 1-bit digits (the carry-save serial sum with its
+    offset correction, at full and at a narrower accumulator width) and the whole
+    product at once (four partial products, pipelined)."""
+    rng = np.random.default_rng(6 + (digit_bits or 40) + acc_bits)
     top = 1 << (acc_bits - 1)
     items = []
     for k in range(60):

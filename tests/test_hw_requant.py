@@ -92,10 +92,10 @@ def cases(rng, n, acc_bits):
     return out
 
 
-@pytest.mark.parametrize("digit_bits", [1, 2, 3, 16, 31])
+@pytest.mark.parametrize("digit_bits", [1, 2, 3, 16, 31, None])
 @pytest.mark.parametrize("acc_bits", [32, 20])
 def test_requantizer(digit_bits, acc_bits):
-    rng = np.random.default_rng(digit_bits + acc_bits)
+    rng = np.random.default_rng((digit_bits or 0) + acc_bits)
     items = cases(rng, 80, acc_bits)
     # saturation both ways and ReLU at the zero point
     items += [{"acc": (1 << (acc_bits - 1)) - 1, "multiplier": (1 << 31) - 1, "shift": 0,
@@ -111,8 +111,9 @@ def test_requantizer(digit_bits, acc_bits):
     assert {127, -128} <= set(want)
 
 
-def test_requantizer_throughput():
-    dut = Requantizer(digit_bits=8)
+@pytest.mark.parametrize("digit_bits", [8, None])
+def test_requantizer_throughput(digit_bits):
+    dut = Requantizer(digit_bits=digit_bits)
     n = 12
     items = [{"acc": 1000 * k, "multiplier": 1 << 30, "shift": 3, "zero_point": 0, "relu": 0}
              for k in range(n)]
@@ -133,12 +134,15 @@ def test_requantizer_throughput():
         t["gap"] = seen[-1] - seen[-2]
 
     run_testbenches(dut, producer, consumer)
-    assert t["gap"] == dut.cycles_per_result + 1     # load cycle + digit cycles
+    # A load cycle and the digit cycles; one per cycle for the whole product.
+    assert t["gap"] == dut.cycles_per_result == (1 if digit_bits is None else 5)
 
 
-@pytest.mark.parametrize("digit_bits", [1, 2, 8])
+@pytest.mark.parametrize("digit_bits", [1, 2, 8, None])
 def test_requantizer_latency(digit_bits):
     dut = Requantizer(digit_bits=digit_bits)
     latency, _ = first_result_latency(dut, {"acc": 5, "multiplier": 1 << 30, "shift": 0,
                                             "zero_point": 0, "relu": 0})
-    assert latency == dut.latency == dut.cycles_per_result + 8 + 2 * (digit_bits == 1)
+    assert latency == dut.latency
+    if digit_bits is not None:
+        assert latency == dut.cycles_per_result - 1 + 8 + 2 * (digit_bits == 1)
