@@ -46,13 +46,15 @@ class Engine(wiring.Component):
         ``entries``, ``entry_ram``); ``cb_banks`` is ``max_layers``.
     max_layers, max_len, max_rows, max_out : int
         As ``ImageLoader``.
-    digit_bits : int
-        The requantizer's multiplier digit width.
+    digit_bits : int or None
+        The requantizer's multiplier digit width; None (the default) forms the
+        whole product in a pipeline, four DSPs, so the output stage takes a row
+        per cycle.
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
                  max_len: int = 512, max_rows: int = 1024, max_out: int = 64,
-                 pe: dict | None = None, digit_bits: int = 16):
+                 pe: dict | None = None, digit_bits: int | None = None):
         pe = dict(pe or {})
         if "cb_banks" in pe:
             reject(self, "pe must not set cb_banks: the engine holds one per layer "
@@ -111,7 +113,9 @@ class Engine(wiring.Component):
 
         # ---- the sparse phase feeds the output stage
         m.d.comb += [mv.rd_en.eq(out.rd_en), mv.rd_pe.eq(out.rd_pe),
-                     mv.rd_addr.eq(out.rd_addr), out.rd_data.eq(mv.rd_data)]
+                     mv.rd_addr.eq(out.rd_addr),
+                     mv.clr_en.eq(out.clr_en), mv.clr_pe.eq(out.clr_pe),
+                     mv.clr_addr.eq(out.clr_addr), out.rd_data.eq(mv.rd_data)]
 
         # ---- the output memory (the last layer's int32 sums)
         m.submodules.outmem = outmem = Memory(shape=signed(32), depth=self.max_out, init=[])

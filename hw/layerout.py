@@ -13,7 +13,8 @@ __all__ = ["LayerOutput"]
 
 class LayerOutput(wiring.Component):
     """Reads a layer's accumulators out of the PEs (``rd_*``, the read-out port of
-    ``SparseMatVec``, which clears each one it reads), adds each row's bias and
+    ``SparseMatVec``; ``clr_*`` clears each one once its row is taken), adds each
+    row's bias and
     requantizes it to int8 (``golden.hwmodel.engine.layer_forward``), sending
     the rows in order on ``o``; with ``raw`` (the last layer) ``o`` carries the
     int32 sums themselves.
@@ -22,8 +23,12 @@ class LayerOutput(wiring.Component):
     writes the int32 bias (``bias_*``) and the requantization constants
     (``rq_*``: ``M0 | shift << 31``). ``start`` with ``rows`` and ``relu``
     reads ``rows`` rows; ``busy`` stays high until the last one has left on
-    ``o``. One row is read at a time: a row takes two cycles plus the wait for
-    the requantizer (``digit_bits`` of M0 per cycle) or for ``o``.
+    ``o``. A row is read every cycle: its sum (accumulator plus bias) and its
+    constants are offered to the requantizer (or, ``raw``, on ``o``) the cycle
+    after, and read again, unchanged, for as long as the offer waits, so a
+    stall costs no buffer; the accumulator is cleared when the row is taken.
+    Throughput: one row per cycle with ``digit_bits=None`` (the pipelined
+    requantizer) or with ``raw``, else one per ``Requantizer.cycles_per_result``.
 
     Parameters
     ----------
@@ -33,12 +38,13 @@ class LayerOutput(wiring.Component):
         Accumulators per PE (a power of two).
     max_rows : int
         Depth of the bias and constant memories, 1..65536.
-    digit_bits : int
-        The requantizer's multiplier digit width.
+    digit_bits : int or None
+        The requantizer's multiplier digit width (None: the whole product,
+        pipelined, a result per cycle).
     """
 
     def __init__(self, *, n_pe: int = 4, rows_per_pe: int = 128, max_rows: int = 512,
-                 digit_bits: int = 8):
+                 digit_bits: int | None = 8):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if (not isinstance(rows_per_pe, int) or rows_per_pe < 2
@@ -57,6 +63,8 @@ class LayerOutput(wiring.Component):
             "busy": Out(1),
             "rd_en": Out(1), "rd_pe": Out(range(n_pe)),
             "rd_addr": Out((rows_per_pe - 1).bit_length()), "rd_data": In(signed(32)),
+            "clr_en": Out(1), "clr_pe": Out(range(n_pe)),
+            "clr_addr": Out((rows_per_pe - 1).bit_length()),
             "o": Out(stream.Signature(signed(32))),
         })
 
@@ -73,64 +81,54 @@ class LayerOutput(wiring.Component):
             rq_w.en.eq(self.rq_we), rq_w.addr.eq(self.rq_addr), rq_w.data.eq(self.rq_data),
         ]
 
-        row = Signal.like(self.rows)         # next row to read
-        pe = Signal.like(self.rd_pe)
-        addr = Signal.like(self.rd_addr)
-        rows = Signal.like(self.rows)
+        N = self._n
         relu, raw = Signal(), Signal()
         left = Signal.like(self.rows)        # rows still to leave on ``o``
-        base = Signal.like(self.row_base)
-        m.d.comb += [bias_r.addr.eq(base + row), rq_r.addr.eq(base + row),
-                     self.rd_pe.eq(pe), self.rd_addr.eq(addr)]
+        # The row whose data are on the read ports now (presented last cycle), and
+        # the next one to present; a row is presented again until it is taken.
+        p_valid = Signal()
+        p_pe, p_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
+        n_pe, n_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
+        n_brow = Signal.like(self.row_base)  # row_base + the next row
+        p_brow = Signal.like(self.row_base)
+        to_present = Signal.like(self.rows)  # rows not yet presented for the first time
 
-        value = Signal(signed(32))           # the row's accumulator + bias
-        offer = Signal()                     # ``value`` waits for the requantizer or ``o``
+        value = Signal(signed(32))           # the presented row's accumulator + bias
+        ready = Signal()
         taken = Signal()
+        move = Signal()                      # present the next row (else this one again)
         m.d.comb += [
+            value.eq(self.rd_data + bias_r.data),
+            ready.eq(Mux(raw, self.o.ready, rq.i.ready)),
+            taken.eq(p_valid & ready),
+            move.eq(taken | ~p_valid),
             rq.i.payload.acc.eq(value),
             rq.i.payload.multiplier.eq(rq_r.data[:31]),
             rq.i.payload.shift.eq(rq_r.data[31:]),
             rq.i.payload.zero_point.eq(0),
             rq.i.payload.relu.eq(relu),
-            rq.i.valid.eq(offer & ~raw),
-            taken.eq(offer & Mux(raw, self.o.ready, rq.i.ready)),
-            self.o.valid.eq(Mux(raw, offer, rq.o.valid)),
+            rq.i.valid.eq(p_valid & ~raw),
+            self.o.valid.eq(Mux(raw, p_valid, rq.o.valid)),
             self.o.payload.eq(Mux(raw, value, rq.o.payload)),
             rq.o.ready.eq(~raw & self.o.ready),
+            self.clr_en.eq(taken), self.clr_pe.eq(p_pe), self.clr_addr.eq(p_addr),
         ]
+        q_valid = Mux(move, to_present != 0, p_valid)
+        q_pe, q_addr = Mux(move, n_pe, p_pe), Mux(move, n_addr, p_addr)
+        q_brow = Mux(move, n_brow, p_brow)
+        m.d.comb += [self.rd_en.eq(q_valid), self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
+                     bias_r.addr.eq(q_brow), rq_r.addr.eq(q_brow)]
+        m.d.sync += [p_valid.eq(q_valid), p_pe.eq(q_pe), p_addr.eq(q_addr), p_brow.eq(q_brow)]
+        with m.If(move & (to_present != 0)):
+            last_pe = n_pe == N - 1
+            m.d.sync += [to_present.eq(to_present - 1), n_brow.eq(n_brow + 1),
+                         n_pe.eq(Mux(last_pe, 0, n_pe + 1)),
+                         n_addr.eq(Mux(last_pe, n_addr + 1, n_addr))]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += left.eq(left - 1)
-
-        with m.FSM() as fsm:
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [row.eq(0), pe.eq(0), addr.eq(0), rows.eq(self.rows),
-                                 left.eq(self.rows), relu.eq(self.relu), raw.eq(self.raw),
-                                 base.eq(self.row_base)]
-                    with m.If(self.rows != 0):
-                        m.next = "READ"
-            with m.State("READ"):
-                # Read (and clear) the row's accumulator (``rd_en``, below); its
-                # bias and constants are read at ``row`` at the same time.
-                m.next = "SUM"
-            with m.State("SUM"):
-                m.d.sync += [value.eq(self.rd_data + bias_r.data), offer.eq(1)]
-                m.next = "OFFER"
-            with m.State("OFFER"):
-                with m.If(taken):
-                    m.d.sync += offer.eq(0)
-                    last_pe = pe == self._n - 1
-                    m.d.sync += [row.eq(row + 1), pe.eq(Mux(last_pe, 0, pe + 1)),
-                                 addr.eq(Mux(last_pe, addr + 1, addr))]
-                    with m.If(row + 1 == rows):
-                        m.next = "DRAIN"
-                    with m.Else():
-                        m.next = "READ"
-            with m.State("DRAIN"):
-                with m.If(left == 0):
-                    m.next = "IDLE"
-        # A plain expression, not a default overridden in a state: Icarus never
-        # runs an ``always @*`` block whose inputs do not change, which left
-        # this enable at X until the first read-out.
-        m.d.comb += [self.rd_en.eq(fsm.ongoing("READ")), self.busy.eq(left != 0)]
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [left.eq(self.rows), to_present.eq(self.rows),
+                         relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
+                         n_brow.eq(self.row_base), p_valid.eq(0)]
+        m.d.comb += self.busy.eq(left != 0)
         return m

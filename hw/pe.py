@@ -71,10 +71,12 @@ class SparsePE(wiring.Component):
     ``busy`` is high from a take until four cycles after the activation's last
     entry issues (or its empty column's pointers arrive), when its product is in
     the accumulator; ``mac`` is high in each cycle a product is added (the
-    useful-MAC count). Read-out, while ``busy`` is low: ``rd_en`` with ``rd_addr`` returns that
-    accumulator on ``rd_data`` in the next cycle and clears it to zero, so a
-    layer read out row by row leaves the PE ready for the next. Accumulators
-    start at zero.
+    useful-MAC count). Read-out, while ``busy`` is low: ``rd_en`` with
+    ``rd_addr`` returns that accumulator on ``rd_data`` in the next cycle (as
+    often as asked); ``clr_en`` with ``clr_addr`` sets one to zero (a read of
+    it in the same cycle still returns the old sum), so a layer read out and
+    cleared row by row leaves the PE ready for the next. Accumulators start
+    at zero.
 
     The memories are not checked here: the image loader builds the pointer
     words and flags itself from the image's per-column counts, so a column
@@ -141,6 +143,7 @@ class SparsePE(wiring.Component):
             "cb_we": In(1), "cb_addr": In(code_bits + bank_bits), "cb_data": In(signed(8)),
             "cb_bank": In(bank_bits),
             "rd_en": In(1), "rd_addr": In(rbits), "rd_data": Out(signed(acc_bits)),
+            "clr_en": In(1), "clr_addr": In(rbits),
             "busy": Out(1), "mac": Out(1),
         })
 
@@ -261,15 +264,11 @@ class SparsePE(wiring.Component):
         m.d.comb += [sum3.eq(old3 + prod), self.mac.eq(v3)]
         m.d.sync += [last_v.eq(v3), last_row.eq(row3), last_sum.eq(sum3)]
 
-        # The accumulator ports serve the pipeline, or the read-out (read and clear).
-        rd_row = Signal(rbits)
-        m.d.sync += rd_row.eq(self.rd_addr)
-        rd_clear = Signal()
-        m.d.sync += rd_clear.eq(self.rd_en)
+        # The accumulator ports serve the pipeline, or the read-out and the clears.
         m.d.comb += [
             acc_r.addr.eq(Mux(self.rd_en, self.rd_addr, row1)),
-            acc_w.en.eq(v3 | rd_clear),
-            acc_w.addr.eq(Mux(v3, row3, rd_row)),
+            acc_w.en.eq(v3 | self.clr_en),
+            acc_w.addr.eq(Mux(v3, row3, self.clr_addr)),
             acc_w.data.eq(Mux(v3, sum3, 0)),
             self.rd_data.eq(acc_r.data),
         ]

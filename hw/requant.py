@@ -31,7 +31,7 @@ class Requantizer(wiring.Component):
     four 16 x 16 unsigned partial products (a DSP each, on iCE40 and ECP5)
     summed and corrected one adder per stage. Throughput: one result per
     cycle (``i.ready`` is the pipeline's enable: low only while ``o`` is
-    stalled); latency 13 cycles.
+    stalled); latency 12 cycles.
 
     With 1-bit digits the serial sum is kept in carry-save form (a sum and a
     carry vector, one full adder per bit, no carry chain in the loop) over
@@ -75,7 +75,7 @@ class Requantizer(wiring.Component):
     def latency(self) -> int:
         """Cycles from a transfer on ``i`` to its result's ``o.valid``."""
         if self._d is None:
-            return 13
+            return 12
         return self._steps + 8 + (2 if self._d == 1 else 0)
 
     def elaborate(self, platform):
@@ -92,8 +92,8 @@ class Requantizer(wiring.Component):
     def _parallel_product(self, m, en):
         """SRDHM's ``(P >> 31) + P[30]``, ``P = acc * M0``, in a pipeline taking one
         transfer per cycle: ``x_u = acc + 2**(A-1)`` (never negative) times M0 as
-        four 16 x 16 unsigned products (one DSP each on iCE40 and ECP5), their sum
-        in 32-bit halves, then ``M0 << (A-1)`` taken off, each stage one adder.
+        four 16 x 16 unsigned products (one DSP each on iCE40 and ECP5), ``M0 <<
+        (A-1)`` taken off, then their sum in 32-bit halves, each stage one adder.
         Returns the valid, ``q`` and the side band, all of the same cycle."""
         A = self._ab
         m.d.comb += self.i.ready.eq(en)
@@ -102,16 +102,15 @@ class Requantizer(wiring.Component):
         xu = Signal(32)
         m0 = Signal(31)
         side = Signal(5 + self._ob + 1)
-        v = [Signal(name=f"pv{k}") for k in range(6)]
-        sides = [Signal.like(side, name=f"pside{k}") for k in range(5)]
-        m1, m2 = Signal(31), Signal(31)
+        v = [Signal(name=f"pv{k}") for k in range(5)]
+        sides = [Signal.like(side, name=f"pside{k}") for k in range(4)]
+        m1 = Signal(31)
         p0, p1, p2, p3 = (Signal(32, name=f"pp{k}") for k in range(4))
-        mid, lo, hi = Signal(33), Signal(32), Signal(31)
-        l1, h1 = Signal(33), Signal(33)
-        cl, ch = Signal(32), Signal(32)
-        lw, hw = Signal(signed(35)), Signal(signed(35))
+        mid = Signal(33)
+        lo, hi = Signal(signed(33)), Signal(signed(33))
+        l1, h1 = Signal(signed(35)), Signal(signed(35))
         ph, pl = Signal(signed(34)), Signal(32)
-        corr = Cat(Const(0, A - 1), m2)            # M0 << (A - 1)
+        corr = Cat(Const(0, A - 1), m1)            # M0 << (A - 1)
         with m.If(en):
             m.d.sync += [
                 v[0].eq(take), xu.eq(p.acc.as_unsigned() ^ (1 << (A - 1))),
@@ -120,21 +119,17 @@ class Requantizer(wiring.Component):
                 v[1].eq(v[0]), sides[0].eq(side), m1.eq(m0),
                 p0.eq(xu[:16] * m0[:16]), p1.eq(xu[16:] * m0[:16]),
                 p2.eq(xu[:16] * m0[16:]), p3.eq(xu[16:] * m0[16:]),
-                # s2: the middle terms summed.
-                v[2].eq(v[1]), sides[1].eq(sides[0]), m2.eq(m1),
-                mid.eq(p1 + p2), lo.eq(p0), hi.eq(p3),
-                # s3: x_u * M0 as low and high 32-bit halves (carries not yet moved).
+                # s2: the middle terms summed; M0 << (A - 1) taken off each half.
+                v[2].eq(v[1]), sides[1].eq(sides[0]),
+                mid.eq(p1 + p2), lo.eq(p0 - corr[:32]), hi.eq(p3 - corr[32:]),
+                # s3: P as low and high 32-bit halves (the low one's carry not yet moved).
                 v[3].eq(v[2]), sides[2].eq(sides[1]),
                 l1.eq(lo + Cat(Const(0, 16), mid[:16])), h1.eq(hi + mid[16:]),
-                cl.eq(corr[:32]), ch.eq(corr[32:]),
-                # s4: minus M0 << (A - 1), per half.
+                # s4: the low half's carry or borrow moved up: P = ph * 2**32 + pl.
                 v[4].eq(v[3]), sides[3].eq(sides[2]),
-                lw.eq(l1 - cl), hw.eq(h1 - ch),
-                # s5: the low half's carry or borrow moved up: P = ph * 2**32 + pl.
-                v[5].eq(v[4]), sides[4].eq(sides[3]),
-                ph.eq(hw + (lw >> 32)), pl.eq(lw[:32]),
+                ph.eq(h1 + (l1 >> 32)), pl.eq(l1[:32]),
             ]
-        return v[5], Cat(pl[31], ph).as_signed() + pl[30], sides[4]
+        return v[4], Cat(pl[31], ph).as_signed() + pl[30], sides[3]
 
     def _serial_product(self, m, en):
         """SRDHM's ``(P >> 31) + P[30]`` formed ``digit_bits`` of M0 per cycle.

@@ -26,7 +26,8 @@ class SparseMatVec(wiring.Component):
     (activations) and ``ptr_base`` (the layer's first pointer) runs one
     product; ``busy`` is high until every accumulator holds its sum; then
     ``rd_*`` reads PE ``rd_pe``'s accumulator ``rd_addr`` on ``rd_data`` one
-    cycle later and clears it. ``ld_all`` writes every PE at once (codebooks).
+    cycle later, and ``clr_*`` sets PE ``clr_pe``'s accumulator ``clr_addr``
+    to zero (``SparsePE``). ``ld_all`` writes every PE at once (codebooks).
     ``macs`` counts the products added in this cycle (all PEs).
 
     With ``act_banks=2`` the activation memory holds two vectors (ping-pong):
@@ -87,6 +88,7 @@ class SparseMatVec(wiring.Component):
             "ptr_base": In(sig["ptr_addr"].shape), "cb_bank": In(sig["cb_bank"].shape),
             "busy": Out(1), "macs": Out(range(n_pe + 1)),
             "rd_en": In(1), "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
+            "clr_en": In(1), "clr_pe": In(range(n_pe)), "clr_addr": In(sig["rd_addr"].shape),
             "rd_data": Out(sig["rd_data"].shape),
         })
 
@@ -143,6 +145,7 @@ class SparseMatVec(wiring.Component):
                 pe.ent_addr.eq(self.ld_addr), pe.ent_data.eq(self.ld_data),
                 pe.cb_addr.eq(self.ld_addr), pe.cb_data.eq(self.ld_data),
                 pe.rd_en.eq(self.rd_en & (self.rd_pe == k)), pe.rd_addr.eq(self.rd_addr),
+                pe.clr_en.eq(self.clr_en & (self.clr_pe == k)), pe.clr_addr.eq(self.clr_addr),
             ]
         m.d.comb += self.macs.eq(macs)
         rd_pe = Signal.like(self.rd_pe)
