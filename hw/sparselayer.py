@@ -31,12 +31,12 @@ class SparseLayer(wiring.Component):
         As ``SparseMatVec``.
     max_rows : int
         Rows of the largest layer (bias and constant memory depth).
-    digit_bits : int
-        The requantizer's multiplier digit width.
+    digit_bits : int or None
+        The requantizer's multiplier digit width (``LayerOutput``).
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
-                 pe: dict | None = None, max_rows: int = 512, digit_bits: int = 8):
+                 pe: dict | None = None, max_rows: int = 512, digit_bits: int | None = 8):
         rows_per_pe = dict(pe or {}).get(
             "rows", inspect.signature(SparsePE).parameters["rows"].default)
         if (isinstance(n_pe, int) and isinstance(rows_per_pe, int)

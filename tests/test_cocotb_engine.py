@@ -59,11 +59,12 @@ def test_spmv(sim, n_pe, depth, density, ram):
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("raw", [False, True])
-def test_sparse_layer(sim, raw):
+@pytest.mark.parametrize("raw,digit_bits", [(False, 8), (True, 8), (False, None)])
+def test_sparse_layer(sim, raw, digit_bits):
     """A layer of a .zcm model through the sparse phase and the output stage
-    (biases, requantization with ReLU, or the raw int32 sums of a last layer),
-    against golden.hwmodel.engine.layer_forward, with random output stalls."""
+    (biases, requantization with ReLU by the serial or the pipelined requantizer,
+    or the raw int32 sums of a last layer), against
+    golden.hwmodel.engine.layer_forward, with random output stalls."""
     rng = np.random.default_rng(5)
     zm = two_layer_model(rng)
     em = engine_model(zm)
@@ -72,7 +73,7 @@ def test_sparse_layer(sim, raw):
     i = 1 if raw else 0
     xs = layer_forward(em.layers[0], x) if raw else x
     zl, el = zm.layers[i], em.layers[i]
-    dut = SparseLayer(n_pe=3, queue_depth=2, max_len=32, max_rows=32,
+    dut = SparseLayer(n_pe=3, queue_depth=2, max_len=32, max_rows=32, digit_bits=digit_bits,
                       pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512})
     p = {"loads": dut.spmv.loads(zl.codes, int8_codebook(zl)[0]),
          "bias": [int(b) for b in el.bias],
@@ -83,7 +84,7 @@ def test_sparse_layer(sim, raw):
                   for xv, yv in zip(xs, layer_forward(el, xs))]}
     try:
         run_cocotb(dut, "sparse_layer", "sim.tb.tb_layer", sim=sim, params=p,
-                   case="raw" if raw else "requant")
+                   case="raw" if raw else f"requant{digit_bits or 'p'}")
     except SimulatorMissing as e:
         pytest.skip(str(e))
 

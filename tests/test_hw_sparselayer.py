@@ -1,6 +1,8 @@
 """SparseLayer in amaranth.sim: a fully connected layer of a .zcm model, loaded
 as the engine loads it, gives golden.hwmodel.engine.layer_forward bit for bit."""
 
+import random
+
 import numpy as np
 import pytest
 
@@ -26,10 +28,12 @@ def two_layer_model(rng, out0=20, inp=24, out1=6, density=0.3):
     return ZModel([l0, l1], (inp, 1, 1), classes=out1, input_scale=1 / 127)
 
 
-def run_layer(dut, zl, el, xs, *, raw):
+def run_layer(dut, zl, el, xs, *, raw, stall=0.0):
+    """Rows taken on ``o`` per input; ``o.ready`` is low a ``stall`` share of cycles."""
     rows = zl.out
     cb, _ = int8_codebook(zl)
     out = []
+    rng = random.Random(7)
 
     async def tb(ctx):
         await load_layer(ctx, dut, dut.spmv.loads(zl.codes, cb))
@@ -48,9 +52,11 @@ def run_layer(dut, zl, el, xs, *, raw):
             ctx.set(dut.relu, int(el.relu)), ctx.set(dut.raw, int(raw))
             got = []
             while len(got) < rows:
-                *_, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+                ctx.set(dut.o.ready, rng.random() >= stall)
+                *_, valid, ready, payload = await ctx.tick().sample(
+                    dut.o.valid, dut.o.ready, dut.o.payload)
                 ctx.set(dut.start, 0)
-                if valid:
+                if valid and ready:
                     got.append(payload)
             while ctx.get(dut.busy):
                 await ctx.tick()
@@ -60,8 +66,11 @@ def run_layer(dut, zl, el, xs, *, raw):
     return out
 
 
-@pytest.mark.parametrize("n_pe", [1, 3, 4])
-def test_layers_of_a_model_match_the_engine_model(n_pe):
+@pytest.mark.parametrize("n_pe,digit_bits,stall", [(1, 8, 0.0), (3, 8, 0.4), (4, None, 0.0),
+                                                   (3, None, 0.5)])
+def test_layers_of_a_model_match_the_engine_model(n_pe, digit_bits, stall):
+    """Serial and pipelined requantizers, with and without stalls on ``o`` (a stalled
+    row is read again, so nothing may be lost or repeated)."""
     rng = np.random.default_rng(n_pe)
     zm = two_layer_model(rng)
     em = engine_model(zm)
@@ -73,8 +82,9 @@ def test_layers_of_a_model_match_the_engine_model(n_pe):
         zl, el = zm.layers[i], em.layers[i]
         xs = x if i == 0 else hidden
         dut = SparseLayer(n_pe=n_pe, queue_depth=2, max_len=32, max_rows=32,
+                          digit_bits=digit_bits,
                           pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512})
-        got = run_layer(dut, zl, el, xs, raw=raw)
+        got = run_layer(dut, zl, el, xs, raw=raw, stall=stall)
         want = layer_forward(el, xs).tolist()
         assert got == want
     # the ReLU layer clipped something, the last layer has negative sums
