@@ -181,8 +181,11 @@ def build_board(board: Board, engine: dict, *, freq_mhz: float, build_root=None,
     platform = _platform(board)
     fin = platform.lookup(platform.default_clk).clock.frequency / 1e6
     top = BoardTop(board, engine, freq_mhz=freq_mhz, fin_mhz=fin)
+    # synth_ice40 maps multipliers to SB_MAC16 only when asked (-dsp); synth_ecp5
+    # infers its MULT18X18D by default.
+    synth = {"synth_opts": "-dsp"} if board.device == "up5k" else {}
     plan = platform.build(top, name="zipcore", do_build=False,
-                          nextpnr_opts="--timing-allow-fail")
+                          nextpnr_opts="--timing-allow-fail", **synth)
     h = hashlib.sha256()
     for name in sorted(plan.files):
         content = plan.files[name]
