@@ -55,6 +55,30 @@ def huffman_case(n: int, max_len: int, seed: int = 0):
     return lengths, job, sum(nbits) / n
 
 
+def limit_cost(metrics: dict) -> float:
+    """What limiting the Huffman code to the decoder's default 10 bits costs on real
+    layers: the joint (gap, code) symbols of the default digits model's layers
+    (built with ``zipcore compress`` if missing), coded with at most 10 bits
+    against an unlimited Huffman code, in per cent of the stream's bits."""
+    from bench.engine import _digits_model  # noqa: PLC0415
+    from golden.zcm import layer_streams  # noqa: PLC0415
+
+    bits = {10: 0, 16: 0, None: 0}
+    for ly in _digits_model().layers:
+        if ly.storage != "shared" or not ly.huffman:
+            continue
+        _, per_pe = layer_streams(ly)
+        sym = np.concatenate([(g << ly.code_bits) | v for g, v in per_pe])
+        freq = np.bincount(sym, minlength=1 << (ly.gap_bits + ly.code_bits))
+        for limit in bits:
+            bits[limit] += int((freq * H.code_lengths(freq, limit)).sum())
+    cost = 100 * (bits[10] / bits[None] - 1)
+    metrics.update({"huffman.limit10_cost_pct.digits": round(cost, 3),
+                    "huffman.limit16_cost_pct.digits": round(100 * (bits[16] / bits[None] - 1),
+                                                             3)})
+    return cost
+
+
 def measure(n: int, root: Path) -> tuple[dict, list]:
     metrics, rows = {}, []
     rng = np.random.default_rng(1)
@@ -155,6 +179,8 @@ def main() -> int:
         metrics, rate_rows = measure(n, Path(tmp))
     metrics["items"] = n
     print_table(rate_rows, ("block", "per cycle, no stalls", "per cycle, 30% output stalls"))
+    print(f"\n10-bit code limit on the digits model's layers: "
+          f"{limit_cost(metrics):+.2f}% bits against an unlimited Huffman code")
     if not args.no_synth:
         print()
         print_table(build(metrics), ("block", "UP5K MHz", "UP5K LCs (core)", "UP5K EBR",
