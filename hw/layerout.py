@@ -23,10 +23,11 @@ class LayerOutput(wiring.Component):
     writes the int32 bias (``bias_*``) and the requantization constants
     (``rq_*``: ``M0 | shift << 31``). ``start`` with ``rows`` and ``relu``
     reads ``rows`` rows; ``busy`` stays high until the last one has left on
-    ``o``. A row is read every cycle: its sum (accumulator plus bias) and its
-    constants are offered to the requantizer (or, ``raw``, on ``o``) the cycle
-    after, and read again, unchanged, for as long as the offer waits, so a
-    stall costs no buffer; the accumulator is cleared when the row is taken.
+    ``o``. A row is read every cycle; its accumulator, bias and constants are
+    registered the cycle after and offered (their sum) to the requantizer (or,
+    ``raw``, on ``o``) from the next. While an offer waits, the row read behind
+    it is read again (reads do not clear), so a stall costs no buffer; an
+    accumulator is cleared when its row is taken.
     Throughput: one row per cycle with ``digit_bits=None`` (the pipelined
     requantizer) or with ``raw``, else one per ``Requantizer.cycles_per_result``.
 
@@ -84,42 +85,51 @@ class LayerOutput(wiring.Component):
         N = self._n
         relu, raw = Signal(), Signal()
         left = Signal.like(self.rows)        # rows still to leave on ``o``
-        # The row whose data are on the read ports now (presented last cycle), and
-        # the next one to present; a row is presented again until it is taken.
-        p_valid = Signal()
-        p_pe, p_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
+        # R: the row presented last cycle (its data on the read ports now). S: a row's
+        # data, registered, offered to the requantizer (or on ``o``) until taken.
+        r_valid, s_valid = Signal(), Signal()
+        r_pe, s_pe = Signal.like(self.rd_pe), Signal.like(self.rd_pe)
+        r_addr, s_addr = Signal.like(self.rd_addr), Signal.like(self.rd_addr)
+        r_brow = Signal.like(self.row_base)
+        s_acc, s_bias = Signal(signed(32)), Signal(signed(32))
+        s_consts = Signal(36)
+        # The next row not yet presented.
         n_pe, n_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
-        n_brow = Signal.like(self.row_base)  # row_base + the next row
-        p_brow = Signal.like(self.row_base)
-        to_present = Signal.like(self.rows)  # rows not yet presented for the first time
+        n_brow = Signal.like(self.row_base)  # row_base + that row
+        to_present = Signal.like(self.rows)
 
-        value = Signal(signed(32))           # the presented row's accumulator + bias
+        value = Signal(signed(32))           # S's accumulator + bias
         ready = Signal()
         taken = Signal()
-        move = Signal()                      # present the next row (else this one again)
+        stall = Signal()                     # S waits: R's data cannot enter it
         m.d.comb += [
-            value.eq(self.rd_data + bias_r.data),
+            value.eq(s_acc + s_bias),
             ready.eq(Mux(raw, self.o.ready, rq.i.ready)),
-            taken.eq(p_valid & ready),
-            move.eq(taken | ~p_valid),
+            taken.eq(s_valid & ready),
+            stall.eq(s_valid & ~ready),
             rq.i.payload.acc.eq(value),
-            rq.i.payload.multiplier.eq(rq_r.data[:31]),
-            rq.i.payload.shift.eq(rq_r.data[31:]),
+            rq.i.payload.multiplier.eq(s_consts[:31]),
+            rq.i.payload.shift.eq(s_consts[31:]),
             rq.i.payload.zero_point.eq(0),
             rq.i.payload.relu.eq(relu),
-            rq.i.valid.eq(p_valid & ~raw),
-            self.o.valid.eq(Mux(raw, p_valid, rq.o.valid)),
+            rq.i.valid.eq(s_valid & ~raw),
+            self.o.valid.eq(Mux(raw, s_valid, rq.o.valid)),
             self.o.payload.eq(Mux(raw, value, rq.o.payload)),
             rq.o.ready.eq(~raw & self.o.ready),
-            self.clr_en.eq(taken), self.clr_pe.eq(p_pe), self.clr_addr.eq(p_addr),
+            self.clr_en.eq(taken), self.clr_pe.eq(s_pe), self.clr_addr.eq(s_addr),
         ]
-        q_valid = Mux(move, to_present != 0, p_valid)
-        q_pe, q_addr = Mux(move, n_pe, p_pe), Mux(move, n_addr, p_addr)
-        q_brow = Mux(move, n_brow, p_brow)
+        with m.If(~stall):
+            m.d.sync += [s_valid.eq(r_valid), s_pe.eq(r_pe), s_addr.eq(r_addr),
+                         s_acc.eq(self.rd_data), s_bias.eq(bias_r.data),
+                         s_consts.eq(rq_r.data)]
+        # Present R's row again while S waits (its data are dropped), else the next.
+        q_valid = Mux(stall, r_valid, to_present != 0)
+        q_pe, q_addr = Mux(stall, r_pe, n_pe), Mux(stall, r_addr, n_addr)
+        q_brow = Mux(stall, r_brow, n_brow)
         m.d.comb += [self.rd_en.eq(q_valid), self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
                      bias_r.addr.eq(q_brow), rq_r.addr.eq(q_brow)]
-        m.d.sync += [p_valid.eq(q_valid), p_pe.eq(q_pe), p_addr.eq(q_addr), p_brow.eq(q_brow)]
-        with m.If(move & (to_present != 0)):
+        m.d.sync += [r_valid.eq(q_valid), r_pe.eq(q_pe), r_addr.eq(q_addr), r_brow.eq(q_brow)]
+        with m.If(~stall & (to_present != 0)):
             last_pe = n_pe == N - 1
             m.d.sync += [to_present.eq(to_present - 1), n_brow.eq(n_brow + 1),
                          n_pe.eq(Mux(last_pe, 0, n_pe + 1)),
@@ -129,6 +139,6 @@ class LayerOutput(wiring.Component):
         with m.If(self.start & ~self.busy):
             m.d.sync += [left.eq(self.rows), to_present.eq(self.rows),
                          relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
-                         n_brow.eq(self.row_base), p_valid.eq(0)]
+                         n_brow.eq(self.row_base), r_valid.eq(0), s_valid.eq(0)]
         m.d.comb += self.busy.eq(left != 0)
         return m
