@@ -79,7 +79,7 @@ class ImageLoader(wiring.Component):
     def __init__(self, *, n_pe: int = 4, code_bits: int = 4, rows_per_pe: int = 128,
                  pointers: int = 1024, entries: int = 4096, max_layers: int = 8,
                  max_len: int = 1024, max_rows: int = 1024, max_out: int = 256):
-        for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 8),
+        for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 7),
                                 ("rows_per_pe", rows_per_pe, 2, 1 << 15),
                                 ("pointers", pointers, 2, 1 << 16),
                                 ("entries", entries, 2, 1 << 14),

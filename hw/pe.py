@@ -85,7 +85,7 @@ class SparsePE(wiring.Component):
     Parameters
     ----------
     code_bits : int
-        Bits of a codebook index, 1..8.
+        Bits of a codebook index, 1..7 (bit 15 of an entry is the flag).
     rows : int
         Accumulators (rows this PE can own), a power of two, at most
         ``2**(15 - code_bits)`` (an entry word's row field).
