@@ -11,7 +11,7 @@ from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
 from golden.hwmodel.protocol import CODE
 
 from .params import reject
-from .pe import NEXT_LAST, pointer_word
+from .pe import NEXT_LAST, entry_address_bits, pointer_word
 from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 
 __all__ = ["ImageLoader", "layer_entry_layout"]
@@ -92,7 +92,7 @@ class ImageLoader(wiring.Component):
         self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
         self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
         self.max_len, self.max_rows, self.max_out = max_len, max_rows, max_out
-        self.abits = max(1, (entries - 1).bit_length())
+        self.abits = entry_address_bits(entries)
         bank_bits = (max_layers - 1).bit_length()
         self.entry_layout = layer_entry_layout(
             (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,

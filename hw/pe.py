@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 
 from .params import reject
 
-__all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "NEXT_LAST"]
+__all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "entry_address_bits",
+           "NEXT_LAST"]
 
 
 def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
@@ -18,6 +19,11 @@ def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
 
 #: The entry word's flag bit: "the next entry is its column's last".
 NEXT_LAST = 15
+
+
+def entry_address_bits(entries: int) -> int:
+    """Bits of an address into an entry memory of ``entries`` words."""
+    return max(1, (entries - 1).bit_length())
 
 
 def pointer_word(start, count, abits: int):
@@ -133,12 +139,12 @@ class SparsePE(wiring.Component):
         self._acc, self._banks = acc_bits, cb_banks
         bank_bits = (cb_banks - 1).bit_length()
         pbits = (pointers - 1).bit_length()
-        abits = max(1, (entries - 1).bit_length())
+        abits = entry_address_bits(entries)
         rbits = (rows - 1).bit_length()
         super().__init__({
             "i": In(stream.Signature(activation_layout(pbits, 8))),
             "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(abits + 2),
-            "ent_we": In(1), "ent_addr": In(max(1, (entries - 1).bit_length())),
+            "ent_we": In(1), "ent_addr": In(abits),
             "ent_data": In(16),
             "cb_we": In(1), "cb_addr": In(code_bits + bank_bits), "cb_data": In(signed(8)),
             "cb_bank": In(bank_bits),
@@ -166,7 +172,7 @@ class SparsePE(wiring.Component):
     @property
     def abits(self) -> int:
         """Bits of an entry address."""
-        return max(1, (self._ne - 1).bit_length())
+        return entry_address_bits(self._ne)
 
     def elaborate(self, platform):
         m = Module()
