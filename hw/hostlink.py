@@ -72,23 +72,36 @@ class HostLink(wiring.Component):
         have_input, have_output = Signal(), Signal()
         last_err = Signal(8)
 
-        # The response: ``resp_len`` bytes of ``resp`` from its low end, then,
-        # for ``output``, 4 bytes per output row from the output memory.
-        resp = Signal(8 * RESP_BYTES)
-        resp_len = Signal(range(RESP_BYTES + 1))
+        # The response is not held in a shift register: ``kind`` says what it is,
+        # ``idx`` which byte leaves now, and each byte is selected from its source
+        # (the status byte ``st``, the build's constant info, the counters, the
+        # ``status`` snapshot ``aux``, or an output row on the engine's read port).
+        # Every source is stable while the response leaves: the engine is idle.
+        K_STATUS, K_INFO, K_STAT, K_COUNT, K_OUTHDR, K_ROW = range(6)
+        resp_bytes = {K_STATUS: 1, K_INFO: 1 + INFO_BYTES, K_STAT: 3, K_COUNT: 13,
+                      K_OUTHDR: 3, K_ROW: 4}
+        kind = Signal(range(6))
+        idx = Signal(range(RESP_BYTES))
+        st, aux = Signal(8), Signal(16)
         rows_left = Signal(16)
-        m.d.comb += [self.o.payload.eq(resp[:8])]
+        info = Const(int.from_bytes(self.info.pack(), "little"), 8 * INFO_BYTES)
+        sources = {K_STATUS: st, K_INFO: Cat(st, info), K_STAT: Cat(st, aux),
+                   K_COUNT: Cat(st, eng.cycles, eng.mac_cycles, eng.macs),
+                   K_OUTHDR: Cat(st, eng.classes), K_ROW: eng.out_data}
+        last_byte = Signal()
+        with m.Switch(kind):
+            for k, src in sources.items():
+                with m.Case(k):
+                    m.d.comb += last_byte.eq(idx == resp_bytes[k] - 1)
+                    with m.Switch(idx):     # a mux (a variable shift would be a shifter)
+                        for j in range(resp_bytes[k]):
+                            with m.Case(j):
+                                m.d.comb += self.o.payload.eq(src[8 * j:8 * j + 8])
 
-        def fit(v, nbytes):
-            v = Const(v, 8 * nbytes) if isinstance(v, int) else Value.cast(v).as_unsigned()
-            return v[:8 * nbytes] if len(v) >= 8 * nbytes else Cat(v, Const(0, 8 * nbytes - len(v)))
-
-        def respond(status, *fields):
-            """Load a response: the status byte, then ``(value, bytes)`` fields."""
-            status = fit(status, 1)
-            m.d.sync += [resp.eq(Cat(status, *(fit(v, nb) for v, nb in fields))),
-                         resp_len.eq(1 + sum(nb for _, nb in fields))]
-            with m.If(status != 0):
+        def respond(status, k=K_STATUS):
+            """Start a response of kind ``k`` with status byte ``status``."""
+            m.d.sync += [st.eq(status), kind.eq(k), idx.eq(0)]
+            with m.If(Value.cast(status) != 0):
                 m.d.sync += last_err.eq(status)
 
         word_lo, word = Signal(8), Signal(16)
@@ -107,7 +120,7 @@ class HostLink(wiring.Component):
                     m.d.sync += [cmd.eq(b), n.eq(0)]
                     with m.Switch(b):
                         with m.Case(CMD["info"]):
-                            respond(0, (int.from_bytes(self.info.pack(), "little"), INFO_BYTES))
+                            respond(0, K_INFO)
                             m.next = "SEND"
                         with m.Case(CMD["load"]):
                             m.d.sync += narg.eq(4)
@@ -130,17 +143,16 @@ class HostLink(wiring.Component):
                                 respond(CODE["NO_OUTPUT"])
                                 m.next = "SEND"
                             with m.Else():
-                                respond(0, (eng.classes, 2))
+                                respond(0, K_OUTHDR)
                                 m.d.sync += [rows_left.eq(eng.classes), n.eq(0)]
                                 m.next = "SEND"
                         with m.Case(CMD["counters"]):
-                            respond(0, (eng.cycles, 4), (eng.mac_cycles, 4),
-                                    (eng.macs, 4))
+                            respond(0, K_COUNT)
                             m.next = "SEND"
                         with m.Case(CMD["status"]):
                             flags = Cat(eng.loaded, have_input, have_output)
-                            respond(0, (last_err, 1), (flags, 1))
-                            m.d.sync += last_err.eq(0)
+                            respond(0, K_STAT)
+                            m.d.sync += [aux.eq(Cat(last_err, flags)), last_err.eq(0)]
                             m.next = "SEND"
                         with m.Default():
                             respond(CODE["BAD_COMMAND"])
@@ -200,17 +212,16 @@ class HostLink(wiring.Component):
 
             with m.State("SEND"):
                 with m.If(self.o.ready):
-                    m.d.sync += [resp.eq(resp >> 8), resp_len.eq(resp_len - 1)]
-                    with m.If(resp_len == 1):
-                        with m.If(rows_left != 0):
+                    m.d.sync += idx.eq(idx + 1)
+                    with m.If(last_byte):
+                        with m.If(kind == K_ROW):
+                            m.d.sync += [n.eq(n + 1), rows_left.eq(rows_left - 1)]
+                        with m.If((kind == K_OUTHDR) | ((kind == K_ROW) & (rows_left != 1))):
                             m.next = "ROW"
                         with m.Else():
                             m.next = "CMD"
-            with m.State("ROW"):                  # read output row ``n`` (one cycle)
-                m.next = "ROW_DATA"
-            with m.State("ROW_DATA"):
-                m.d.sync += [resp.eq(eng.out_data), resp_len.eq(4), n.eq(n + 1),
-                             rows_left.eq(rows_left - 1)]
+            with m.State("ROW"):                  # output row ``n`` is read (one cycle)
+                m.d.sync += [kind.eq(K_ROW), idx.eq(0)]
                 m.next = "SEND"
         # Handshakes as expressions of the state, not defaults overridden in it:
         # Icarus never runs an ``always @*`` block whose inputs do not change, so
