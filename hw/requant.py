@@ -1,6 +1,6 @@
 """Requantizer: int32 accumulator -> int8 activation by the gemmlowp/TFLite method."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -25,13 +25,13 @@ class Requantizer(wiring.Component):
     offset and clamp follow in a pipeline that overlaps the next multiply.
     Throughput: one result per ``ceil(31 / digit_bits) + 1`` cycles (the
     ``+ 1`` is the load); latency from the transfer on ``i`` to ``o.valid``:
-    ``ceil(31 / digit_bits) + 8`` cycles, 2 more for 1-bit digits (``latency``).
+    ``ceil(31 / digit_bits) + 6`` cycles, 2 more for 1-bit digits (``latency``).
 
     With ``digit_bits=None`` the product is formed whole, in a pipeline:
     four 16 x 16 unsigned partial products (a DSP each, on iCE40 and ECP5)
     summed and corrected one adder per stage. Throughput: one result per
     cycle (``i.ready`` is the pipeline's enable: low only while ``o`` is
-    stalled); latency 12 cycles.
+    stalled); latency 9 cycles.
 
     With 1-bit digits the serial sum is kept in carry-save form (a sum and a
     carry vector, one full adder per bit, no carry chain in the loop) over
@@ -75,8 +75,8 @@ class Requantizer(wiring.Component):
     def latency(self) -> int:
         """Cycles from a transfer on ``i`` to its result's ``o.valid``."""
         if self._d is None:
-            return 12
-        return self._steps + 8 + (2 if self._d == 1 else 0)
+            return 9
+        return self._steps + 6 + (2 if self._d == 1 else 0)
 
     def elaborate(self, platform):
         m = Module()
@@ -91,45 +91,43 @@ class Requantizer(wiring.Component):
 
     def _parallel_product(self, m, en):
         """SRDHM's ``(P >> 31) + P[30]``, ``P = acc * M0``, in a pipeline taking one
-        transfer per cycle: ``x_u = acc + 2**(A-1)`` (never negative) times M0 as
-        four 16 x 16 unsigned products (one DSP each on iCE40 and ECP5), ``M0 <<
-        (A-1)`` taken off, then their sum in 32-bit halves, each stage one adder.
+        transfer per cycle. ``x_u = acc + 2**31`` (the accumulator sign-extended
+        to 32 bits; never negative) times M0 as four 16 x 16 unsigned products
+        ``t_ij`` (one DSP each on iCE40 and ECP5, their registers inside it);
+        then, in units of ``2**16``, the two middle products summed beside the
+        outer ones (a concatenation) less ``M0 << 15`` (the offset's
+        ``M0 * 2**31``); then their sum ``Y = P >> 16``, each stage one adder.
         Returns the valid, ``q`` and the side band, all of the same cycle."""
-        A = self._ab
         m.d.comb += self.i.ready.eq(en)
         take = self.i.valid & en
         p = self.i.payload
         xu = Signal(32)
-        m0 = Signal(31)
+        m0, m1 = Signal(31), Signal(31)
         side = Signal(5 + self._ob + 1)
-        v = [Signal(name=f"pv{k}") for k in range(5)]
-        sides = [Signal.like(side, name=f"pside{k}") for k in range(4)]
-        m1 = Signal(31)
-        p0, p1, p2, p3 = (Signal(32, name=f"pp{k}") for k in range(4))
-        mid = Signal(33)
-        lo, hi = Signal(signed(33)), Signal(signed(33))
-        l1, h1 = Signal(signed(35)), Signal(signed(35))
-        ph, pl = Signal(signed(34)), Signal(32)
-        corr = Cat(Const(0, A - 1), m1)            # M0 << (A - 1)
+        v = [Signal(name=f"pv{k}") for k in range(4)]
+        sides = [Signal.like(side, name=f"pside{k}") for k in range(3)]
+        t0, t1, t2, t3 = (Signal(32, name=f"pp{k}") for k in range(4))
+        mid = Signal(33)                  # t1 + t2
+        outer = Signal(signed(50))        # t3 * 2**16 + t0 >> 16, less M0 << 15
+        y = Signal(signed(50))            # P >> 16
+        acc32 = Signal(signed(32))
+        m.d.comb += acc32.eq(p.acc)
         with m.If(en):
             m.d.sync += [
-                v[0].eq(take), xu.eq(p.acc.as_unsigned() ^ (1 << (A - 1))),
+                v[0].eq(take), xu.eq(acc32.as_unsigned() ^ (1 << 31)),
                 m0.eq(p.multiplier), side.eq(Cat(p.shift, p.zero_point, p.relu)),
                 # s1: the four partial products.
                 v[1].eq(v[0]), sides[0].eq(side), m1.eq(m0),
-                p0.eq(xu[:16] * m0[:16]), p1.eq(xu[16:] * m0[:16]),
-                p2.eq(xu[:16] * m0[16:]), p3.eq(xu[16:] * m0[16:]),
-                # s2: the middle terms summed; M0 << (A - 1) taken off each half.
+                t0.eq(xu[:16] * m0[:16]), t1.eq(xu[:16] * m0[16:]),
+                t2.eq(xu[16:] * m0[:16]), t3.eq(xu[16:] * m0[16:]),
+                # s2: the middle terms; the outer ones less the offset's product.
                 v[2].eq(v[1]), sides[1].eq(sides[0]),
-                mid.eq(p1 + p2), lo.eq(p0 - corr[:32]), hi.eq(p3 - corr[32:]),
-                # s3: P as low and high 32-bit halves (the low one's carry not yet moved).
-                v[3].eq(v[2]), sides[2].eq(sides[1]),
-                l1.eq(lo + Cat(Const(0, 16), mid[:16])), h1.eq(hi + mid[16:]),
-                # s4: the low half's carry or borrow moved up: P = ph * 2**32 + pl.
-                v[4].eq(v[3]), sides[3].eq(sides[2]),
-                ph.eq(h1 + (l1 >> 32)), pl.eq(l1[:32]),
+                mid.eq(t1 + t2), outer.eq(Cat(t0[16:], t3) - (m1 << 15)),
+                # s3: P >> 16.
+                v[3].eq(v[2]), sides[2].eq(sides[1]), y.eq(outer + mid),
             ]
-        return v[4], Cat(pl[31], ph).as_signed() + pl[30], sides[3]
+        # P >> 31 = Y >> 15 and P[30] = Y[14].
+        return v[3], (y >> 15) + y[14], sides[2]
 
     def _serial_product(self, m, en):
         """SRDHM's ``(P >> 31) + P[30]`` formed ``digit_bits`` of M0 per cycle.
@@ -231,59 +229,80 @@ class Requantizer(wiring.Component):
     def _rounding(self, m, en, start, q_next, side_q):
         """RDBP, the zero point and the clamp after SRDHM: ``q_next`` (with
         ``start`` its valid and ``side_q`` its shift, zero point and ReLU)
-        enters stage 1 when ``en``."""
-        A = self._ab
-        qmin, qmax = -(1 << (self._ob - 1)), (1 << (self._ob - 1)) - 1
-        v1, v2, v3, v4, v5, v6 = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
+        enters stage 1 when ``en``.
+
+        RDBP is taken as a shift, then a rounding increment: with ``r = q >>
+        e``, round bit ``b = q[e-1]`` and sticky ``s`` (any bit below it set),
+        ``RDBP(q, e) = r + (b & (q >= 0 | s))`` (proved against the golden
+        formula in the tests). The shift is two stages (by ``8 * e[3:5]``
+        keeping a guard bit and a sticky bit, then by ``e[0:3]``); only the
+        result's low ``out_bits + 1`` bits go on, with a flag for whether the
+        rest is the sign (else the clamp saturates), so the rounding
+        increment, zero point and clamp are narrow."""
+        A, ob = self._ab, self._ob
+        Q = A + 2
+        W = ob + 1                            # r's bits kept
+        qmin, qmax = -(1 << (ob - 1)), (1 << (ob - 1)) - 1
+        v1, v2, v3, v4 = Signal(), Signal(), Signal(), Signal()
         with m.If(en):
-            m.d.sync += [v1.eq(start), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4),
-                         v6.eq(v5), self.o.valid.eq(v6)]
-        # s1: q = SRDHM; pass side-band.
-        q = Signal(signed(A + 2))
-        shift1, zp1, relu1 = Signal(5), Signal(signed(self._ob)), Signal()
-        # s1b: the rounding addend chosen by q's sign; s2: q + addend (one adder);
-        # s3: arithmetic shift; s4: + zero point; s5: range flags; out: clamp.
-        qb = Signal(signed(A + 2))
-        addend = Signal(31)
-        shiftb, zpb, relub = Signal(5), Signal(signed(self._ob)), Signal()
-        t2 = Signal(signed(max(A, 31) + 3))     # q + up to 2**30
-        shift2, zp2, relu2 = Signal(5), Signal(signed(self._ob)), Signal()
-        r3 = Signal(signed(A + 3))
-        zp3, relu3 = Signal(signed(self._ob)), Signal()
-        y4 = Signal(signed(A + 4))
-        lo4 = Signal(signed(self._ob))
-        # The rounding addend 2**(e-1) (and that minus one, for negative q) is
-        # decoded from the shift in stage 1, beside q, and selected in s1b, so stage 2
-        # is one adder.
-        half, half_m1 = Signal(31), Signal(31)
-        shift0 = side_q[:5]
-        # The clamp without wide compares: y4 fits out_bits iff its bits from
-        # out_bits - 1 up are all equal; only then is it compared with lo4 (a
-        # narrow compare).
-        # s5 holds those flags, so the output stage is a narrow compare and a select.
-        ob = self._ob
-        top = y4[ob - 1:]
-        fits5, neg5 = Signal(), Signal()
-        y5, lo5 = Signal(signed(ob)), Signal(signed(ob))
-        with m.If(en):
-            m.d.sync += [fits5.eq(~top.any() | top.all()), neg5.eq(y4[-1]),
-                         y5.eq(y4[:ob]), lo5.eq(lo4)]
-        clamped = Mux(~fits5 & ~neg5, qmax,
-                      Mux((~fits5 & neg5) | (fits5 & (y5 < lo5)), lo5, y5))
+            m.d.sync += [v1.eq(start), v2.eq(v1), v3.eq(v2), v4.eq(v3),
+                         self.o.valid.eq(v4)]
+        # s1: q; s2: q >> 8 * e[3:5], guard g, sticky below it sc; s3: >> e[0:3],
+        # the low W bits, fits (the rest is the sign), the increment; s4: + zero
+        # point, the lower bound; out: the clamp.
+        q = Signal(signed(Q))
+        shift1, zp1, relu1 = Signal(5), Signal(signed(ob)), Signal()
+        qc = Signal(signed(Q))
+        g2, sc2 = Signal(), Signal()
+        el2, zp2, relu2 = Signal(3), Signal(signed(ob)), Signal()
+        r3 = Signal(signed(W))
+        fits3, inc3, neg3 = Signal(), Signal(), Signal()
+        zp3, relu3 = Signal(signed(ob)), Signal()
+        z4 = Signal(signed(W + 2))
+        lo4 = Signal(signed(ob))
+        fits4, neg4 = Signal(), Signal()
+
+        # Coarse shift: by 0, 8, 16 or 24, the guard bit q[8k - 1] and the sticky
+        # OR of the bits below it.
+        qc_next, g_next, sc_next = Signal(signed(Q)), Signal(), Signal()
+        qq = Signal(signed(Q + 24))           # q sign-extended past every shift
+        m.d.comb += qq.eq(q)
+        with m.Switch(shift1[3:5]):
+            for k in range(4):
+                with m.Case(k):
+                    m.d.comb += qc_next.eq(qq >> (8 * k))
+                    if k:
+                        m.d.comb += [g_next.eq(qq[8 * k - 1]),
+                                     sc_next.eq(qq[:8 * k - 1].any())]
+        # Fine shift by el: r = qc >> el, round bit, sticky, and whether r's bits from
+        # W - 1 up are all the sign.
+        sign = qc[-1]
+        qe = Signal(signed(Q + W + 8))        # qc sign-extended past every window
+        r_next, b_next, s_next, fits_next = (Signal(signed(W)), Signal(), Signal(),
+                                             Signal())
+        m.d.comb += qe.eq(qc)
+        with m.Switch(el2):
+            for k in range(8):
+                with m.Case(k):
+                    rest = qe[W - 1 + k:]
+                    m.d.comb += [r_next.eq(qe[k:k + W]),
+                                 fits_next.eq((rest == 0) | (rest == (1 << len(rest)) - 1))]
+                    if k:
+                        m.d.comb += [b_next.eq(qc[k - 1]),
+                                     s_next.eq(qc[:k - 1].any() | g2 | sc2)]
+                    else:
+                        m.d.comb += [b_next.eq(g2), s_next.eq(sc2)]
+        lo_next = Mux(relu3 & (zp3 > qmin), zp3, qmin)
+        clamped = Mux(~fits4, Mux(neg4, lo4, qmax),
+                      Mux(z4 < lo4, lo4, Mux(z4 > qmax, qmax, z4)))
         with m.If(en):
             m.d.sync += [
-                q.eq(q_next),
-                Cat(shift1, zp1, relu1).eq(side_q),
-                # 2**(e-1) and 2**(e-1) - 1 (0 for e = 0) as constant shifts, which
-                # simulate like the gates they are (a case table left Icarus with X
-                # until the shift first changed).
-                half.eq((Const(1, 32) << shift0)[1:]),
-                half_m1.eq(Const((1 << 30) - 1, 30) >> ~shift0),
-                qb.eq(q), addend.eq(Mux(q[-1], half_m1, half)), shiftb.eq(shift1),
-                zpb.eq(zp1), relub.eq(relu1),
-                t2.eq(qb + addend), shift2.eq(shiftb), zp2.eq(zpb), relu2.eq(relub),
-                r3.eq(t2 >> shift2), zp3.eq(zp2), relu3.eq(relu2),
-                y4.eq(r3 + zp3),
-                lo4.eq(Mux(relu3 & (zp3 > qmin), zp3, qmin)),
+                q.eq(q_next), Cat(shift1, zp1, relu1).eq(side_q),
+                qc.eq(qc_next), g2.eq(g_next), sc2.eq(sc_next),
+                el2.eq(shift1[:3]), zp2.eq(zp1), relu2.eq(relu1),
+                r3.eq(r_next), fits3.eq(fits_next), inc3.eq(b_next & (~sign | s_next)),
+                neg3.eq(sign),
+                zp3.eq(zp2), relu3.eq(relu2),
+                z4.eq(r3 + zp3 + inc3), lo4.eq(lo_next), fits4.eq(fits3), neg4.eq(neg3),
                 self.o.payload.eq(clamped),
             ]
