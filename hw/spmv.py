@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from golden.hwmodel.image import pe_tables
 
 from .broadcast import BroadcastQueue
-from .params import reject
+from .params import COLLISION_FREE, reject
 from .pe import SparsePE, activation_layout, pe_words
 
 __all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
@@ -121,9 +121,11 @@ class SparseMatVec(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N = self._n
+        # Collision-free: activations are written while idle, or (two banks) into
+        # the bank the scanner does not read.
         m.submodules.act = act = Memory(shape=signed(8),
-                                               depth=self._len if self._banks == 1
-                                               else 2 << self._col, init=[])
+                                        depth=self._len if self._banks == 1
+                                        else 2 << self._col, init=[], attrs=COLLISION_FREE)
         act_w, act_r = act.write_port(), act.read_port()
         m.d.comb += [act_w.en.eq(self.act_we), act_w.addr.eq(self.act_addr),
                      act_w.data.eq(self.act_data)]

@@ -126,3 +126,54 @@ def test_the_uart_and_the_image_loader_build_for_up5k(tmp_path):
                                 entries=16384, max_layers=4, max_len=512, max_rows=1024,
                                 max_out=16), "up5k", freq_mhz=30, build_dir=tmp_path / "ld")
     assert ld.core_lc <= 5280 and ld.fmax > 0
+
+
+class TwoMemories(wiring.Component):
+    """A 128 x 32 memory marked collision-free and an unmarked one, both 1W1R."""
+
+    we: In(1)
+    wa: In(7)
+    wd: In(32)
+    ra: In(7)
+    rd: Out(64)
+
+    def elaborate(self, platform):
+        from amaranth.lib.memory import Memory
+
+        from hw.params import COLLISION_FREE
+
+        m = Module()
+        m.submodules.free = free = Memory(shape=32, depth=128, init=[], attrs=COLLISION_FREE)
+        m.submodules.kept = kept = Memory(shape=32, depth=128, init=[])
+        for k, mem in enumerate((free, kept)):
+            w, r = mem.write_port(), mem.read_port()
+            m.d.comb += [w.en.eq(self.we), w.addr.eq(self.wa), w.data.eq(self.wd),
+                         r.addr.eq(self.ra), self.rd[32 * k:32 * k + 32].eq(r.data)]
+        return m
+
+
+def test_only_marked_memories_get_dont_care_collisions():
+    from boards.synth import collisions_dont_care
+
+    il = rtlil.convert(TwoMemories(), name="top")
+    out = collisions_dont_care(il)
+    masks = [ln.split()[-1] for ln in out.splitlines() if "COLLISION_X_MASK" in ln]
+    memids = [ln.split()[-1] for ln in out.splitlines() if "parameter \\MEMID" in ln
+              and "$memrd" not in ln]
+    assert sorted(masks) == ["1'0", "1'1"]
+    # the port marked all ones reads the marked memory
+    text = out.split("cell $memrd_v2")
+    marked = [t for t in text[1:] if "COLLISION_X_MASK 1'1" in t.split("end")[0]]
+    assert len(marked) == 1 and '"\\\\free"' in marked[0].split("end")[0]
+    assert memids and collisions_dont_care(out) == out
+
+
+@pytest.mark.slow
+def test_a_collision_free_memory_needs_no_flip_flops_on_ice40(tmp_path):
+    """Yosys wraps an iCE40 block RAM in flip-flops to return the old word on a
+    read during a write; a memory marked ``COLLISION_FREE`` is spared that."""
+    r = synthesize(TwoMemories(), "up5k", freq_mhz=48, build_dir=tmp_path)
+    wrapper = r.wrapper_bits
+    # Only the unmarked memory keeps its read-during-write flip-flops (about 70).
+    assert 40 <= r.ff - wrapper <= 100, r.ff - wrapper
+    assert r.ebr == 4
