@@ -19,7 +19,8 @@ class Engine(wiring.Component):
     scanner broadcasting non-zero activations through ``queue_depth``-deep
     queues), then its output stage (``LayerOutput``: bias, requantization
     with ReLU) writing the next layer's input into the other activation bank
-    (ping-pong); the last layer's int32 sums go to the output memory. The
+    (ping-pong); the last layer's int32 sums go to the other bank too, four
+    bytes each (little-endian, from its start; a row takes four cycles). The
     result is ``golden.hwmodel.engine.engine_forward`` bit for bit.
 
     Ports, all driven by the host link (``HostLink``):
@@ -28,11 +29,13 @@ class Engine(wiring.Component):
       (``img_finished``, ``img_status``, ``loaded``, ``in_len``, ``classes``):
       ``ImageLoader``.
     * ``act_we``/``act_addr``/``act_data`` write the input vector (bank 0);
-      only while ``busy`` is low.
-    * ``run`` (with ``loaded``) starts an inference; ``busy`` falls when the
-      output memory holds it. ``run`` while busy or without a model is
-      ignored (the host link refuses it first).
-    * ``out_addr`` reads the output memory on ``out_data`` one cycle later.
+      only while ``busy`` is low. The input is consumed by a run (the layers
+      write over it), and writing one overwrites the last run's outputs.
+    * ``run`` (with ``loaded``) starts an inference; ``busy`` falls when its
+      outputs are written. ``run`` while busy or without a model is ignored
+      (the host link refuses it first).
+    * ``out_addr`` (a byte of the outputs) reads them on ``out_data`` one
+      cycle later, while ``busy`` is low.
     * ``cycles`` (from ``run`` to the end), ``mac_cycles`` (cycles a sparse
       phase ran) and ``macs`` (products added, the useful MACs) of the last
       inference.
@@ -45,30 +48,41 @@ class Engine(wiring.Component):
         ``SparsePE`` parameters (``code_bits``, ``rows``, ``pointers``,
         ``entries``, ``entry_ram``); ``cb_banks`` is ``max_layers``.
     max_layers, max_len, max_rows, max_out : int
-        As ``ImageLoader``.
+        As ``ImageLoader``. An activation bank holds ``max(max_len, 4 *
+        max_out)`` bytes.
     digit_bits : int or None
         The requantizer's multiplier digit width; None (the default) forms the
         whole product in a pipeline, four DSPs, so the output stage takes a row
         per cycle.
+    bias_bits, row_consts :
+        The parameter memory's layout (``LayerOutput``); ``max_rows`` is its
+        depth in words.
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
                  max_len: int = 512, max_rows: int = 1024, max_out: int = 64,
-                 pe: dict | None = None, digit_bits: int | None = None):
+                 pe: dict | None = None, digit_bits: int | None = None,
+                 bias_bits: int = 32, row_consts: bool = True):
         pe = dict(pe or {})
         if "cb_banks" in pe:
             reject(self, "pe must not set cb_banks: the engine holds one per layer "
                          "(max_layers)")
         pe["cb_banks"] = max_layers if isinstance(max_layers, int) else 1
-        self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len,
+        # An activation bank holds the longest vector, or the outputs' bytes.
+        bank = max(max_len, 4 * max_out) if isinstance(max_len, int) and isinstance(
+            max_out, int) else max_len
+        self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=bank,
                                 act_banks=2, pe=pe)
         p = self._mv.pe
         self._loader = ImageLoader(
             n_pe=n_pe, code_bits=p.code_bits, rows_per_pe=p.rows, pointers=p.pointers,
             entries=p.entries,
-            max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out)
+            max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out,
+            bias_bits=bias_bits, row_consts=row_consts)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows, max_rows=max_rows,
-                                digit_bits=digit_bits)
+                                digit_bits=digit_bits, bias_bits=bias_bits,
+                                row_consts=row_consts, rq_stalls=False)
+        self.bias_bits, self.row_consts = bias_bits, row_consts
         self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p.code_bits
         self.rows_per_pe, self.pointers, self.entries = p.rows, p.pointers, p.entries
         self.max_layers, self.max_len, self.max_rows, self.max_out = (
@@ -81,7 +95,7 @@ class Engine(wiring.Component):
             "in_len": Out(16), "classes": Out(16),
             "act_we": In(1), "act_addr": In(range(max_len)), "act_data": In(signed(8)),
             "run": In(1), "busy": Out(1),
-            "out_addr": In(range(max_out)), "out_data": Out(signed(32)),
+            "out_addr": In(range(4 * max_out)), "out_data": Out(8),
             "cycles": Out(32), "mac_cycles": Out(32), "macs": Out(32),
             "n_layers": Out(ld["n_layers"].shape),
         })
@@ -120,11 +134,6 @@ class Engine(wiring.Component):
                      mv.clr_en.eq(out.clr_en), mv.clr_pe.eq(out.clr_pe),
                      mv.clr_addr.eq(out.clr_addr), out.rd_data.eq(mv.rd_data)]
 
-        # ---- the output memory (the last layer's int32 sums)
-        m.submodules.outmem = outmem = Memory(shape=signed(32), depth=self.max_out, init=[],
-                                              attrs=COLLISION_FREE)
-        o_w, o_r = outmem.write_port(), outmem.read_port()
-        m.d.comb += [o_r.addr.eq(self.out_addr), self.out_data.eq(o_r.data)]
 
         # ---- the sequencer
         L = Signal(layout)                 # the running layer
@@ -134,20 +143,33 @@ class Engine(wiring.Component):
         m.d.comb += [lt_seq.addr.eq(layer), mv.bank.eq(bank), mv.cb_bank.eq(L.bank),
                      mv.ptr_base.eq(L.ptr_base), mv.length.eq(L.inp),
                      out.rows.eq(L.out), out.row_base.eq(L.row_base), out.relu.eq(L.relu),
-                     out.raw.eq(L.last), out.o.ready.eq(1)]
-        # Layer outputs go to the other bank (or the output memory); the host's
-        # input goes to bank 0 while the engine is idle.
+                     out.raw.eq(L.last)]
+        # Layer outputs go to the other bank: an activation per row, or the last
+        # layer's sums as four bytes each (``o`` is taken with the fourth); the
+        # host's input goes to bank 0 and its reads come from ``bank`` (where the
+        # last layer wrote) while the engine is idle.
+        nbyte = Signal(2)                  # byte of the last layer's sum written now
+        col = len(mv.act_addr) - 1         # address bits within a bank
+        host_in, host_out = Signal(col), Signal(col)
+        m.d.comb += [out.o.ready.eq(~L.last | (nbyte == 3)),
+                     host_in.eq(self.act_addr), host_out.eq(self.out_addr),
+                     mv.peek.eq(~self.busy),
+                     mv.peek_addr.eq(Cat(host_out, bank)),
+                     self.out_data.eq(mv.peek_data)]
         o_take = out.o.valid & out.o.ready
         m.d.comb += [
-            mv.act_we.eq(self.act_we | (o_take & ~L.last)),
-            mv.act_addr.eq(Cat(self.act_addr, 0)),
+            mv.act_we.eq(self.act_we | (out.o.valid & (L.last | out.o.ready))),
+            mv.act_addr.eq(Cat(host_in, 0)),
             mv.act_data.eq(self.act_data),
-            o_w.en.eq(o_take & L.last), o_w.addr.eq(idx), o_w.data.eq(out.o.payload),
         ]
+        with m.If(out.o.valid & L.last):
+            m.d.sync += nbyte.eq(nbyte + 1)
+            m.d.comb += [mv.act_addr.eq(Cat(Cat(nbyte, idx)[:col], ~bank)),
+                         mv.act_data.eq(out.o.payload.word_select(nbyte, 8))]
         with m.If(o_take):
             m.d.sync += idx.eq(idx + 1)
             with m.If(~L.last):
-                m.d.comb += [mv.act_addr.eq(Cat(idx[:len(self.act_addr)], ~bank)),
+                m.d.comb += [mv.act_addr.eq(Cat(idx[:col], ~bank)),
                              mv.act_data.eq(out.o.payload[:8])]
 
         cycles, mac_cycles, macs = self.cycles, self.mac_cycles, self.macs
@@ -196,11 +218,16 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of fully connected layers, shared or binary, as
     ``memory_image(..., binary_as_entries=True)`` writes them) with ``n_pe`` PEs: the
-    pointer memories exactly as deep as the model has columns, other depths rounded
-    up to powers of two, one codebook bank per layer. With
-    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM. Raises
-    ``ValueError`` (one line) for a model no such engine holds."""
+    pointer and parameter memories exactly as deep as the model needs, other
+    depths rounded up to powers of two, one codebook bank per layer; 16-bit
+    biases when every bias fits, requantization constants per layer when no
+    layer's rows differ (``LayerOutput``: the parameter memory then holds them
+    too). With ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM.
+    Raises ``ValueError`` (one line) for a model no such engine holds."""
+    from golden.hwmodel.engine import engine_model  # noqa: PLC0415
     from golden.hwmodel.image import layer_codes, pe_tables  # noqa: PLC0415
+
+    from .layerout import consts_words  # noqa: PLC0415
 
     fc = [ly for ly in zm.layers if ly.storage != "none"]
     codes = [layer_codes(ly) for ly in fc]
@@ -219,9 +246,14 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     if most_rows > 1 << (15 - code_bits):
         raise ValueError(f"a PE would hold more than {1 << (15 - code_bits)} rows of a layer; "
                          f"use more PEs (it has {n_pe})")
+    em = [el for el in engine_model(zm).layers if el.weights is not None]
+    bias_bits = 16 if all(-(1 << 15) <= int(b) < 1 << 15 for el in em for b in el.bias) else 32
+    row_consts = any(len(set(zip(el.multiplier.tolist(), el.shift.tolist()))) > 1
+                     for el in em if el.multiplier is not None)
+    words = sum(ly.out for ly in fc) + (0 if row_consts else consts_words(bias_bits) * len(fc))
     return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),
-                max_len=_pow2(max(widths)), max_rows=_pow2(sum(ly.out for ly in fc)),
-                max_out=_pow2(fc[-1].out),
+                max_len=_pow2(max(widths)), max_rows=words, max_out=_pow2(fc[-1].out),
+                bias_bits=bias_bits, row_consts=row_consts,
                 pe=dict(code_bits=code_bits, rows=_pow2(most_rows),
                         pointers=max(2, sum(ly.inp for ly in fc)),
                         entries=1 << 14 if entry_ram == "spram" else _pow2(entries),

@@ -30,13 +30,17 @@ class HostLink(wiring.Component):
     wrong length or before a model, and a ``load`` whose image is bad, still
     take every byte the request announced and then answer with the error;
     ``run`` without a model or an input, ``output`` before a run and an
-    unknown command byte answer with their error at once. ``status`` returns
+    unknown command byte answer with their error at once. A run consumes its
+    input (the layers write over it: ``run`` again needs a new ``input``),
+    and an ``input`` drops the last run's output (its bytes write over it:
+    read the output first). ``status`` returns
     the last error (and clears it) and the flags (model loaded, input
     written, output valid). ``loaded`` and ``error`` are for LEDs.
 
     Throughput: one request byte per cycle (the engine's loader may stall an
     image word for a cycle), one response byte per cycle when ``o`` is
-    ready.
+    ready, but one per two cycles for the output's bytes (each is read from
+    the engine's activation memory).
 
     Parameters
     ----------
@@ -75,15 +79,15 @@ class HostLink(wiring.Component):
         # The response is not held in a shift register: ``kind`` says what it is,
         # ``idx`` which byte leaves now, and each byte is selected from its source
         # (the status byte ``st``, the build's constant info, the counters, the
-        # ``status`` snapshot ``aux``, or an output row on the engine's read port).
+        # ``status`` snapshot ``aux``, or an output byte on the engine's read port).
         # Every source is stable while the response leaves: the engine is idle.
         K_STATUS, K_INFO, K_STAT, K_COUNT, K_OUTHDR, K_ROW = range(6)
         resp_bytes = {K_STATUS: 1, K_INFO: 1 + INFO_BYTES, K_STAT: 3, K_COUNT: 13,
-                      K_OUTHDR: 3, K_ROW: 4}
+                      K_OUTHDR: 3, K_ROW: 1}
         kind = Signal(range(6))
         idx = Signal(range(RESP_BYTES))
         st, aux = Signal(8), Signal(16)
-        rows_left = Signal(16)
+        rows_left = Signal(18)                # output bytes still to send
         info = Const(int.from_bytes(self.info.pack(), "little"), 8 * INFO_BYTES)
         sources = {K_STATUS: st, K_INFO: Cat(st, info), K_STAT: Cat(st, aux),
                    K_COUNT: Cat(st, eng.cycles, eng.mac_cycles, eng.macs),
@@ -135,8 +139,9 @@ class HostLink(wiring.Component):
                             with m.Elif(~have_input):
                                 respond(CODE["NO_INPUT"])
                                 m.next = "SEND"
-                            with m.Else():
+                            with m.Else():            # the layers overwrite the input
                                 m.d.comb += eng.run.eq(1)
+                                m.d.sync += have_input.eq(0)
                                 m.next = "RUN"
                         with m.Case(CMD["output"]):
                             with m.If(~have_output):
@@ -144,7 +149,7 @@ class HostLink(wiring.Component):
                                 m.next = "SEND"
                             with m.Else():
                                 respond(0, K_OUTHDR)
-                                m.d.sync += [rows_left.eq(eng.classes), n.eq(0)]
+                                m.d.sync += [rows_left.eq(eng.classes << 2), n.eq(0)]
                                 m.next = "SEND"
                         with m.Case(CMD["counters"]):
                             respond(0, K_COUNT)
@@ -168,7 +173,8 @@ class HostLink(wiring.Component):
                             m.d.sync += [word_half.eq(0), word_valid.eq(0),
                                          have_input.eq(0), have_output.eq(0)]
                             m.next = "LOAD"
-                        with m.Else():
+                        with m.Else():            # input bytes overwrite the outputs
+                            m.d.sync += have_output.eq(0)
                             m.next = "INPUT"
 
             with m.State("LOAD"):
@@ -220,7 +226,7 @@ class HostLink(wiring.Component):
                             m.next = "ROW"
                         with m.Else():
                             m.next = "CMD"
-            with m.State("ROW"):                  # output row ``n`` is read (one cycle)
+            with m.State("ROW"):                  # output byte ``n`` is read (one cycle)
                 m.d.sync += [kind.eq(K_ROW), idx.eq(0)]
                 m.next = "SEND"
         # Handshakes as expressions of the state, not defaults overridden in it:

@@ -8,7 +8,13 @@ from amaranth.lib.wiring import In, Out
 from .params import COLLISION_FREE, reject
 from .requant import Requantizer
 
-__all__ = ["LayerOutput"]
+__all__ = ["LayerOutput", "consts_words"]
+
+
+def consts_words(bias_bits: int) -> int:
+    """Parameter memory words that hold a layer's requantization constants when
+    they are per layer: the 31-bit M0 (low word first), then the shift."""
+    return -(-31 // bias_bits) + 1
 
 
 class LayerOutput(wiring.Component):
@@ -19,15 +25,20 @@ class LayerOutput(wiring.Component):
     the rows in order on ``o``; with ``raw`` (the last layer) ``o`` carries the
     int32 sums themselves.
 
-    Row ``r`` is accumulator ``r // n_pe`` of PE ``r % n_pe``. Per row the host
-    writes the int32 bias (``bias_*``) and the requantization constants
-    (``rq_*``: ``M0 | shift << 31``). ``start`` with ``rows`` and ``relu``
-    reads ``rows`` rows; ``busy`` stays high until the last one has left on
-    ``o``. A row is read every cycle; its accumulator, bias and constants are
-    registered the cycle after and offered (their sum) to the requantizer (or,
-    ``raw``, on ``o``) from the next. While an offer waits, the row read behind
-    it is read again (reads do not clear), so a stall costs no buffer; an
-    accumulator is cleared when its row is taken.
+    Row ``r`` is accumulator ``r // n_pe`` of PE ``r % n_pe``. The parameter
+    memory (``bias_*``, ``bias_bits`` wide) holds a layer from ``row_base``:
+    with ``row_consts`` its biases, one word each, and the requantization
+    constants per row in their own memory (``rq_*``: ``M0 | shift << 31``, at
+    ``row_base + r``); without, the layer's one set of constants follows its
+    biases in ``consts_words(bias_bits)`` words (M0, low word first, then the
+    shift), read at ``start`` (that many cycles more). ``start``
+    with ``rows`` and ``relu`` reads ``rows`` rows; ``busy`` stays high until
+    the last one has left on ``o``. A row is read every cycle; its
+    accumulator, bias and constants are registered the cycle after and
+    offered (their sum) to the requantizer (or, ``raw``, on ``o``) from the
+    next. While an offer waits, the row read behind it is read again (reads
+    do not clear), so a stall costs no buffer; an accumulator is cleared when
+    its row is taken.
     Throughput: one row per cycle with ``digit_bits=None`` (the pipelined
     requantizer) or with ``raw``, else one per ``Requantizer.cycles_per_result``.
 
@@ -38,14 +49,27 @@ class LayerOutput(wiring.Component):
     rows_per_pe : int
         Accumulators per PE (a power of two).
     max_rows : int
-        Depth of the bias and constant memories, 1..65536.
+        Depth of the parameter memory (and of the constant memory with
+        ``row_consts``), 1..65536.
     digit_bits : int or None
         The requantizer's multiplier digit width (None: the whole product,
         pipelined, a result per cycle).
+    bias_bits : int
+        16 or 32: the parameter memory's width (a 16-bit bias is
+        sign-extended).
+    row_consts : bool
+        Requantization constants per row (a memory of their own) or per layer
+        (in the parameter memory).
+    rq_stalls : bool
+        False promises that ``o.ready`` is high whenever ``raw`` is low (the
+        engine takes every requantized row at once): the requantizer then has
+        no stall path, so its pipeline registers need no enable (and Yosys
+        can keep the products' registers inside the DSPs).
     """
 
     def __init__(self, *, n_pe: int = 4, rows_per_pe: int = 128, max_rows: int = 512,
-                 digit_bits: int | None = 8):
+                 digit_bits: int | None = 8, bias_bits: int = 32, row_consts: bool = True,
+                 rq_stalls: bool = True):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if (not isinstance(rows_per_pe, int) or rows_per_pe < 2
@@ -53,11 +77,16 @@ class LayerOutput(wiring.Component):
             reject(self, f"rows_per_pe must be a power of two >= 2, not {rows_per_pe!r}")
         if not isinstance(max_rows, int) or not 1 <= max_rows <= 1 << 16:
             reject(self, f"max_rows must be an integer in 1..65536, not {max_rows!r}")
+        if bias_bits not in (16, 32):
+            reject(self, f"bias_bits must be 16 or 32, not {bias_bits!r}")
+        if not isinstance(row_consts, bool):
+            reject(self, f"row_consts must be a bool, not {row_consts!r}")
         self._n, self._rpp, self._max = n_pe, rows_per_pe, max_rows
+        self.bias_bits, self.row_consts, self.rq_stalls = bias_bits, row_consts, rq_stalls
         self._rq = Requantizer(acc_bits=32, out_bits=8, digit_bits=digit_bits)
         rbits = (max_rows - 1).bit_length() or 1
         super().__init__({
-            "bias_we": In(1), "bias_addr": In(rbits), "bias_data": In(signed(32)),
+            "bias_we": In(1), "bias_addr": In(rbits), "bias_data": In(signed(bias_bits)),
             "rq_we": In(1), "rq_addr": In(rbits), "rq_data": In(unsigned(36)),
             "start": In(1), "rows": In(range(max_rows + 1)), "row_base": In(rbits),
             "relu": In(1), "raw": In(1),
@@ -73,17 +102,17 @@ class LayerOutput(wiring.Component):
         m = Module()
         m.submodules.rq = rq = self._rq
         # Collision-free: written only while loading.
-        m.submodules.bias = bias = Memory(shape=signed(32), depth=self._max, init=[],
-                                          attrs=COLLISION_FREE)
-        m.submodules.consts = consts = Memory(shape=unsigned(36), depth=self._max, init=[],
-                                              attrs=COLLISION_FREE)
+        m.submodules.bias = bias = Memory(shape=signed(self.bias_bits), depth=self._max,
+                                          init=[], attrs=COLLISION_FREE)
         bias_w, bias_r = bias.write_port(), bias.read_port()
-        rq_w, rq_r = consts.write_port(), consts.read_port()
-        m.d.comb += [
-            bias_w.en.eq(self.bias_we), bias_w.addr.eq(self.bias_addr),
-            bias_w.data.eq(self.bias_data),
-            rq_w.en.eq(self.rq_we), rq_w.addr.eq(self.rq_addr), rq_w.data.eq(self.rq_data),
-        ]
+        m.d.comb += [bias_w.en.eq(self.bias_we), bias_w.addr.eq(self.bias_addr),
+                     bias_w.data.eq(self.bias_data)]
+        if self.row_consts:
+            m.submodules.consts = consts = Memory(shape=unsigned(36), depth=self._max,
+                                                  init=[], attrs=COLLISION_FREE)
+            rq_w, rq_r = consts.write_port(), consts.read_port()
+            m.d.comb += [rq_w.en.eq(self.rq_we), rq_w.addr.eq(self.rq_addr),
+                         rq_w.data.eq(self.rq_data)]
 
         N = self._n
         relu, raw = Signal(), Signal()
@@ -94,8 +123,14 @@ class LayerOutput(wiring.Component):
         r_pe, s_pe = Signal.like(self.rd_pe), Signal.like(self.rd_pe)
         r_addr, s_addr = Signal.like(self.rd_addr), Signal.like(self.rd_addr)
         r_brow = Signal.like(self.row_base)
-        s_acc, s_bias = Signal(signed(32)), Signal(signed(32))
+        s_acc, s_bias = Signal(signed(32)), Signal(signed(self.bias_bits))
         s_consts = Signal(36)
+        # Per-layer constants: ``pre`` words still to read (at ``n_brow``), and the
+        # word arriving now (``cw``, valid with ``cw_v``).
+        C = consts_words(self.bias_bits)
+        pre = Signal(range(C + 1))
+        cw, cw_v = Signal(range(C)), Signal()
+        row_base = Signal.like(self.row_base)
         # The next row not yet presented.
         n_pe, n_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
         n_brow = Signal.like(self.row_base)  # row_base + that row
@@ -118,21 +153,39 @@ class LayerOutput(wiring.Component):
             rq.i.valid.eq(s_valid & ~raw),
             self.o.valid.eq(Mux(raw, s_valid, rq.o.valid)),
             self.o.payload.eq(Mux(raw, value, rq.o.payload)),
-            rq.o.ready.eq(~raw & self.o.ready),
+            rq.o.ready.eq(~raw & self.o.ready if self.rq_stalls else 1),
             self.clr_en.eq(taken), self.clr_pe.eq(s_pe), self.clr_addr.eq(s_addr),
         ]
         with m.If(~stall):
             m.d.sync += [s_valid.eq(r_valid), s_pe.eq(r_pe), s_addr.eq(r_addr),
-                         s_acc.eq(self.rd_data), s_bias.eq(bias_r.data),
-                         s_consts.eq(rq_r.data)]
+                         s_acc.eq(self.rd_data), s_bias.eq(bias_r.data)]
+            if self.row_consts:
+                m.d.sync += s_consts.eq(rq_r.data)
+        if not self.row_consts:
+            m.d.sync += cw_v.eq(0)
+            with m.If(pre != 0):
+                m.d.sync += [pre.eq(pre - 1), n_brow.eq(n_brow + 1), cw.eq(C - pre),
+                             cw_v.eq(1)]
+                with m.If(pre == 1):                 # then the rows, from the first
+                    m.d.sync += n_brow.eq(row_base)
+            with m.If(cw_v):
+                with m.Switch(cw):
+                    for k in range(C - 1):         # M0, low word first
+                        lo, hi = self.bias_bits * k, min(31, self.bias_bits * (k + 1))
+                        with m.Case(k):
+                            m.d.sync += s_consts[lo:hi].eq(bias_r.data[:hi - lo])
+                    with m.Case(C - 1):            # the shift
+                        m.d.sync += s_consts[31:].eq(bias_r.data[:5])
         # Present R's row again while S waits (its data are dropped), else the next.
-        q_valid = Mux(stall, r_valid, to_present != 0)
+        q_valid = Mux(stall, r_valid, (to_present != 0) & (pre == 0))
         q_pe, q_addr = Mux(stall, r_pe, n_pe), Mux(stall, r_addr, n_addr)
         q_brow = Mux(stall, r_brow, n_brow)
         m.d.comb += [self.rd_en.eq(q_valid), self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
-                     bias_r.addr.eq(q_brow), rq_r.addr.eq(q_brow)]
+                     bias_r.addr.eq(q_brow)]
+        if self.row_consts:
+            m.d.comb += rq_r.addr.eq(q_brow)
         m.d.sync += [r_valid.eq(q_valid), r_pe.eq(q_pe), r_addr.eq(q_addr), r_brow.eq(q_brow)]
-        with m.If(~stall & (to_present != 0)):
+        with m.If(~stall & (to_present != 0) & (pre == 0)):
             last_pe = n_pe == N - 1
             m.d.sync += [to_present.eq(to_present - 1), n_brow.eq(n_brow + 1),
                          n_pe.eq(Mux(last_pe, 0, n_pe + 1)),
@@ -143,5 +196,8 @@ class LayerOutput(wiring.Component):
             m.d.sync += [left.eq(self.rows), to_present.eq(self.rows),
                          relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
                          n_brow.eq(self.row_base), r_valid.eq(0), s_valid.eq(0)]
-        m.d.comb += self.busy.eq(left != 0)
+            if not self.row_consts:
+                m.d.sync += [pre.eq(C), n_brow.eq(self.row_base + self.rows),
+                             row_base.eq(self.row_base)]
+        m.d.comb += self.busy.eq((left != 0) | (pre != 0) | cw_v)
         return m

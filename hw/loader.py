@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
 from golden.hwmodel.protocol import CODE
 
+from .layerout import consts_words
 from .params import reject
 from .pe import NEXT_LAST, entry_address_bits, pointer_word
 from .spmv import MEM_CB, MEM_ENT, MEM_PTR
@@ -74,11 +75,18 @@ class ImageLoader(wiring.Component):
         Bias and constant memory depth (rows of all layers together).
     max_out : int
         Outputs of the last layer, at most.
+    bias_bits, row_consts :
+        The parameter memory's layout (``LayerOutput``): biases of 16 or 32
+        bits (a bias that does not fit is ``IMG_CAPACITY``); requantization
+        constants per row (``rq_*``) or per layer, written before the layer's
+        biases (then a layer whose rows' constants differ is
+        ``IMG_UNSUPPORTED``). ``max_rows`` counts the parameter words.
     """
 
     def __init__(self, *, n_pe: int = 4, code_bits: int = 4, rows_per_pe: int = 128,
                  pointers: int = 1024, entries: int = 4096, max_layers: int = 8,
-                 max_len: int = 1024, max_rows: int = 1024, max_out: int = 256):
+                 max_len: int = 1024, max_rows: int = 1024, max_out: int = 256,
+                 bias_bits: int = 32, row_consts: bool = True):
         for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 7),
                                 ("rows_per_pe", rows_per_pe, 2, 1 << 15),
                                 ("pointers", pointers, 2, 1 << 16),
@@ -89,6 +97,11 @@ class ImageLoader(wiring.Component):
                                 ("max_out", max_out, 1, 1 << 16)):
             if not isinstance(v, int) or not lo <= v <= hi:
                 reject(self, f"{name} must be an integer in {lo}..{hi}, not {v!r}")
+        if bias_bits not in (16, 32):
+            reject(self, f"bias_bits must be 16 or 32, not {bias_bits!r}")
+        if not isinstance(row_consts, bool):
+            reject(self, f"row_consts must be a bool, not {row_consts!r}")
+        self.bias_bits, self.row_consts = bias_bits, row_consts
         self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
         self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
         self.max_len, self.max_rows, self.max_out = max_len, max_rows, max_out
@@ -105,7 +118,7 @@ class ImageLoader(wiring.Component):
             "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)), "ld_mem": Out(2),
             "ld_addr": Out(16), "ld_data": Out(16),
             "bias_we": Out(1), "bias_addr": Out((max_rows - 1).bit_length() or 1),
-            "bias_data": Out(signed(32)),
+            "bias_data": Out(signed(bias_bits)),
             "rq_we": Out(1), "rq_addr": Out((max_rows - 1).bit_length() or 1),
             "rq_data": Out(unsigned(36)),
             "lt_we": Out(1), "lt_addr": Out(range(max_layers)), "lt_data": Out(self.entry_layout),
@@ -197,6 +210,9 @@ class ImageLoader(wiring.Component):
         left = Signal(16)                   # entries of the column still to come
         m.d.comb += [self.ld_addr.eq(0), self.ld_data.eq(0)]
         rbits = len(self.bias_addr)
+        P = self.bias_bits
+        C = 0 if self.row_consts else consts_words(P)   # constants' words per layer
+        pw = Signal(rbits)                  # the parameter memory's next word
 
         ok_end = Signal()                   # the sections ran to the last layer's end
 
@@ -281,7 +297,7 @@ class ImageLoader(wiring.Component):
                             m.d.sync += ent.out.eq(w)
                             last = lay == n_layers - 1
                             with m.If((w == 0) | (w > N * self.rows_per_pe)
-                                      | (row_next + w > self.max_rows)
+                                      | (row_next + w + C > self.max_rows)
                                       | (~last & (w > self.max_len))):
                                 fail("IMG_CAPACITY")
                             with m.Elif(last & (w != classes)):
@@ -293,7 +309,7 @@ class ImageLoader(wiring.Component):
                         with m.Case(31):
                             m.d.comb += self.lt_we.eq(1)
                             m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
-                                         row_next.eq(row_next + ent.out),
+                                         row_next.eq(row_next + ent.out + C),
                                          prev_out.eq(ent.out), lay.eq(lay + 1)]
                             with m.If(ptr_next + ent.inp > self.pointers):
                                 fail("IMG_CAPACITY")
@@ -307,7 +323,8 @@ class ImageLoader(wiring.Component):
             with state("FETCH"):               # the table entry is read at ``lay``
                 m.next = "CONF"
             with state("CONF"):
-                m.d.sync += [L.eq(self.lt_rd_data), count.eq(0)]
+                m.d.sync += [L.eq(self.lt_rd_data), count.eq(0),
+                             pw.eq(self.lt_rd_data.row_base)]
                 m.next = "CBOOK"
 
             with state("CBOOK"):
@@ -368,14 +385,18 @@ class ImageLoader(wiring.Component):
                         next_column(a + 1)
 
             with state("BIAS"):
-                m.d.comb += [self.i.ready.eq(1), self.bias_addr.eq((L.row_base + count)[:rbits]),
-                             self.bias_data.eq(p)]
+                m.d.comb += [self.i.ready.eq(1), self.bias_addr.eq(pw),
+                             self.bias_data.eq(p if P == 32 else lo)]
                 with m.If(take):
                     m.d.sync += half.eq(~half[0])
                     with m.If(half[0] == 0):
                         m.d.sync += lo.eq(w)
                     with m.Else():
                         m.d.comb += self.bias_we.eq(1)
+                        m.d.sync += pw.eq(pw + 1)
+                        if P == 16:             # the high word only extends the sign
+                            with m.If(w != Mux(lo[15], 0xFFFF, 0)):
+                                fail("IMG_CAPACITY")
                         m.d.sync += count.eq(count + 1)
                         with m.If(count == L.out - 1):
                             m.d.sync += [count.eq(0), half.eq(0)]
@@ -388,9 +409,30 @@ class ImageLoader(wiring.Component):
                 with m.Else():
                     m.next = "RQ"
 
+            # Per-layer constants: the first row's words follow the biases in the
+            # parameter memory (M0 in 16-bit words, or whole, then the shift:
+            # ``consts_words``) and are kept; every other row's must equal them.
+            first = [Signal(16, name="first_lo"), Signal(16, name="first_mid"),
+                     Signal(5, name="first_shift")]
             with state("RQ"):
                 m.d.comb += [self.i.ready.eq(1), self.rq_addr.eq((L.row_base + count)[:rbits]),
                              self.rq_data.eq(Cat(lo, mid[:15], w[:5]))]
+                if not self.row_consts:
+                    written = (0, 1, 2) if P == 16 else (1, 2)
+                    m.d.comb += [self.bias_addr.eq(pw),
+                                 self.bias_data.eq(Cat(lo, w) if P == 32 else w)]
+                    with m.Switch(half):
+                        for h in (0, 1, 2):
+                            with m.Case(h):
+                                if h == 2 and P == 32:
+                                    m.d.comb += self.bias_data.eq(w)
+                                with m.If(take & (count == 0)):
+                                    m.d.comb += self.bias_we.eq(h in written)
+                                    m.d.sync += first[h].eq(w)
+                                    if h in written:
+                                        m.d.sync += pw.eq(pw + 1)
+                                with m.If(take & (count != 0) & (w != first[h])):
+                                    fail("IMG_UNSUPPORTED")
                 with m.If(take):
                     m.d.sync += half.eq(Mux(half == 2, 0, half + 1))
                     with m.If(half == 0):
@@ -402,7 +444,7 @@ class ImageLoader(wiring.Component):
                     with m.Elif(w > 31):
                         fail("IMG_FIELD")
                     with m.Else():
-                        m.d.comb += self.rq_we.eq(1)
+                        m.d.comb += self.rq_we.eq(self.row_consts)
                         m.d.sync += count.eq(count + 1)
                         with m.If(count == L.out - 1):
                             m.d.sync += lay.eq(lay + 1)

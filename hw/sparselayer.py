@@ -31,12 +31,13 @@ class SparseLayer(wiring.Component):
         As ``SparseMatVec``.
     max_rows : int
         Rows of the largest layer (bias and constant memory depth).
-    digit_bits : int or None
-        The requantizer's multiplier digit width (``LayerOutput``).
+    digit_bits, bias_bits, row_consts :
+        As ``LayerOutput``.
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
-                 pe: dict | None = None, max_rows: int = 512, digit_bits: int | None = 8):
+                 pe: dict | None = None, max_rows: int = 512, digit_bits: int | None = 8,
+                 bias_bits: int = 32, row_consts: bool = True):
         rows_per_pe = dict(pe or {}).get(
             "rows", inspect.signature(SparsePE).parameters["rows"].default)
         if (isinstance(n_pe, int) and isinstance(rows_per_pe, int)
@@ -45,7 +46,8 @@ class SparseLayer(wiring.Component):
                          f"(the PEs' accumulators), not {max_rows!r}")
         self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len, pe=pe)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=self._mv.rows_per_pe, max_rows=max_rows,
-                                digit_bits=digit_bits)
+                                digit_bits=digit_bits, bias_bits=bias_bits,
+                                row_consts=row_consts)
         mv, out = self._mv.signature.members, self._out.signature.members
         super().__init__({
             **{k: mv[k] for k in ("act_we", "act_addr", "act_data", "ld_we", "ld_pe", "ld_mem",

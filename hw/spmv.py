@@ -33,6 +33,8 @@ class SparseMatVec(wiring.Component):
     With ``act_banks=2`` the activation memory holds two vectors (ping-pong):
     the scanner reads bank ``bank`` and ``act_addr``'s top bit picks the bank
     a write goes to, so a layer's output can be written while it runs.
+    ``peek`` (while not busy) reads the activation memory at ``peek_addr``
+    (bank included) on ``peek_data`` one cycle later.
 
     Timing is ``golden.hwmodel.cycles`` (expanded mode) exactly: the scanner
     examines one activation per cycle and pushes a non-zero one into every
@@ -90,6 +92,7 @@ class SparseMatVec(wiring.Component):
             "rd_en": In(1), "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
             "clr_en": In(1), "clr_pe": In(range(n_pe)), "clr_addr": In(sig["rd_addr"].shape),
             "rd_data": Out(sig["rd_data"].shape),
+            "peek": In(1), "peek_addr": In(self._col + bank_bits), "peek_data": Out(signed(8)),
         })
 
     @property
@@ -171,7 +174,9 @@ class SparseMatVec(wiring.Component):
         issue = Signal()
         m.d.comb += [
             issue.eq(reading & (ahead.level + inflight < 3)),
-            act_r.addr.eq(Cat(Mux(starting, 0, rj)[:self._col], self.bank)),
+            act_r.addr.eq(Mux(self.peek, self.peek_addr,
+                              Cat(Mux(starting, 0, rj)[:self._col], self.bank))),
+            self.peek_data.eq(act_r.data),
             ahead.w_en.eq(inflight), ahead.w_data.eq(act_r.data),
         ]
         with m.If(starting):

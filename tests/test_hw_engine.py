@@ -65,6 +65,48 @@ def test_a_wider_code_field_and_one_pe_per_row():
     assert np.array_equal(y, engine_forward(engine_model(zm), xs))
 
 
+def test_sixteen_bit_biases_and_per_layer_constants():
+    """The iCE40 build's parameter memory (``engine_params`` picks it for a model
+    whose biases fit 16 bits and whose layers each have one set of constants):
+    the same integers; a bias that does not fit, or a layer whose rows' constants
+    differ, is refused with its error status."""
+    from hw.engine import engine_params
+    from hw.layerout import consts_words
+
+    rng = np.random.default_rng(8)
+    zm = random_fc_model(rng, [12, 20, 3, 16, 5], [0.7, 0.5, 0.0, 1.0])
+    p = engine_params(zm, n_pe=3, queue_depth=4)
+    assert p["bias_bits"] == 16 and not p["row_consts"]
+    assert p["max_rows"] == 20 + 3 + 16 + 5 + 4 * consts_words(16)
+    em = engine_model(zm)
+    assert any(b < 0 for el in em.layers for b in el.bias)
+    xs = inputs(rng, 12)
+    good = memory_image(zm, 3)
+    b0, rq0 = desc_field(good, 0, 20), desc_field(good, 0, 22)
+    w = np.frombuffer(good, "<u2")
+    too_wide = set_words(good, {b0 + 1: 0x0001})                 # bias 0 + 65536
+    per_row = set_words(good, {rq0 + 3: int(w[rq0 + 3]) ^ 1})    # row 1's M0 differs
+    dut = HostLink(**p)
+    seen = []
+
+    async def tb(ctx):
+        client = EngineClient(AmaranthLink(ctx, dut, timeout=50_000))
+        for image in (too_wide, per_row):
+            try:
+                await client.load(image)
+                seen.append("OK")
+            except EngineError as e:
+                seen.append(e.name)
+        await client.load(good)
+        for x in xs:
+            y, _ = await client.infer(x)
+            seen.append(y.tolist())
+
+    run_testbenches(dut, tb)
+    assert seen[:2] == ["IMG_CAPACITY", "IMG_UNSUPPORTED"]
+    assert seen[2:] == engine_forward(em, xs).tolist()
+
+
 def set_words(image: bytes, changes: dict, crc: bool = True) -> bytes:
     """``image`` with words changed, its CRC made right again unless ``crc`` is False."""
     b = bytearray(image)
@@ -195,8 +237,15 @@ def test_protocol_misuse_answers_with_an_error():
             want.append(await expect(coro, name))
         log.append((await client.output()).tolist())
         want.append(engine_forward(engine_model(zm), x[None])[0].tolist())
-        log.append(await client.status())
-        want.append((CODE["NO_OUTPUT"], 7))
+        log.append(await client.status())                 # the run consumed the input
+        want.append((CODE["NO_OUTPUT"], 5))
+        log.append((await client.output()).tolist())      # outputs are read again
+        want.append(want[-2])
+        for coro, name in ((client.run(), "NO_INPUT"), (client.write_input(x), "OK"),
+                           (client.output(), "NO_OUTPUT")):
+            want.append(await expect(coro, name))
+        log.append(await client.status())                 # an input drops the output
+        want.append((CODE["NO_OUTPUT"], 3))
         info = await client.info()
         log.append((info.n_pe, info.code_bits, info.max_len))
         want.append((4, 4, SMALL["max_len"]))

@@ -16,7 +16,7 @@ def signed(v: int, bits: int) -> int:
 async def spmv_matches_the_models(dut):
     p = params()
     for name in ("ld_we", "ld_all", "act_we", "start", "rd_en", "rd_pe", "rd_addr", "clr_en",
-                 "clr_pe", "clr_addr", "length", "ptr_base"):
+                 "clr_pe", "clr_addr", "length", "ptr_base", "peek", "peek_addr"):
         getattr(dut, name).value = 0          # every input driven (Icarus starts them at X)
     await start_clock_and_reset(dut)
     for pe, mem, addr, data in p["loads"]:
