@@ -17,24 +17,27 @@ class Board:
     freq_mhz: float      # default core clock (the PLL's target)
     baud: int            # UART
     entry_ram: str | None
+    queue_depth: int     # activations each PE's queue holds
 
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "iCEBreaker (iCE40 UP5K)", "up5k",
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", 4, 48.0, 115200,
-                        "spram"),
+                        "spram", 4),
     "ulx3s-85f": Board("ulx3s-85f", "ULX3S-85F (ECP5-85F)", "ecp5-85f",
-                       "amaranth_boards.ulx3s:ULX3S_85F_Platform", 16, 125.0, 115200, None),
+                       "amaranth_boards.ulx3s:ULX3S_85F_Platform", 16, 125.0, 115200, None, 8),
     "orangecrab-25f": Board("orangecrab-25f", "OrangeCrab r0.2 (ECP5-25F)", "ecp5-25f",
                             "amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_25FPlatform", 4,
-                            80.0, 115200, None),
+                            80.0, 115200, None, 8),
 }
 
 
 def board_engine_params(board: Board, zm, *, pes: int | None = None,
-                        queue_depth: int = 8) -> dict:
-    """``hw.engine.Engine`` parameters for ``board``, sized to hold ``zm``."""
+                        queue_depth: int | None = None) -> dict:
+    """``hw.engine.Engine`` parameters for ``board``, sized to hold ``zm``. The
+    iCEBreaker's queues are 4 deep (its 4 PEs lose nothing to it: ``bench/engine.py``
+    measures utilisation against depth), which spares ~270 of its 5280 LCs."""
     from hw.engine import engine_params  # noqa: PLC0415
 
-    return engine_params(zm, n_pe=pes or board.pes, queue_depth=queue_depth,
+    return engine_params(zm, n_pe=pes or board.pes, queue_depth=queue_depth or board.queue_depth,
                          entry_ram=board.entry_ram)

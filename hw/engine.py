@@ -1,5 +1,6 @@
 """The Zipcore engine: a whole compressed model, resident on chip, run layer by layer."""
 
+import numpy as np
 from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
@@ -222,8 +223,10 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     depths rounded up to powers of two, one codebook bank per layer; 16-bit
     biases when every bias fits, requantization constants per layer when no
     layer's rows differ (``LayerOutput``: the parameter memory then holds them
-    too). With ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM.
-    Raises ``ValueError`` (one line) for a model no such engine holds."""
+    too), accumulators just wide enough that no sum of int8 activations can
+    overflow them (so they compute the int32 sums exactly). With
+    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM. Raises
+    ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.engine import engine_model  # noqa: PLC0415
     from golden.hwmodel.image import layer_codes, pe_tables  # noqa: PLC0415
 
@@ -251,10 +254,13 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     row_consts = any(len(set(zip(el.multiplier.tolist(), el.shift.tolist()))) > 1
                      for el in em if el.multiplier is not None)
     words = sum(ly.out for ly in fc) + (0 if row_consts else consts_words(bias_bits) * len(fc))
+    # |sum| <= 128 * sum |w| over a row; one more bit for the sign.
+    bound = max(int(np.abs(el.weights).sum(axis=1).max(initial=0)) * 128 for el in em)
+    acc_bits = max(16, min(32, bound.bit_length() + 1))
     return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),
                 max_len=_pow2(max(widths)), max_rows=words, max_out=_pow2(fc[-1].out),
                 bias_bits=bias_bits, row_consts=row_consts,
-                pe=dict(code_bits=code_bits, rows=_pow2(most_rows),
+                pe=dict(code_bits=code_bits, rows=_pow2(most_rows), acc_bits=acc_bits,
                         pointers=max(2, sum(ly.inp for ly in fc)),
                         entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
                         entry_ram=entry_ram))
