@@ -4,7 +4,6 @@ from contextlib import contextmanager
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.crc import Processor, catalog
 from amaranth.lib.wiring import In, Out
 
 from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
@@ -42,8 +41,9 @@ class ImageLoader(wiring.Component):
     pointer memories, its entries follow in each PE's entry memory.
 
     ``begin`` starts a load (and forgets the model loaded before); the words
-    follow on ``i`` (one per cycle, but for three cycles per layer: two
-    before its codebook, one after its biases); ``end`` says the
+    follow on ``i`` (one per four cycles from the header's end: the CRC
+    runs a nibble per cycle; and three more cycles per layer: two before its
+    codebook, one after its biases); ``end`` says the
     host sent its last word (``odd`` with it: and half a word more, which makes
     the image's length wrong); it holds ``end`` until ``finished``, which rises
     within a few cycles (the loader may still be between sections) with
@@ -134,18 +134,28 @@ class ImageLoader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N, CB = self.n_pe, self.code_bits
-        m.submodules.crc = crc = Processor(catalog.CRC32_ISO_HDLC(16))
-
         w = self.i.payload
         take = Signal()
-        m.d.comb += take.eq(self.i.valid & self.i.ready)
+        want = Signal()                     # the state takes a word now
+        # The CRC (CRC-32/ISO-HDLC, the image's) runs a nibble per cycle over a copy
+        # of each word from word 16 to the header's total: 4 cycles a word, so a
+        # word is taken at most every fourth cycle (the host link brings one every
+        # other cycle at best). A wider CRC step costs ~200 LCs more on iCE40.
+        crc, crc_sh = Signal(32, init=0xFFFFFFFF), Signal(16)
+        crc_n = Signal(range(5))            # nibbles of ``crc_sh`` still to go
+        m.d.comb += [self.i.ready.eq(want & (crc_n <= 1)),
+                     take.eq(self.i.valid & self.i.ready)]
+        nxt = crc ^ crc_sh[:4]
+        for _ in range(4):
+            nxt = Mux(nxt[0], (nxt >> 1) ^ 0xEDB88320, nxt >> 1)
+        with m.If(crc_n != 0):
+            m.d.sync += [crc.eq(nxt), crc_sh.eq(crc_sh >> 4), crc_n.eq(crc_n - 1)]
         widx = Signal(25)                   # words taken so far
         total, crc_exp = Signal(32), Signal(32)
         herr, err = Signal(8), Signal(8)    # header identity error, first other error
         n_layers, in_len, classes = self.n_layers, self.in_len, self.classes
-        m.d.comb += [crc.start.eq(self.begin),
-                     crc.valid.eq(take & (widx >= 16) & (widx < total)),
-                     crc.data.eq(w)]
+        with m.If(take & (widx >= 16) & (widx < total)):
+            m.d.sync += [crc_sh.eq(w), crc_n.eq(4)]
         with m.If(take):
             m.d.sync += widx.eq(widx + 1)
             with m.Switch(widx):
@@ -224,11 +234,11 @@ class ImageLoader(wiring.Component):
                 with m.If(pend != 0):
                     m.next = "SKIP"
             if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "BIAS_END"):
-                with m.If(self.end):
+                with m.If(self.end & (crc_n == 0)):
                     status = Mux(herr != 0, herr,
                                  Mux(self.odd | (widx < 16) | (widx != total),
                                      CODE["IMG_LENGTH"],
-                                     Mux(crc.crc != crc_exp, CODE["IMG_CRC"],
+                                     Mux(~crc != crc_exp, CODE["IMG_CRC"],
                                          Mux(err != 0, err, Mux(pend != 0, pend,
                                              Mux(ok_end, CODE["OK"], CODE["IMG_FIELD"]))))))
                     m.d.sync += [self.status.eq(status),
@@ -236,7 +246,8 @@ class ImageLoader(wiring.Component):
                     m.next = "FINISHED"
             with m.If(self.begin):
                 m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), pend.eq(0),
-                             self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0)]
+                             self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0),
+                             crc.eq(0xFFFFFFFF), crc_n.eq(0)]
                 m.d.sync += [f.eq(0) for f in fill]
                 m.next = "HDR"
 
@@ -250,7 +261,7 @@ class ImageLoader(wiring.Component):
             with state("IDLE"):
                 pass
             with state("HDR"):
-                m.d.comb += self.i.ready.eq(1)
+                m.d.comb += want.eq(1)
                 with m.If(take):
                     with m.Switch(widx):
                         with m.Case(3):
@@ -274,7 +285,7 @@ class ImageLoader(wiring.Component):
                             m.next = "DESC"
 
             with state("DESC"):
-                m.d.comb += self.i.ready.eq(1)
+                m.d.comb += want.eq(1)
                 with m.If(take):
                     m.d.sync += d.eq(d + 1)
                     with m.Switch(d):
@@ -328,7 +339,7 @@ class ImageLoader(wiring.Component):
                 m.next = "CBOOK"
 
             with state("CBOOK"):
-                m.d.comb += [self.i.ready.eq(1), self.ld_all.eq(1), self.ld_mem.eq(MEM_CB),
+                m.d.comb += [want.eq(1), self.ld_all.eq(1), self.ld_mem.eq(MEM_CB),
                              self.ld_addr.eq(Cat(count[:CB], lay)), self.ld_data.eq(w)]
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
@@ -357,7 +368,7 @@ class ImageLoader(wiring.Component):
                         m.next = "COUNT"
 
             with state("COUNT"):               # a column's entry count: its pointer word
-                m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
+                m.d.comb += [want.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
                              self.ld_addr.eq(pa),
                              self.ld_data.eq(pointer_word(a, w, self.abits))]
                 with m.If(take):
@@ -369,7 +380,7 @@ class ImageLoader(wiring.Component):
                         next_column(a)
 
             with state("ENT"):
-                m.d.comb += [self.i.ready.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_ENT),
+                m.d.comb += [want.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_ENT),
                              self.ld_addr.eq(a[:self.abits]),
                              self.ld_data.eq(Cat(w[:NEXT_LAST], left == 2))]
                 with m.If(take):
@@ -385,7 +396,7 @@ class ImageLoader(wiring.Component):
                         next_column(a + 1)
 
             with state("BIAS"):
-                m.d.comb += [self.i.ready.eq(1), self.bias_addr.eq(pw),
+                m.d.comb += [want.eq(1), self.bias_addr.eq(pw),
                              self.bias_data.eq(p if P == 32 else lo)]
                 with m.If(take):
                     m.d.sync += half.eq(~half[0])
@@ -415,7 +426,7 @@ class ImageLoader(wiring.Component):
             first = [Signal(16, name="first_lo"), Signal(16, name="first_mid"),
                      Signal(5, name="first_shift")]
             with state("RQ"):
-                m.d.comb += [self.i.ready.eq(1), self.rq_addr.eq((L.row_base + count)[:rbits]),
+                m.d.comb += [want.eq(1), self.rq_addr.eq((L.row_base + count)[:rbits]),
                              self.rq_data.eq(Cat(lo, mid[:15], w[:5]))]
                 if not self.row_consts:
                     written = (0, 1, 2) if P == 16 else (1, 2)
@@ -451,9 +462,9 @@ class ImageLoader(wiring.Component):
                             m.next = "FETCH"
 
             with state("DONE"):
-                m.d.comb += [self.i.ready.eq(1), ok_end.eq(1)]
+                m.d.comb += [want.eq(1), ok_end.eq(1)]
             with state("SKIP"):
-                m.d.comb += self.i.ready.eq(1)
+                m.d.comb += want.eq(1)
             with state("FINISHED"):
                 pass
 
