@@ -1,14 +1,13 @@
 """The Zipcore engine: a whole compressed model, resident on chip, run layer by layer."""
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .layerout import LayerOutput
-from .loader import ImageLoader
-from .params import COLLISION_FREE, reject
+from .loader import ImageLoader, read_words
+from .params import reject
 from .spmv import SparseMatVec
 
 __all__ = ["Engine", "engine_params"]
@@ -80,7 +79,8 @@ class Engine(wiring.Component):
             entries=p.entries,
             max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out,
             bias_bits=bias_bits, row_consts=row_consts)
-        self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows, max_rows=max_rows,
+        self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows,
+                                max_rows=self._loader.param_depth,
                                 digit_bits=digit_bits, bias_bits=bias_bits,
                                 row_consts=row_consts, rq_stalls=False)
         self.bias_bits, self.row_consts = bias_bits, row_consts
@@ -108,20 +108,15 @@ class Engine(wiring.Component):
         m.submodules.out = out = self._out
         layout = ld.entry_layout
 
-        # ---- loading: the loader writes the PEs, biases, constants, layer table
+        # ---- loading: the loader writes the PEs, biases, constants and the layer
+        # table (all but the PEs' in the output stage's parameter memory)
         wiring.connect(m, wiring.flipped(self.img), ld.i)
-        # Collision-free: the table is written while loading, the output memory
-        # during a run and read only after it.
-        m.submodules.table = table = Memory(shape=layout, depth=self.max_layers, init=[],
-                                            attrs=COLLISION_FREE)
-        lt_w, lt_ld, lt_seq = table.write_port(), table.read_port(), table.read_port()
         m.d.comb += [
             ld.begin.eq(self.img_begin), ld.end.eq(self.img_end), ld.odd.eq(self.img_odd),
             self.img_finished.eq(ld.finished), self.img_status.eq(ld.status),
             self.loaded.eq(ld.loaded), self.in_len.eq(ld.in_len), self.classes.eq(ld.classes),
             self.n_layers.eq(ld.n_layers),
-            lt_w.en.eq(ld.lt_we), lt_w.addr.eq(ld.lt_addr), lt_w.data.eq(ld.lt_data),
-            lt_ld.addr.eq(ld.lt_rd_addr), ld.lt_rd_data.eq(lt_ld.data),
+            ld.tbl_data.eq(out.aux_data),
             mv.ld_we.eq(ld.ld_we), mv.ld_all.eq(ld.ld_all), mv.ld_pe.eq(ld.ld_pe),
             mv.ld_mem.eq(ld.ld_mem), mv.ld_addr.eq(ld.ld_addr), mv.ld_data.eq(ld.ld_data),
             out.bias_we.eq(ld.bias_we), out.bias_addr.eq(ld.bias_addr),
@@ -141,7 +136,9 @@ class Engine(wiring.Component):
         layer = Signal(range(self.max_layers + 1))
         bank = Signal()                    # the activation bank the layer reads
         idx = Signal(range(max(self.max_len, self.max_out) + 1))   # output row written next
-        m.d.comb += [lt_seq.addr.eq(layer), mv.bank.eq(bank), mv.cb_bank.eq(L.bank),
+        fetched = Signal(range(ld.table_words + 2))   # words of the table entry read
+        seq_addr = Signal.like(out.aux_addr)
+        m.d.comb += [mv.bank.eq(bank), mv.cb_bank.eq(L.bank),
                      mv.ptr_base.eq(L.ptr_base), mv.length.eq(L.inp),
                      out.rows.eq(L.out), out.row_base.eq(L.row_base), out.relu.eq(L.relu),
                      out.raw.eq(L.last)]
@@ -181,10 +178,13 @@ class Engine(wiring.Component):
                     m.d.sync += [layer.eq(0), bank.eq(0), cycles.eq(0), mac_cycles.eq(0),
                                  macs.eq(0)]
                     m.next = "FETCH"
-            with m.State("FETCH"):         # the table entry is read at ``layer``
-                m.next = "CONF"
+            with m.State("FETCH"):         # the table entry of ``layer``
+                with m.If(read_words(m, count=fetched,
+                                     base=self.max_rows + layer * ld.table_words,
+                                     port_addr=seq_addr, port_data=out.aux_data, target=L)):
+                    m.next = "CONF"
             with m.State("CONF"):
-                m.d.sync += [L.eq(lt_seq.data), idx.eq(0)]
+                m.d.sync += [idx.eq(0), fetched.eq(0)]
                 m.next = "SPARSE"
             with m.State("SPARSE"):
                 m.d.sync += sparse.eq(1)
@@ -207,6 +207,10 @@ class Engine(wiring.Component):
         with m.If(mv.busy):
             m.d.sync += mac_cycles.eq(mac_cycles + 1)
         m.d.comb += self.busy.eq(running)
+        # The parameter memory's read port, while the output stage is idle: the
+        # loader's table reads, then the sequencer's.
+        m.d.comb += [out.aux_en.eq(~running | fsm.ongoing("FETCH")),
+                     out.aux_addr.eq(Mux(running, seq_addr, ld.tbl_addr))]
         return m
 
 

@@ -38,7 +38,9 @@ class LayerOutput(wiring.Component):
     offered (their sum) to the requantizer (or, ``raw``, on ``o``) from the
     next. While an offer waits, the row read behind it is read again (reads
     do not clear), so a stall costs no buffer; an accumulator is cleared when
-    its row is taken.
+    its row is taken. While idle, ``aux_en`` reads the parameter memory at
+    ``aux_addr`` on ``aux_data`` one cycle later (the engine's layer table
+    lives there).
     Throughput: one row per cycle with ``digit_bits=None`` (the pipelined
     requantizer) or with ``raw``, else one per ``Requantizer.cycles_per_result``.
 
@@ -96,6 +98,7 @@ class LayerOutput(wiring.Component):
             "clr_en": Out(1), "clr_pe": Out(range(n_pe)),
             "clr_addr": Out((rows_per_pe - 1).bit_length()),
             "o": Out(stream.Signature(signed(32))),
+            "aux_en": In(1), "aux_addr": In(rbits), "aux_data": Out(bias_bits),
         })
 
     def elaborate(self, platform):
@@ -181,7 +184,8 @@ class LayerOutput(wiring.Component):
         q_pe, q_addr = Mux(stall, r_pe, n_pe), Mux(stall, r_addr, n_addr)
         q_brow = Mux(stall, r_brow, n_brow)
         m.d.comb += [self.rd_en.eq(q_valid), self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
-                     bias_r.addr.eq(q_brow)]
+                     bias_r.addr.eq(Mux(self.aux_en, self.aux_addr, q_brow)),
+                     self.aux_data.eq(bias_r.data)]
         if self.row_consts:
             m.d.comb += rq_r.addr.eq(q_brow)
         m.d.sync += [r_valid.eq(q_valid), r_pe.eq(q_pe), r_addr.eq(q_addr), r_brow.eq(q_brow)]

@@ -2,7 +2,7 @@
 
 from contextlib import contextmanager
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -14,7 +14,7 @@ from .params import reject
 from .pe import NEXT_LAST, entry_address_bits, pointer_word
 from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 
-__all__ = ["ImageLoader", "layer_entry_layout"]
+__all__ = ["ImageLoader", "layer_entry_layout", "read_words"]
 
 
 def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int
@@ -28,6 +28,24 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
     })
 
 
+def read_words(m, *, count, base, port_addr, port_data, target):
+    """In the calling FSM state: read ``target`` (a ``data`` view or signal) from
+    consecutive words at ``base`` of a memory with a synchronous read port
+    (``port_addr``, ``port_data``), a word per cycle, low word first, counting in
+    ``count`` (zero on entry; the caller zeroes it again). Returns the condition of
+    the cycle the last word is latched."""
+    width = len(port_data)
+    bits = Value.cast(target)
+    words = -(-len(bits) // width)
+    m.d.comb += port_addr.eq(base + count)
+    m.d.sync += count.eq(count + 1)
+    for k in range(words):
+        with m.If(count == k + 1):
+            hi = min(len(bits), width * (k + 1))
+            m.d.sync += bits[width * k:hi].eq(port_data[:hi - width * k])
+    return count == words
+
+
 class ImageLoader(wiring.Component):
     """Reads a memory image (``golden.hwmodel.image``, ``docs/FORMAT.md``) from
     the word stream ``i`` and writes it where the engine runs it from: each PE's
@@ -36,7 +54,9 @@ class ImageLoader(wiring.Component):
     here) and codebook bank (``ld_*``, the load port of ``SparseMatVec``),
     the biases and requantization constants (``bias_*``,
     ``rq_*``, at each layer's row base), and one layer-table entry per layer
-    (``lt_*``, ``layer_entry_layout``). Everything resident at once: layer
+    (``layer_entry_layout``, ``table_words`` words of the parameter memory
+    from ``max_rows``, through ``bias_*``; the loader reads each back through
+    ``tbl_*``). Everything resident at once: layer
     ``l`` has codebook bank ``l``, its pointers follow layer ``l - 1``'s in the
     pointer memories, its entries follow in each PE's entry memory.
 
@@ -110,6 +130,11 @@ class ImageLoader(wiring.Component):
         self.entry_layout = layer_entry_layout(
             (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,
             (max_rows - 1).bit_length() or 1, bank_bits)
+        # The layer table follows the parameters in the parameter memory: entry
+        # ``l`` is ``table_words`` words from ``max_rows + table_words * l``.
+        self.table_words = -(-self.entry_layout.size // bias_bits)
+        self.param_depth = max_rows + self.table_words * max_layers
+        pbits = (self.param_depth - 1).bit_length()
         super().__init__({
             "i": In(stream.Signature(16)),
             "begin": In(1), "end": In(1), "odd": In(1),
@@ -117,12 +142,9 @@ class ImageLoader(wiring.Component):
             "n_layers": Out(range(max_layers + 1)), "in_len": Out(16), "classes": Out(16),
             "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)), "ld_mem": Out(2),
             "ld_addr": Out(16), "ld_data": Out(16),
-            "bias_we": Out(1), "bias_addr": Out((max_rows - 1).bit_length() or 1),
-            "bias_data": Out(signed(bias_bits)),
-            "rq_we": Out(1), "rq_addr": Out((max_rows - 1).bit_length() or 1),
-            "rq_data": Out(unsigned(36)),
-            "lt_we": Out(1), "lt_addr": Out(range(max_layers)), "lt_data": Out(self.entry_layout),
-            "lt_rd_addr": Out(range(max_layers)), "lt_rd_data": In(self.entry_layout),
+            "bias_we": Out(1), "bias_addr": Out(pbits), "bias_data": Out(signed(bias_bits)),
+            "rq_we": Out(1), "rq_addr": Out(pbits), "rq_data": Out(unsigned(36)),
+            "tbl_addr": Out(pbits), "tbl_data": In(bias_bits),
         })
 
     def _full(self, a):
@@ -204,7 +226,10 @@ class ImageLoader(wiring.Component):
         ptr_next = Signal(18)               # where the next layer's pointers start
         row_next = Signal(17)
         L = Signal(self.entry_layout)       # the layer being loaded
-        m.d.comb += [self.lt_addr.eq(lay), self.lt_data.eq(ent), self.lt_rd_addr.eq(lay)]
+        T, TB = self.table_words, self.max_rows
+        entry = Signal(self.entry_layout)   # the table entry the descriptor makes
+        m.d.comb += entry.eq(ent)
+        fetched = Signal(range(T + 2))      # words of the table entry read
 
         # ---- per-PE entry fill levels: a ring, the PE being loaded first, turned by
         # one at each PE's end (N turns per layer), so no fill level is indexed.
@@ -215,7 +240,7 @@ class ImageLoader(wiring.Component):
         half = Signal(2)                    # word within a u32 pair / constant triple
         lo, mid = Signal(16), Signal(16)
         p = Cat(lo, w)                      # a u32 arriving with its high word
-        pa = Signal(len(self.lt_data.ptr_base))   # pointer address of the column
+        pa = Signal(len(L.ptr_base))        # pointer address of the column
         cols_left = Signal(16)              # columns of PE ``k`` after this one
         left = Signal(16)                   # entries of the column still to come
         m.d.comb += [self.ld_addr.eq(0), self.ld_data.eq(0)]
@@ -317,8 +342,14 @@ class ImageLoader(wiring.Component):
                             m.d.sync += ent.cb_bits.eq(w)
                             with m.If((w == 0) | (w > CB)):
                                 fail("IMG_FIELD")
+                        for j in range(T):        # the table entry, a word at a time
+                            with m.Case(32 - T + j):
+                                m.d.comb += [
+                                    self.bias_we.eq(1), self.bias_addr.eq(TB + lay * T + j),
+                                    self.bias_data.eq(Value.cast(entry)[P * j:
+                                                                        P * (j + 1)])]
+                    with m.Switch(d):
                         with m.Case(31):
-                            m.d.comb += self.lt_we.eq(1)
                             m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
                                          row_next.eq(row_next + ent.out + C),
                                          prev_out.eq(ent.out), lay.eq(lay + 1)]
@@ -327,15 +358,16 @@ class ImageLoader(wiring.Component):
                             with m.Elif(lay == n_layers - 1):
                                 m.d.sync += lay.eq(0)
                                 m.next = "FETCH"
-                    m.d.comb += [self.lt_data.ptr_base.eq(ptr_next),
-                                 self.lt_data.row_base.eq(row_next),
-                                 self.lt_data.bank.eq(lay)]
+                m.d.comb += [entry.ptr_base.eq(ptr_next), entry.row_base.eq(row_next),
+                             entry.bank.eq(lay)]
 
-            with state("FETCH"):               # the table entry is read at ``lay``
-                m.next = "CONF"
+            with state("FETCH"):               # the table entry of layer ``lay``
+                with m.If(read_words(m, count=fetched, base=TB + lay * T,
+                                     port_addr=self.tbl_addr, port_data=self.tbl_data,
+                                     target=L)):
+                    m.next = "CONF"
             with state("CONF"):
-                m.d.sync += [L.eq(self.lt_rd_data), count.eq(0),
-                             pw.eq(self.lt_rd_data.row_base)]
+                m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0)]
                 m.next = "CBOOK"
 
             with state("CBOOK"):
