@@ -72,6 +72,7 @@ class HostLink(wiring.Component):
         b = self.i.payload
         cmd = Signal(8)
         n = Signal(32)                    # argument, then bytes still to take
+        more = Signal()                   # n != 0 (registered: n is wide)
         narg = Signal(3)                  # argument bytes still to take
         have_input, have_output = Signal(), Signal()
         last_err = Signal(8)
@@ -165,7 +166,8 @@ class HostLink(wiring.Component):
 
             with m.State("ARG"):              # little-endian length argument
                 with m.If(take):
-                    m.d.sync += [n.eq(Mux(cmd == CMD["load"], Cat(n[8:32], b), Cat(n[8:16], b))),
+                    n_new = Mux(cmd == CMD["load"], Cat(n[8:32], b), Cat(n[8:16], b))
+                    m.d.sync += [n.eq(n_new), more.eq(n_new != 0),
                                  narg.eq(narg - 1)]
                     with m.If(narg == 1):
                         with m.If(cmd == CMD["load"]):
@@ -183,12 +185,12 @@ class HostLink(wiring.Component):
                 with m.If(eng.img.ready):
                     m.d.sync += word_valid.eq(0)
                 with m.If(take):
-                    m.d.sync += [n.eq(n - 1), word_half.eq(~word_half)]
+                    m.d.sync += [n.eq(n - 1), more.eq(n != 1), word_half.eq(~word_half)]
                     with m.If(word_half):
                         m.d.sync += [word_valid.eq(1), word.eq(Cat(word_lo, b))]
                     with m.Else():
                         m.d.sync += word_lo.eq(b)
-                with m.If((n == 0) & ~word_valid):
+                with m.If(~more & ~word_valid):
                     m.d.sync += odd.eq(word_half)
                     m.next = "LOAD_END"
             with m.State("LOAD_END"):
@@ -200,10 +202,10 @@ class HostLink(wiring.Component):
             with m.State("INPUT"):
                 ok = eng.loaded & (n_in == eng.in_len)
                 with m.If(take):
-                    m.d.sync += [n.eq(n - 1), n_in.eq(n_in + 1)]
+                    m.d.sync += [n.eq(n - 1), more.eq(n != 1), n_in.eq(n_in + 1)]
                     m.d.comb += [eng.act_we.eq(eng.loaded & (n_in < eng.in_len)),
                                  eng.act_addr.eq(n_in), eng.act_data.eq(b)]
-                with m.If(n == 0):
+                with m.If(~more):
                     m.d.sync += n_in.eq(0)
                     respond(Mux(~eng.loaded, CODE["NO_MODEL"],
                                 Mux(ok, 0, CODE["BAD_LENGTH"])))
@@ -234,8 +236,8 @@ class HostLink(wiring.Component):
         # a default-and-override ``ready`` stayed X until the first byte.
         m.d.comb += [
             self.i.ready.eq(fsm.ongoing("CMD") | fsm.ongoing("ARG")
-                            | (fsm.ongoing("LOAD") & (n != 0) & ~(word_valid & ~eng.img.ready))
-                            | (fsm.ongoing("INPUT") & (n != 0))),
+                            | (fsm.ongoing("LOAD") & more & ~(word_valid & ~eng.img.ready))
+                            | (fsm.ongoing("INPUT") & more)),
             self.o.valid.eq(fsm.ongoing("SEND")),
             eng.out_addr.eq(n),
         ]

@@ -62,6 +62,10 @@ class LayerOutput(wiring.Component):
     row_consts : bool
         Requantization constants per row (a memory of their own) or per layer
         (in the parameter memory).
+    acc_bits : int
+        The accumulators' width (``rd_data``, sign-extended): the sum with a
+        bias is ``max(acc_bits, bias_bits) + 1`` bits, and the requantizer is
+        that wide.
     rq_stalls : bool
         False promises that ``o.ready`` is high whenever ``raw`` is low (the
         engine takes every requantized row at once): the requantizer then has
@@ -71,7 +75,7 @@ class LayerOutput(wiring.Component):
 
     def __init__(self, *, n_pe: int = 4, rows_per_pe: int = 128, max_rows: int = 512,
                  digit_bits: int | None = 8, bias_bits: int = 32, row_consts: bool = True,
-                 rq_stalls: bool = True):
+                 rq_stalls: bool = True, acc_bits: int = 32):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if (not isinstance(rows_per_pe, int) or rows_per_pe < 2
@@ -84,8 +88,13 @@ class LayerOutput(wiring.Component):
         if not isinstance(row_consts, bool):
             reject(self, f"row_consts must be a bool, not {row_consts!r}")
         self._n, self._rpp, self._max = n_pe, rows_per_pe, max_rows
+        if not isinstance(acc_bits, int) or not 8 <= acc_bits <= 32:
+            reject(self, f"acc_bits must be an integer in 8..32, not {acc_bits!r}")
         self.bias_bits, self.row_consts, self.rq_stalls = bias_bits, row_consts, rq_stalls
-        self._rq = Requantizer(acc_bits=32, out_bits=8, digit_bits=digit_bits)
+        self.acc_bits = acc_bits
+        self._vbits = min(32, max(acc_bits, bias_bits) + 1)
+        self._rq = Requantizer(acc_bits=min(32, max(acc_bits, bias_bits) + 1), out_bits=8,
+                               digit_bits=digit_bits)
         rbits = (max_rows - 1).bit_length() or 1
         super().__init__({
             "bias_we": In(1), "bias_addr": In(rbits), "bias_data": In(signed(bias_bits)),
@@ -126,7 +135,7 @@ class LayerOutput(wiring.Component):
         r_pe, s_pe = Signal.like(self.rd_pe), Signal.like(self.rd_pe)
         r_addr, s_addr = Signal.like(self.rd_addr), Signal.like(self.rd_addr)
         r_brow = Signal.like(self.row_base)
-        s_acc, s_bias = Signal(signed(32)), Signal(signed(self.bias_bits))
+        s_acc, s_bias = Signal(signed(self.acc_bits)), Signal(signed(self.bias_bits))
         s_consts = Signal(36)
         # Per-layer constants: ``pre`` words still to read (at ``n_brow``), and the
         # word arriving now (``cw``, valid with ``cw_v``).
@@ -139,7 +148,7 @@ class LayerOutput(wiring.Component):
         n_brow = Signal.like(self.row_base)  # row_base + that row
         to_present = Signal.like(self.rows)
 
-        value = Signal(signed(32))           # S's accumulator + bias
+        value = Signal(signed(self._vbits))  # S's accumulator + bias
         ready = Signal()
         taken = Signal()
         stall = Signal()                     # S waits: R's data cannot enter it

@@ -250,6 +250,17 @@ class ImageLoader(wiring.Component):
         pw = Signal(rbits)                  # the parameter memory's next word
 
         ok_end = Signal()                   # the sections ran to the last layer's end
+        verdict, ending = Signal(8), Signal()
+        at_end = Signal()                   # ``ok_end`` last cycle
+        m.d.sync += [
+            at_end.eq(ok_end),
+            verdict.eq(Mux(herr != 0, herr,
+                           Mux(self.odd | (widx < 16) | (widx != total), CODE["IMG_LENGTH"],
+                               Mux(~crc != crc_exp, CODE["IMG_CRC"],
+                                   Mux(err != 0, err, Mux(pend != 0, pend,
+                                       Mux(at_end, CODE["OK"], CODE["IMG_FIELD"]))))))),
+            ending.eq(self.end & (crc_n == 0) & ~ending & ~self.finished),
+        ]
 
         def control(name):
             # ``end`` gives the verdict, in the order the docstring gives (not in a
@@ -259,15 +270,12 @@ class ImageLoader(wiring.Component):
                 with m.If(pend != 0):
                     m.next = "SKIP"
             if name not in ("IDLE", "FINISHED", "FETCH", "CONF", "BIAS_END"):
-                with m.If(self.end & (crc_n == 0)):
-                    status = Mux(herr != 0, herr,
-                                 Mux(self.odd | (widx < 16) | (widx != total),
-                                     CODE["IMG_LENGTH"],
-                                     Mux(~crc != crc_exp, CODE["IMG_CRC"],
-                                         Mux(err != 0, err, Mux(pend != 0, pend,
-                                             Mux(ok_end, CODE["OK"], CODE["IMG_FIELD"]))))))
-                    m.d.sync += [self.status.eq(status),
-                                 self.loaded.eq(status == CODE["OK"])]
+                # The verdict is registered every cycle (``verdict``) and taken the
+                # cycle after ``end`` is seen with the CRC done (``ending``): no
+                # wide compare sits between the host link's ``end`` and the state.
+                with m.If(ending):
+                    m.d.sync += [self.status.eq(verdict),
+                                 self.loaded.eq(verdict == CODE["OK"])]
                     m.next = "FINISHED"
             with m.If(self.begin):
                 m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), pend.eq(0),

@@ -170,6 +170,10 @@ class SparsePE(wiring.Component):
         return self._ne
 
     @property
+    def acc_bits(self) -> int:
+        return self._acc
+
+    @property
     def abits(self) -> int:
         """Bits of an entry address."""
         return entry_address_bits(self._ne)

@@ -91,30 +91,35 @@ class Requantizer(wiring.Component):
 
     def _parallel_product(self, m, en):
         """SRDHM's ``(P >> 31) + P[30]``, ``P = acc * M0``, in a pipeline taking one
-        transfer per cycle. ``x_u = acc + 2**31`` (the accumulator sign-extended
-        to 32 bits; never negative) times M0 as four 16 x 16 unsigned products
-        ``t_ij`` (one DSP each on iCE40 and ECP5, their registers inside it);
-        then, in units of ``2**16``, the two middle products summed beside the
-        outer ones (a concatenation) less ``M0 << 15`` (the offset's
-        ``M0 * 2**31``); then their sum ``Y = P >> 16``, each stage one adder.
-        Returns the valid, ``q`` and the side band, all of the same cycle."""
+        transfer per cycle. ``x_u = acc + 2**K`` (never negative; ``K = A - 1``
+        for accumulators of ``A >= 17`` bits, else the accumulator is widened to
+        17) times M0 as four 16 x 16 unsigned products ``t_ij`` (one DSP each on
+        iCE40 and ECP5, their registers inside it; the high ones are narrow for
+        narrow accumulators); then, in units of ``2**16``, the two middle
+        products summed beside the outer ones (a concatenation) less ``M0 <<
+        (K - 16)`` (the offset's ``M0 * 2**K``); then their sum ``Y = P >> 16``,
+        each stage one adder. Returns the valid, ``q`` and the side band, all of
+        the same cycle."""
+        A = max(17, self._ab)
+        K = A - 1
         m.d.comb += self.i.ready.eq(en)
         take = self.i.valid & en
         p = self.i.payload
-        xu = Signal(32)
+        xu = Signal(A)
         m0, m1 = Signal(31), Signal(31)
         side = Signal(5 + self._ob + 1)
         v = [Signal(name=f"pv{k}") for k in range(4)]
         sides = [Signal.like(side, name=f"pside{k}") for k in range(3)]
-        t0, t1, t2, t3 = (Signal(32, name=f"pp{k}") for k in range(4))
-        mid = Signal(33)                  # t1 + t2
-        outer = Signal(signed(50))        # t3 * 2**16 + t0 >> 16, less M0 << 15
-        y = Signal(signed(50))            # P >> 16
-        acc32 = Signal(signed(32))
-        m.d.comb += acc32.eq(p.acc)
+        t0, t1 = Signal(32, name="pp0"), Signal(31, name="pp1")
+        t2, t3 = Signal(A - 16 + 16, name="pp2"), Signal(A - 16 + 15, name="pp3")
+        mid = Signal(max(len(t1), len(t2)) + 1)     # t1 + t2
+        outer = Signal(signed(A + 31 - 16 + 2))     # t3 * 2**16 + t0 >> 16, less M0 << (K-16)
+        y = Signal(signed(A + 31 - 16 + 2))         # P >> 16
+        accw = Signal(signed(A))
+        m.d.comb += accw.eq(p.acc)
         with m.If(en):
             m.d.sync += [
-                v[0].eq(take), xu.eq(acc32.as_unsigned() ^ (1 << 31)),
+                v[0].eq(take), xu.eq(accw.as_unsigned() ^ (1 << K)),
                 m0.eq(p.multiplier), side.eq(Cat(p.shift, p.zero_point, p.relu)),
                 # s1: the four partial products.
                 v[1].eq(v[0]), sides[0].eq(side), m1.eq(m0),
@@ -122,7 +127,7 @@ class Requantizer(wiring.Component):
                 t2.eq(xu[16:] * m0[:16]), t3.eq(xu[16:] * m0[16:]),
                 # s2: the middle terms; the outer ones less the offset's product.
                 v[2].eq(v[1]), sides[1].eq(sides[0]),
-                mid.eq(t1 + t2), outer.eq(Cat(t0[16:], t3) - (m1 << 15)),
+                mid.eq(t1 + t2), outer.eq(Cat(t0[16:], t3) - (m1 << (K - 16))),
                 # s3: P >> 16.
                 v[3].eq(v[2]), sides[2].eq(sides[1]), y.eq(outer + mid),
             ]

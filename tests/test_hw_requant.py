@@ -103,7 +103,7 @@ def cases(rng, n, acc_bits):
 
 
 @pytest.mark.parametrize("digit_bits", [1, 2, 3, 16, 31, None])
-@pytest.mark.parametrize("acc_bits", [32, 20])
+@pytest.mark.parametrize("acc_bits", [32, 21, 20, 12])
 def test_requantizer(digit_bits, acc_bits):
     rng = np.random.default_rng((digit_bits or 0) + acc_bits)
     items = cases(rng, 80, acc_bits)
