@@ -176,11 +176,19 @@ class ImageLoader(wiring.Component):
         total, crc_exp = Signal(32), Signal(32)
         herr, err = Signal(8), Signal(8)    # header identity error, first other error
         n_layers, in_len, classes = self.n_layers, self.in_len, self.classes
-        with m.If(take & (widx >= 16) & (widx < total)):
-            m.d.sync += [crc_sh.eq(w), crc_n.eq(4)]
+        # ``hdr``: the header (words 0..15) is arriving, ``widx[:4]`` its word;
+        # ``remain``: words of the body the CRC still covers (from the header's total).
+        # Both registers, so no wide compare of ``widx`` decides on a word.
+        hdr = Signal(init=1)
+        remain = Signal(32)
+        with m.If(take & ~hdr & (remain != 0)):
+            m.d.sync += [crc_sh.eq(w), crc_n.eq(4), remain.eq(remain - 1)]
         with m.If(take):
             m.d.sync += widx.eq(widx + 1)
-            with m.Switch(widx):
+            with m.If(hdr & (widx[:4] == 15)):
+                m.d.sync += [hdr.eq(0), remain.eq(Mux(total > 16, total - 16, 0))]
+        with m.If(take & hdr):
+            with m.Switch(widx[:4]):
                 for at, reg, hi in ((6, total, 0), (7, total, 1), (8, crc_exp, 0),
                                     (9, crc_exp, 1)):
                     with m.Case(at):
@@ -208,7 +216,7 @@ class ImageLoader(wiring.Component):
         # The header's identity (not an image, or one for another build) is checked
         # in every state, so an earlier error cannot hide it; it wins the verdict.
         identity_bad = Signal()
-        with m.Switch(widx):
+        with m.Switch(Mux(hdr, widx[:4], 15)):
             for at, good, code in ((0, w == IMAGE_MAGIC[0], "IMG_MAGIC"),
                                    (1, w == IMAGE_MAGIC[1], "IMG_MAGIC"),
                                    (2, w == IMAGE_VERSION, "IMG_VERSION"),
@@ -278,7 +286,8 @@ class ImageLoader(wiring.Component):
                                  self.loaded.eq(verdict == CODE["OK"])]
                     m.next = "FINISHED"
             with m.If(self.begin):
-                m.d.sync += [widx.eq(0), herr.eq(0), err.eq(0), pend.eq(0),
+                m.d.sync += [widx.eq(0), hdr.eq(1), remain.eq(0), herr.eq(0), err.eq(0),
+                             pend.eq(0),
                              self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0),
                              crc.eq(0xFFFFFFFF), crc_n.eq(0)]
                 m.d.sync += [f.eq(0) for f in fill]
@@ -296,7 +305,7 @@ class ImageLoader(wiring.Component):
             with state("HDR"):
                 m.d.comb += want.eq(1)
                 with m.If(take):
-                    with m.Switch(widx):
+                    with m.Switch(widx[:4]):
                         with m.Case(3):
                             with m.If((w == 0) | (w > self.max_layers)):
                                 fail("IMG_CAPACITY")
