@@ -16,6 +16,7 @@ demo: setup
 	$(VENV)/bin/zipcore simulate build/digits-mlp.zcm --json build/digits-mlp-sim.json
 	$(VENV)/bin/zipcore build --board ulx3s-85f --pes 4 --freq 60 --json build/ulx3s-85f.json
 	$(VENV)/bin/zipcore report build/digits-mlp.zcm -o build/report --board icebreaker --board ulx3s-85f
+	$(VENV)/bin/zipcore build --board icebreaker --json build/icebreaker.json
 
 test: setup
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

@@ -73,6 +73,9 @@ class HostLink(wiring.Component):
         cmd = Signal(8)
         n = Signal(32)                    # argument, then bytes still to take
         more = Signal()                   # n != 0 (registered: n is wide)
+        begin = Signal()                  # the loader's begin, a cycle after the length
+        m.d.sync += begin.eq(0)
+        m.d.comb += eng.img_begin.eq(begin)
         narg = Signal(3)                  # argument bytes still to take
         have_input, have_output = Signal(), Signal()
         last_err = Signal(8)
@@ -171,7 +174,7 @@ class HostLink(wiring.Component):
                                  narg.eq(narg - 1)]
                     with m.If(narg == 1):
                         with m.If(cmd == CMD["load"]):
-                            m.d.comb += eng.img_begin.eq(1)
+                            m.d.sync += begin.eq(1)
                             m.d.sync += [word_half.eq(0), word_valid.eq(0),
                                          have_input.eq(0), have_output.eq(0)]
                             m.next = "LOAD"

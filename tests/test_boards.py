@@ -42,6 +42,26 @@ def test_the_ulx3s_bitstream_of_the_digits_engine(digits_zcm, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_icebreaker_bitstream_of_the_digits_engine(digits_zcm, tmp_path):
+    """The iCEBreaker build at its default clock: 4 PEs, the digits model resident
+    (entries in the four SPRAMs), every DSP in use, timing met."""
+    from boards.catalog import BOARDS
+
+    js = tmp_path / "b.json"
+    r = run("build", "--board", "icebreaker", "--model", str(digits_zcm), "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    bit = Path(rep["bitstream"])
+    assert bit.exists() and bit.suffix == ".bin" and bit.stat().st_size > 100_000
+    assert rep["timing_met"] and rep["fits"] and rep["pes"] == 4
+    (clk, got), = rep["fmax_mhz"].items()
+    assert got >= rep["constraint_mhz"][clk] == BOARDS["icebreaker"].freq_mhz
+    res = rep["resources"]
+    assert res["DSP"]["used"] == res["DSP"]["available"] == 8
+    assert res["SPRAM"]["used"] == 4 and res["LC/LUT"]["used"] <= 5280
+
+
+@pytest.mark.slow
 def test_a_design_that_does_not_fit_says_what_it_needs(digits_zcm, tmp_path):
     r = run("build", "--board", "icebreaker", "--pes", "8", "--model", str(digits_zcm),
             "--build-dir", str(tmp_path))
