@@ -199,8 +199,10 @@ def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
 def _synth(metrics: dict) -> list:
     """Out-of-context builds: the N = 4 sparse phase (128 rows per PE, 256
     pointers, 16384 entries per PE, an SPRAM on UP5K, queue depth 8), then the
-    whole N = 4 engine sized for the digits model (``hw.engine.engine_params``)."""
-    from hw.engine import engine_params  # noqa: PLC0415
+    whole N = 4 engine sized for the digits model as each board builds it
+    (``boards.catalog.board_engine_params``: on UP5K the iCEBreaker's, entries in
+    SPRAM and queues 4 deep; on ECP5-85F queues 8 deep)."""
+    from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
 
     def spmv(dev):
@@ -212,8 +214,8 @@ def _synth(metrics: dict) -> list:
     zm = _digits_model()
 
     def engine(dev):
-        return HostLink(**engine_params(zm, n_pe=4, queue_depth=8,
-                                        entry_ram="spram" if dev == "up5k" else None))
+        board = BOARDS["icebreaker" if dev == "up5k" else "ulx3s-85f"]
+        return HostLink(**board_engine_params(board, zm, pes=4))
 
     rows = []
     for build, name, prefix in ((spmv, "bench-spmv4", "spmv4"), (engine, "bench-engine4",
