@@ -130,14 +130,13 @@ class Engine(wiring.Component):
                      mv.clr_en.eq(out.clr_en), mv.clr_pe.eq(out.clr_pe),
                      mv.clr_addr.eq(out.clr_addr), out.rd_data.eq(mv.rd_data)]
 
-
         # ---- the sequencer
         L = Signal(layout)                 # the running layer
-        layer = Signal(range(self.max_layers + 1))
         bank = Signal()                    # the activation bank the layer reads
         idx = Signal(range(max(self.max_len, self.max_out) + 1))   # output row written next
         fetched = Signal(range(ld.table_words + 2))   # words of the table entry read
         seq_addr = Signal.like(out.aux_addr)
+        ta = Signal.like(out.aux_addr)     # the running layer's table entry
         m.d.comb += [mv.bank.eq(bank), mv.cb_bank.eq(L.bank),
                      mv.ptr_base.eq(L.ptr_base), mv.length.eq(L.inp),
                      out.rows.eq(L.out), out.row_base.eq(L.row_base), out.relu.eq(L.relu),
@@ -175,13 +174,13 @@ class Engine(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.run & self.loaded):
-                    m.d.sync += [layer.eq(0), bank.eq(0), cycles.eq(0), mac_cycles.eq(0),
-                                 macs.eq(0)]
+                    m.d.sync += [bank.eq(0), cycles.eq(0), mac_cycles.eq(0),
+                                 macs.eq(0), ta.eq(self.max_rows)]
                     m.next = "FETCH"
             with m.State("FETCH"):         # the table entry of ``layer``
-                with m.If(read_words(m, count=fetched,
-                                     base=self.max_rows + layer * ld.table_words,
+                with m.If(read_words(m, count=fetched, base=ta,
                                      port_addr=seq_addr, port_data=out.aux_data, target=L)):
+                    m.d.sync += ta.eq(ta + ld.table_words)
                     m.next = "CONF"
             with m.State("CONF"):
                 m.d.sync += [idx.eq(0), fetched.eq(0)]
@@ -193,7 +192,7 @@ class Engine(wiring.Component):
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
                 with m.If(~out.busy & ~out.start):
-                    m.d.sync += [layer.eq(layer + 1), bank.eq(~bank)]
+                    m.d.sync += bank.eq(~bank)
                     with m.If(L.last):
                         m.next = "IDLE"
                     with m.Else():

@@ -238,6 +238,7 @@ class ImageLoader(wiring.Component):
         entry = Signal(self.entry_layout)   # the table entry the descriptor makes
         m.d.comb += entry.eq(ent)
         fetched = Signal(range(T + 2))      # words of the table entry read
+        ta = Signal.like(self.bias_addr)    # the table word written (or entry read) next
 
         # ---- per-PE entry fill levels: a ring, the PE being loaded first, turned by
         # one at each PE's end (N turns per layer), so no fill level is indexed.
@@ -323,7 +324,7 @@ class ImageLoader(wiring.Component):
                                 fail("IMG_CAPACITY")
                         with m.Case(15):
                             m.d.sync += [lay.eq(0), d.eq(0), prev_out.eq(in_len),
-                                         ptr_next.eq(0), row_next.eq(0)]
+                                         ptr_next.eq(0), row_next.eq(0), ta.eq(TB)]
                             m.next = "DESC"
 
             with state("DESC"):
@@ -362,9 +363,10 @@ class ImageLoader(wiring.Component):
                         for j in range(T):        # the table entry, a word at a time
                             with m.Case(32 - T + j):
                                 m.d.comb += [
-                                    self.bias_we.eq(1), self.bias_addr.eq(TB + lay * T + j),
+                                    self.bias_we.eq(1), self.bias_addr.eq(ta),
                                     self.bias_data.eq(Value.cast(entry)[P * j:
                                                                         P * (j + 1)])]
+                                m.d.sync += ta.eq(ta + 1)
                     with m.Switch(d):
                         with m.Case(31):
                             m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
@@ -373,15 +375,16 @@ class ImageLoader(wiring.Component):
                             with m.If(ptr_next + ent.inp > self.pointers):
                                 fail("IMG_CAPACITY")
                             with m.Elif(lay == n_layers - 1):
-                                m.d.sync += lay.eq(0)
+                                m.d.sync += [lay.eq(0), ta.eq(TB)]
                                 m.next = "FETCH"
                 m.d.comb += [entry.ptr_base.eq(ptr_next), entry.row_base.eq(row_next),
                              entry.bank.eq(lay)]
 
             with state("FETCH"):               # the table entry of layer ``lay``
-                with m.If(read_words(m, count=fetched, base=TB + lay * T,
+                with m.If(read_words(m, count=fetched, base=ta,
                                      port_addr=self.tbl_addr, port_data=self.tbl_data,
                                      target=L)):
+                    m.d.sync += ta.eq(ta + T)
                     m.next = "CONF"
             with state("CONF"):
                 m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0)]
