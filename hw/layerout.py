@@ -93,8 +93,10 @@ class LayerOutput(wiring.Component):
         self.bias_bits, self.row_consts, self.rq_stalls = bias_bits, row_consts, rq_stalls
         self.acc_bits = acc_bits
         self._vbits = min(32, max(acc_bits, bias_bits) + 1)
+        # Per-layer constants change only between layers, with the pipeline empty.
         self._rq = Requantizer(acc_bits=min(32, max(acc_bits, bias_bits) + 1), out_bits=8,
-                               digit_bits=digit_bits)
+                               digit_bits=digit_bits,
+                               fixed_constants=not row_consts and digit_bits is None)
         rbits = (max_rows - 1).bit_length() or 1
         super().__init__({
             "bias_we": In(1), "bias_addr": In(rbits), "bias_data": In(signed(bias_bits)),

@@ -152,6 +152,25 @@ def test_requantizer_rounds_and_clamps_near_the_int8_range(digit_bits):
     assert inside > len(items) // 2            # most results are not clamped
 
 
+def test_fixed_constants_read_from_the_input_at_each_stage():
+    """``fixed_constants``: batches that each share one set of constants (as a
+    layer does), with stalls; a new set only once the pipeline has drained."""
+    rng = np.random.default_rng(5)
+    for k, base in enumerate(in_range_cases(rng, 6)):
+        m0, e = base["multiplier"], base["shift"]
+        accs = [round(int(y) * 2.0 ** (31 + e) / m0) + int(j)
+                for y, j in zip(rng.integers(-140, 141, 40), rng.integers(-3, 4, 40))]
+        items = [{**base, "acc": max(-(1 << 25), min((1 << 25) - 1, a))} for a in accs]
+        dut = Requantizer(acc_bits=26, digit_bits=None, fixed_constants=True)
+        got = [int(p) for p in stream_roundtrip(dut, items, len(items), k)]
+        want = [int(requantize(c["acc"], c["multiplier"], c["shift"], c["zero_point"],
+                               relu=bool(c["relu"]))) for c in items]
+        assert got == want
+        assert sum(-128 < w < 127 for w in want) > 10      # not all clamped
+    with pytest.raises(TypeError, match="fixed_constants"):
+        Requantizer(digit_bits=8, fixed_constants=True)
+
+
 @pytest.mark.parametrize("digit_bits", [8, None])
 def test_requantizer_throughput(digit_bits):
     dut = Requantizer(digit_bits=digit_bits)
