@@ -98,7 +98,7 @@ class ImageLoader(wiring.Component):
     bias_bits, row_consts :
         The parameter memory's layout (``LayerOutput``): biases of 16 or 32
         bits (a bias that does not fit is ``IMG_CAPACITY``); requantization
-        constants per row (``rq_*``) or per layer, written before the layer's
+        constants per row (``rq_*``) or per layer, written after the layer's
         biases (then a layer whose rows' constants differ is
         ``IMG_UNSUPPORTED``). ``max_rows`` counts the parameter words.
     """
