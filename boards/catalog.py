@@ -22,7 +22,7 @@ class Board:
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "iCEBreaker (iCE40 UP5K)", "up5k",
-                        "amaranth_boards.icebreaker:ICEBreakerPlatform", 4, 24.0, 115200,
+                        "amaranth_boards.icebreaker:ICEBreakerPlatform", 4, 27.0, 115200,
                         "spram", 4),
     "ulx3s-85f": Board("ulx3s-85f", "ULX3S-85F (ECP5-85F)", "ecp5-85f",
                        "amaranth_boards.ulx3s:ULX3S_85F_Platform", 16, 125.0, 115200, None, 8),
