@@ -55,7 +55,9 @@ def test_the_icebreaker_bitstream_of_the_digits_engine(digits_zcm, tmp_path):
     assert bit.exists() and bit.suffix == ".bin" and bit.stat().st_size > 100_000
     assert rep["timing_met"] and rep["fits"] and rep["pes"] == 4
     (clk, got), = rep["fmax_mhz"].items()
-    assert got >= rep["constraint_mhz"][clk] == BOARDS["icebreaker"].freq_mhz
+    # nextpnr reports the constraint from the period: 27 MHz comes back as 27.01
+    assert got >= rep["constraint_mhz"][clk]
+    assert rep["constraint_mhz"][clk] == pytest.approx(BOARDS["icebreaker"].freq_mhz, abs=0.05)
     res = rep["resources"]
     assert res["DSP"]["used"] == res["DSP"]["available"] == 8
     assert res["SPRAM"]["used"] == 4 and res["LC/LUT"]["used"] <= 5280
