@@ -94,7 +94,7 @@ class LayerOutput(wiring.Component):
         self.acc_bits = acc_bits
         self._vbits = min(32, max(acc_bits, bias_bits) + 1)
         # Per-layer constants change only between layers, with the pipeline empty.
-        self._rq = Requantizer(acc_bits=min(32, max(acc_bits, bias_bits) + 1), out_bits=8,
+        self._rq = Requantizer(acc_bits=self._vbits, out_bits=8,
                                digit_bits=digit_bits,
                                fixed_constants=not row_consts and digit_bits is None)
         rbits = (max_rows - 1).bit_length() or 1
