@@ -15,7 +15,8 @@ layer's output stage, the byte protocol) runs the default digits model
 full digits test split on Verilator, as ``zipcore simulate`` does: its wall
 time (``engine.digits_sim_s``, the Verilator build included when the
 design changed), mismatches, cycles per inference and utilisation, and the
-cycle model's error on its sparse phases.
+cycle model's error on its sparse phases; and LeNet-5 (``build/lenet5.zcm``,
+convolutions and pools) the same way on the first digits28 test images.
 
 Writes bench/results/engine.json and bench/results/engine_queue_depth.png.
 Run: ``.venv/bin/python bench/engine.py`` (a few minutes); ``--quick`` for a
@@ -112,6 +113,7 @@ def main(argv=None):
     metrics["engine.utilization.n4_d10"] = metrics["d10.n4.utilisation"]
     metrics["engine.cycle_model_error.max"] = worst
     digits = None if args.quick else _digits(metrics)
+    lenet5 = None if args.quick else _lenet5(metrics)
     rows_synth = _synth(metrics) if args.synth else []
     path = write_results("engine", metrics)
     print_table(table, ("density", "N", "useful MACs", "ideal", "RTL cycles", "model",
@@ -129,6 +131,13 @@ def main(argv=None):
               f"({digits['sparse_cycles_per_inference']:.0f} in sparse phases); utilisation "
               f"{digits['utilization']:.3f} of all cycles, {digits['sparse_utilization']:.3f} "
               f"of sparse-phase cycles; cycle model error {digits['cycle_model_error']:.2%}")
+    if lenet5:
+        print(f"\nLeNet-5 (builtin:lenet5 on digits28), first {lenet5['images']} test images "
+              f"on Verilator (N = 4, q 8):")
+        print(f"  {lenet5['mismatches']} mismatches, {lenet5['cycles_per_inference']:.0f} cycles "
+              f"per inference ({lenet5['sparse_cycles_per_inference']:.0f} in sparse phases), "
+              f"utilisation {lenet5['utilization']:.3f} of all cycles; cycle model error "
+              f"{lenet5['cycle_model_error']:.2%}; {lenet5['sim_seconds']:.1f} s")
     if rows_synth:
         print()
         print_table(rows_synth, ("build", "device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR",
@@ -136,16 +145,47 @@ def main(argv=None):
     print(f"\nwrote {path} and {png}")
 
 
-def _digits_model():
+def _builtin_model(name: str = "digits-mlp"):
+    """``build/NAME.zcm``, made by ``zipcore compress builtin:NAME`` if missing."""
     from golden.zcm import read_zcm  # noqa: PLC0415
 
-    path = Path(__file__).resolve().parent.parent / "build" / "digits-mlp.zcm"
+    path = Path(__file__).resolve().parent.parent / "build" / f"{name}.zcm"
     if not path.exists():
         from zipcore.cli import main as zipcore  # noqa: PLC0415
 
-        if zipcore(["compress", "builtin:digits-mlp", "-o", str(path), "-q"]) != 0:
-            raise SystemExit("zipcore compress builtin:digits-mlp failed")
+        if zipcore(["compress", f"builtin:{name}", "-o", str(path), "-q"]) != 0:
+            raise SystemExit(f"zipcore compress builtin:{name} failed")
     return read_zcm(path)
+
+
+def _digits_model():
+    return _builtin_model("digits-mlp")
+
+
+LENET5_IMAGES = 20
+
+
+def _lenet5(metrics: dict) -> dict:
+    """LeNet-5 (convolutions, pools, fc layers) on the first ``LENET5_IMAGES``
+    digits28 test images on Verilator, N = 4, queues 8 deep."""
+    from golden.data import load  # noqa: PLC0415
+    from zipcore.simulate import simulate_report  # noqa: PLC0415
+
+    d = load("digits28")
+    x, y = d.x_test[:LENET5_IMAGES], d.y_test[:LENET5_IMAGES]
+    rep = simulate_report(_builtin_model("lenet5"), x, y, sim="verilator", n_pe=4,
+                          queue_depth=8)
+    metrics.update({"engine.lenet5.images": rep["images"],
+                    "engine.lenet5.mismatches": rep["mismatches"],
+                    "engine.lenet5.cycles_per_inference": round(rep["cycles_per_inference"], 1),
+                    "engine.lenet5.sparse_cycles_per_inference":
+                        round(rep["sparse_cycles_per_inference"], 1),
+                    "engine.lenet5.utilization": round(rep["utilization"], 4),
+                    "engine.lenet5.cycle_model_error": round(rep["cycle_model_error"], 4),
+                    "engine.lenet5.sim_s": rep["sim_seconds"]})
+    metrics["engine.cycle_model_error.max"] = max(metrics["engine.cycle_model_error.max"],
+                                                  rep["cycle_model_error"])
+    return rep
 
 
 def _digits(metrics: dict) -> dict:

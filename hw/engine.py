@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .layerout import LayerOutput
 from .loader import ImageLoader, read_words
+from .maxpool import MaxPool2
 from .params import reject
 from .spmv import SparseMatVec
 
@@ -57,13 +58,28 @@ class Engine(wiring.Component):
     bias_bits, row_consts :
         The parameter memory's layout (``LayerOutput``); ``max_rows`` is its
         depth in words.
+    conv : bool
+        Also run convolutions and 2x2 max-pools (``ImageLoader``'s ``conv``
+        says which). A convolution runs as its im2col product once per output
+        position, in row-major order: the sparse phase scans that position's
+        patch (``PatchWalker``: its ``c * kh * kw`` activations, zeros in the
+        padding), the output stage writes output channel ``k`` of position
+        ``p`` at ``k * oh * ow + p`` (the ``(c, h, w)`` order of
+        ``golden.hwmodel.engine``). A pool runs on ``MaxPool2`` between the
+        banks, four cycles per output.
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
                  max_len: int = 512, max_rows: int = 1024, max_out: int = 64,
                  pe: dict | None = None, digit_bits: int | None = None,
-                 bias_bits: int = 32, row_consts: bool = True):
+                 bias_bits: int = 32, row_consts: bool = True, conv: bool = False):
         pe = dict(pe or {})
+        if not isinstance(conv, bool):
+            reject(self, f"conv must be a bool, not {conv!r}")
+        self.conv = conv
+        # The width of a layer's lengths and shapes (``layer_entry_layout``).
+        self._lb = (max(max_len, max_out)).bit_length() if isinstance(max_len, int) and \
+            isinstance(max_out, int) else 1
         if "cb_banks" in pe:
             reject(self, "pe must not set cb_banks: the engine holds one per layer "
                          "(max_layers)")
@@ -72,13 +88,13 @@ class Engine(wiring.Component):
         bank = max(max_len, 4 * max_out) if isinstance(max_len, int) and isinstance(
             max_out, int) else max_len
         self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=bank,
-                                act_banks=2, pe=pe)
+                                act_banks=2, pe=pe, conv_bits=self._lb if conv else 0)
         p = self._mv.pe
         self._loader = ImageLoader(
             n_pe=n_pe, code_bits=p.code_bits, rows_per_pe=p.rows, pointers=p.pointers,
             entries=p.entries,
             max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out,
-            bias_bits=bias_bits, row_consts=row_consts)
+            bias_bits=bias_bits, row_consts=row_consts, conv=conv)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows,
                                 max_rows=self._loader.param_depth,
                                 digit_bits=digit_bits, bias_bits=bias_bits,
@@ -150,7 +166,7 @@ class Engine(wiring.Component):
         host_in, host_out = Signal(col), Signal(col)
         m.d.comb += [out.o.ready.eq(~L.last | (nbyte == 3)),
                      host_in.eq(self.act_addr), host_out.eq(self.out_addr),
-                     mv.peek.eq(~self.busy),
+                     mv.peek.eq(~self.busy),           # (and a pool's reads, below)
                      mv.peek_addr.eq(Cat(host_out, bank)),
                      self.out_data.eq(mv.peek_data)]
         o_take = out.o.valid & out.o.ready
@@ -163,14 +179,36 @@ class Engine(wiring.Component):
             m.d.sync += nbyte.eq(nbyte + 1)
             m.d.comb += [mv.act_addr.eq(Cat(Cat(nbyte, idx)[:col], ~bank)),
                          mv.act_data.eq(out.o.payload.word_select(nbyte, 8))]
+        # A convolution's rows of one position are ``pos`` apart.
+        step = Mux(L.conv, L.pos, 1) if self.conv else 1
         with m.If(o_take):
-            m.d.sync += idx.eq(idx + 1)
+            m.d.sync += idx.eq(idx + step)
             with m.If(~L.last):
                 m.d.comb += [mv.act_addr.eq(Cat(idx[:col], ~bank)),
                              mv.act_data.eq(out.o.payload[:8])]
 
+        if self.conv:
+            # The output position of a convolution: ``pidx`` in row-major order,
+            # ``ox`` its column; its patch's corner is row ``iy0``, column ``ix0``,
+            # address ``org`` (``prow`` that of its row's first position).
+            lb = self._lb
+            pidx, ox = Signal(lb), Signal(lb)
+            iy0, ix0 = Signal(signed(lb + 2)), Signal(signed(lb + 2))
+            prow, org = Signal(lb), Signal(lb)
+            m.d.comb += [mv.conv.eq(L.conv), mv.org.eq(org), mv.iy0.eq(iy0), mv.ix0.eq(ix0),
+                         mv.kh.eq(L.kh), mv.kw.eq(L.kw), mv.h.eq(L.h), mv.w.eq(L.w),
+                         mv.hw.eq(L.hw)]
+            m.submodules.pool = pool = MaxPool2(addr_bits=lb, dim_bits=lb)
+            m.d.comb += [pool.outputs.eq(L.pos), pool.ph.eq(L.oh), pool.pw.eq(L.ow),
+                         pool.w.eq(L.w), pool.hw.eq(L.hw)]
+            p_rd, p_wr = Signal(col), Signal(col)
+            m.d.comb += [p_rd.eq(pool.rd_addr), p_wr.eq(pool.waddr), pool.rd_data.eq(mv.peek_data)]
+            with m.If(pool.we):             # the pool writes the other bank
+                m.d.comb += [mv.act_we.eq(1), mv.act_addr.eq(Cat(p_wr, ~bank)),
+                             mv.act_data.eq(pool.wdata)]
+
         cycles, mac_cycles, macs = self.cycles, self.mac_cycles, self.macs
-        sparse = Signal()                  # the sparse phase of the layer runs
+        sparse = Signal()                  # the sparse phase (or the pool) of the layer runs
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.run & self.loaded):
@@ -185,6 +223,11 @@ class Engine(wiring.Component):
             with m.State("CONF"):
                 m.d.sync += [idx.eq(0), fetched.eq(0)]
                 m.next = "SPARSE"
+                if self.conv:
+                    m.d.sync += [pidx.eq(0), ox.eq(0), iy0.eq(-L.pad), ix0.eq(-L.pad),
+                                 prow.eq(L.org), org.eq(L.org)]
+                    with m.If(L.pool):
+                        m.next = "POOL"
             with m.State("SPARSE"):
                 m.d.sync += sparse.eq(1)
                 with m.If(sparse & ~mv.busy):
@@ -197,10 +240,30 @@ class Engine(wiring.Component):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "FETCH"
+                    if self.conv:
+                        with m.If(L.conv & (pidx != L.pos - 1)):   # the next position
+                            m.d.sync += [bank.eq(bank), pidx.eq(pidx + 1), idx.eq(pidx + 1)]
+                            with m.If(ox == L.ow - 1):
+                                m.d.sync += [ox.eq(0), ix0.eq(-L.pad), iy0.eq(iy0 + 1),
+                                             prow.eq(prow + L.w), org.eq(prow + L.w)]
+                            with m.Else():
+                                m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + 1),
+                                             org.eq(org + 1)]
+                            m.next = "SPARSE"
+            if self.conv:
+                with m.State("POOL"):
+                    m.d.sync += sparse.eq(1)
+                    with m.If(sparse & ~pool.busy):
+                        m.d.sync += [sparse.eq(0), bank.eq(~bank)]
+                        m.next = "FETCH"
             running = ~fsm.ongoing("IDLE")
         # Starts as expressions of the state (Icarus: see ``HostLink``).
         m.d.comb += [mv.start.eq(fsm.ongoing("SPARSE") & ~sparse),
                      out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy)]
+        if self.conv:
+            pooling = fsm.ongoing("POOL")
+            m.d.comb += [pool.start.eq(pooling & ~sparse), mv.peek.eq(~running | pooling),
+                         mv.peek_addr.eq(Mux(pooling, Cat(p_rd, bank), Cat(host_out, bank)))]
         with m.If(running):
             m.d.sync += [cycles.eq(cycles + 1), macs.eq(macs + mv.macs)]
         with m.If(mv.busy):
@@ -221,7 +284,8 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
                   entry_ram: str | None = None) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of fully connected layers, shared or binary, as
-    ``memory_image(..., binary_as_entries=True)`` writes them) with ``n_pe`` PEs: the
+    ``memory_image(..., binary_as_entries=True)`` writes them, and shared
+    convolutions and max-pools, which need ``conv``) with ``n_pe`` PEs: the
     pointer and parameter memories exactly as deep as the model needs, other
     depths rounded up to powers of two, one codebook bank per layer; 16-bit
     biases when every bias fits, requantization constants per layer when no
@@ -235,11 +299,25 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
 
     from .layerout import consts_words  # noqa: PLC0415
 
+    for i, ly in enumerate(zm.layers):
+        if ly.kind == "conv" and (ly.stride != 1 or not 1 <= ly.kh <= 15 or not 1 <= ly.kw <= 15
+                                  or ly.pad > 15):
+            raise ValueError(f"layer {i}: the engine runs stride-1 convolutions with kernels "
+                             f"and padding up to 15, not stride {ly.stride}, {ly.kh}x{ly.kw}, "
+                             f"pad {ly.pad}")
+        if ly.kind == "maxpool" and ly.pool != 2:
+            raise ValueError(f"layer {i}: the engine runs 2x2 max-pools, not {ly.pool}x{ly.pool}")
+    if zm.layers[-1].kind != "fc":
+        raise ValueError("the engine needs a model whose last layer is fully connected")
+    conv = any(ly.kind != "fc" for ly in zm.layers)
     fc = [ly for ly in zm.layers if ly.storage != "none"]
     codes = [layer_codes(ly) for ly in fc]
     if code_bits is None:
         code_bits = max(bits for _, bits in codes)
-    widths = [ly.inp for ly in fc] + [ly.out for ly in fc[:-1]]
+    layers = engine_model(zm).layers
+    # Every activation vector: each layer's input, and each output but the last.
+    widths = ([int(np.prod(el.in_shape)) for el in layers]
+              + [int(np.prod(el.out_shape)) for el in layers[:-1]])
     most_rows = max(-(-ly.out // n_pe) for ly in fc)
     tables = [pe_tables(c, n_pe, code_bits) for c, _ in codes]
     entries = max(sum(len(t[k][1]) for t in tables) for k in range(n_pe))
@@ -252,7 +330,7 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     if most_rows > 1 << (15 - code_bits):
         raise ValueError(f"a PE would hold more than {1 << (15 - code_bits)} rows of a layer; "
                          f"use more PEs (it has {n_pe})")
-    em = [el for el in engine_model(zm).layers if el.weights is not None]
+    em = [el for el in layers if el.weights is not None]
     bias_bits = 16 if all(-(1 << 15) <= int(b) < 1 << 15 for el in em for b in el.bias) else 32
     row_consts = any(len(set(zip(el.multiplier.tolist(), el.shift.tolist()))) > 1
                      for el in em if el.multiplier is not None)
@@ -260,9 +338,9 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     # |sum| <= 128 * sum |w| over a row; one more bit for the sign.
     bound = max(int(np.abs(el.weights).sum(axis=1).max(initial=0)) * 128 for el in em)
     acc_bits = max(16, min(32, bound.bit_length() + 1))
-    return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(fc),
+    return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(zm.layers),
                 max_len=_pow2(max(widths)), max_rows=words, max_out=_pow2(fc[-1].out),
-                bias_bits=bias_bits, row_consts=row_consts,
+                bias_bits=bias_bits, row_consts=row_consts, conv=conv,
                 pe=dict(code_bits=code_bits, rows=_pow2(most_rows), acc_bits=acc_bits,
                         pointers=max(2, sum(ly.inp for ly in fc)),
                         entries=1 << 14 if entry_ram == "spram" else _pow2(entries),

@@ -17,15 +17,26 @@ from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 __all__ = ["ImageLoader", "layer_entry_layout", "read_words"]
 
 
-def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int
-                       ) -> data.StructLayout:
+def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int,
+                       conv: bool = False) -> data.StructLayout:
     """One layer of the engine's layer table: lengths, where its column
-    pointers and rows start, its codebook bank, ReLU and last-layer flags."""
-    return data.StructLayout({
+    pointers and rows start, its codebook bank, ReLU and last-layer flags;
+    with ``conv``, also its kind (``conv``, ``pool``, or neither: fully
+    connected) and shape: the input's ``h``, ``w`` and ``hw`` (``h * w``),
+    the kernel's ``kh``, ``kw`` and ``pad``, the output's ``oh``, ``ow`` and
+    ``pos`` (``oh * ow``; a pool's is its output length), and ``org``, the
+    address of the first patch's corner (``-(pad * w + pad)``, modulo
+    ``2**len_bits``)."""
+    fields = {
         "inp": unsigned(len_bits), "out": unsigned(len_bits), "ptr_base": unsigned(ptr_bits),
         "row_base": unsigned(row_bits), "bank": unsigned(max(1, bank_bits)),
         "cb_bits": unsigned(4), "relu": 1, "last": 1,
-    })
+    }
+    if conv:
+        fields.update({"conv": 1, "pool": 1, "kh": 4, "kw": 4, "pad": 4,
+                       **{f: unsigned(len_bits) for f in ("h", "w", "hw", "oh", "ow", "pos",
+                                                          "org")}})
+    return data.StructLayout(fields)
 
 
 def read_words(m, *, count, base, port_addr, port_data, target):
@@ -101,12 +112,24 @@ class ImageLoader(wiring.Component):
         constants per row (``rq_*``) or per layer, written after the layer's
         biases (then a layer whose rows' constants differ is
         ``IMG_UNSUPPORTED``). ``max_rows`` counts the parameter words.
+    conv : bool
+        Also load convolutions (``conv``, shared) and max-pools (``maxpool``)
+        into the layer table with their shapes (``layer_entry_layout``); a
+        build without takes fully connected layers only (``IMG_UNSUPPORTED``).
+        The engine runs stride-1 convolutions with kernels and padding up to
+        15 and 2x2 pools (other strides, sizes and pools are
+        ``IMG_UNSUPPORTED``), and a last layer that is fully connected. The
+        shape must chain: ``c * h * w`` is the previous layer's output
+        length, a convolution's input length is ``c * kh * kw``, its output
+        (``out * oh * ow``, a pool's ``c * (h // 2) * (w // 2)``) fits
+        ``max_len`` (else ``IMG_CAPACITY``); the other shape errors are
+        ``IMG_FIELD``. A pool takes no words beyond its descriptor.
     """
 
     def __init__(self, *, n_pe: int = 4, code_bits: int = 4, rows_per_pe: int = 128,
                  pointers: int = 1024, entries: int = 4096, max_layers: int = 8,
                  max_len: int = 1024, max_rows: int = 1024, max_out: int = 256,
-                 bias_bits: int = 32, row_consts: bool = True):
+                 bias_bits: int = 32, row_consts: bool = True, conv: bool = False):
         for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 7),
                                 ("rows_per_pe", rows_per_pe, 2, 1 << 15),
                                 ("pointers", pointers, 2, 1 << 16),
@@ -121,7 +144,9 @@ class ImageLoader(wiring.Component):
             reject(self, f"bias_bits must be 16 or 32, not {bias_bits!r}")
         if not isinstance(row_consts, bool):
             reject(self, f"row_consts must be a bool, not {row_consts!r}")
-        self.bias_bits, self.row_consts = bias_bits, row_consts
+        if not isinstance(conv, bool):
+            reject(self, f"conv must be a bool, not {conv!r}")
+        self.bias_bits, self.row_consts, self.conv = bias_bits, row_consts, conv
         self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
         self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
         self.max_len, self.max_rows, self.max_out = max_len, max_rows, max_out
@@ -129,10 +154,16 @@ class ImageLoader(wiring.Component):
         bank_bits = (max_layers - 1).bit_length()
         self.entry_layout = layer_entry_layout(
             (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,
-            (max_rows - 1).bit_length() or 1, bank_bits)
+            (max_rows - 1).bit_length() or 1, bank_bits, conv)
         # The layer table follows the parameters in the parameter memory: entry
         # ``l`` is ``table_words`` words from ``max_rows + table_words * l``.
         self.table_words = -(-self.entry_layout.size // bias_bits)
+        if conv and self.table_words > 10:
+            # The table entry is written from descriptor word 32 - table_words on, after
+            # the shape's products (words 14..21).
+            reject(self, f"a layer table entry of {self.table_words} words is too long for "
+                         f"convolutions (at most 10): use 32-bit biases or a shorter max_len",
+                   ValueError)
         self.param_depth = max_rows + self.table_words * max_layers
         pbits = (self.param_depth - 1).bit_length()
         super().__init__({
@@ -152,6 +183,85 @@ class ImageLoader(wiring.Component):
         ``entries`` is a power of two, as ``engine_params`` makes it)."""
         e = self.entries
         return a[self.abits] if e == 1 << self.abits else a >= e
+
+    def _shape_words(self, m, w, ent, fail, creg, prod, ohr, owr, small, olen, prev_out):
+        """The shape words of a convolution's or pool's descriptor (``Case``s of
+        the descriptor's word switch, in the ``take`` of word ``d``): its
+        fields from word 5, then, a product per word from word 14 on one
+        multiplier, the checks that its input is the previous layer's output
+        (``c * h * w``), that a convolution's input length is its patch
+        (``c * kh * kw``) and that its output fits, and the table's derived
+        fields (``hw``, ``oh``, ``ow``, ``pos``, ``org``)."""
+        conv, pool = ent.conv, ent.pool
+        shaped = conv | pool
+        ma, mb = Signal(16), Signal(16)
+        with m.Case(5):
+            m.d.sync += creg.eq(w)
+            with m.If(shaped & (w == 0)):
+                fail("IMG_FIELD")
+        for at, f in ((6, ent.h), (7, ent.w)):
+            with m.Case(at):
+                m.d.sync += f.eq(w)
+                with m.If(shaped & ((w == 0) | (w > self.max_len))):
+                    fail("IMG_FIELD")
+        for at, f in ((8, ent.kh), (9, ent.kw)):
+            with m.Case(at):
+                m.d.sync += f.eq(w)
+                with m.If(conv & ((w == 0) | (w > 15))):
+                    fail("IMG_UNSUPPORTED")
+        with m.Case(10):                                # stride
+            with m.If(conv & (w != 1)):
+                fail("IMG_UNSUPPORTED")
+        with m.Case(11):
+            m.d.sync += ent.pad.eq(w)
+            with m.If(conv & (w > 15)):
+                fail("IMG_UNSUPPORTED")
+        with m.Case(12):                                # pool size
+            with m.If(conv & (w != 0)):
+                fail("IMG_FIELD")
+            with m.Elif(pool & (w != 2)):
+                fail("IMG_UNSUPPORTED")
+        # A product per word, on one multiplier: ``prod`` is ``a * b`` of the word
+        # before.
+        def mul(a, b):
+            m.d.comb += [ma.eq(a), mb.eq(b)]
+            m.d.sync += prod.eq(ma * mb)
+
+        with m.Case(14):
+            mul(ent.h, ent.w)
+            hp, wp = ent.h + (ent.pad << 1), ent.w + (ent.pad << 1)
+            m.d.sync += [ohr.eq(Mux(pool, ent.h >> 1, hp + 1 - ent.kh)),
+                         owr.eq(Mux(pool, ent.w >> 1, wp + 1 - ent.kw)),
+                         small.eq(Mux(pool, (ent.h < 2) | (ent.w < 2),
+                                      (hp < ent.kh) | (wp < ent.kw)))]
+        with m.Case(15):
+            mul(creg, prod)
+            m.d.sync += ent.hw.eq(prod)
+            with m.If(shaped & (prod[16:] != 0)):
+                fail("IMG_FIELD")
+        with m.Case(16):
+            mul(ent.kh, ent.kw)
+            m.d.sync += [ent.oh.eq(ohr), ent.ow.eq(owr)]
+            with m.If(shaped & ((prod != prev_out) | small)):
+                fail("IMG_FIELD")
+        with m.Case(17):
+            mul(creg, prod)
+        with m.Case(18):
+            mul(ent.oh, ent.ow)
+            with m.If(conv & (prod != ent.inp)):
+                fail("IMG_FIELD")
+        with m.Case(19):
+            mul(Mux(pool, creg, ent.out), prod)
+            m.d.sync += ent.pos.eq(prod)
+        with m.Case(20):
+            mul(ent.pad, ent.w)
+            m.d.sync += olen.eq(prod)
+            with m.If(pool):
+                m.d.sync += ent.pos.eq(prod)
+            with m.If(shaped & (prod > self.max_len)):
+                fail("IMG_CAPACITY")
+        with m.Case(21):
+            m.d.sync += ent.org.eq(-(prod + ent.pad))
 
     def elaborate(self, platform):
         m = Module()
@@ -327,39 +437,61 @@ class ImageLoader(wiring.Component):
                                          ptr_next.eq(0), row_next.eq(0), ta.eq(TB)]
                             m.next = "DESC"
 
+            conv, pool = (ent.conv, ent.pool) if self.conv else (Const(0), Const(0))
+            shaped = conv | pool            # the layer has a (c, h, w) input
+            creg = Signal(16)               # the input's channels
+            prod = Signal(32)               # the shape's products, one per word
+            ohr, owr = Signal(17), Signal(17)   # its output's height and width
+            small = Signal()                # the kernel or window is larger than the input
+            olen = Signal(32)               # a convolution's or pool's output length
+
             with state("DESC"):
                 m.d.comb += want.eq(1)
                 with m.If(take):
                     m.d.sync += d.eq(d + 1)
                     with m.Switch(d):
                         with m.Case(0):
-                            with m.If(w != 1):                   # fc
-                                fail("IMG_UNSUPPORTED")
+                            if self.conv:                        # fc, conv, maxpool
+                                m.d.sync += [ent.conv.eq(w == 2), ent.pool.eq(w == 3)]
+                                with m.If((w == 0) | (w > 3)):
+                                    fail("IMG_UNSUPPORTED")
+                            else:
+                                with m.If(w != 1):               # fc
+                                    fail("IMG_UNSUPPORTED")
                         with m.Case(1):
-                            with m.If(w != 1):                   # shared
+                            with m.If(w != Mux(pool, 0, 1)):     # shared (a pool: none)
                                 fail("IMG_UNSUPPORTED")
                         with m.Case(2):
                             is_last = lay == n_layers - 1
                             m.d.sync += [ent.relu.eq(w[0]), ent.last.eq(w[1])]
-                            with m.If((w[1] != is_last) | (w[2:] != 0)):
+                            with m.If(shaped & w[1]):            # the last is fully connected
+                                fail("IMG_UNSUPPORTED")
+                            with m.Elif((w[1] != is_last) | (w[2:] != 0) | (pool & w[0])):
                                 fail("IMG_FIELD")
                         with m.Case(3):
                             m.d.sync += ent.inp.eq(w)
-                            with m.If(w != prev_out):
+                            # A convolution's is its patch (checked below), a pool's 0.
+                            with m.If(Mux(conv, 0, w != Mux(pool, 0, prev_out))):
                                 fail("IMG_FIELD")
                         with m.Case(4):
                             m.d.sync += ent.out.eq(w)
                             last = lay == n_layers - 1
-                            with m.If((w == 0) | (w > N * self.rows_per_pe)
-                                      | (row_next + w + C > self.max_rows)
-                                      | (~last & (w > self.max_len))):
+                            with m.If(pool):
+                                with m.If(w != 0):
+                                    fail("IMG_FIELD")
+                            with m.Elif((w == 0) | (w > N * self.rows_per_pe)
+                                        | (row_next + w + C > self.max_rows)
+                                        | (~last & (w > self.max_len))):
                                 fail("IMG_CAPACITY")
                             with m.Elif(last & (w != classes)):
                                 fail("IMG_FIELD")
                         with m.Case(13):
                             m.d.sync += ent.cb_bits.eq(w)
-                            with m.If((w == 0) | (w > CB)):
+                            with m.If(Mux(pool, w != 0, (w == 0) | (w > CB))):
                                 fail("IMG_FIELD")
+                        if self.conv:
+                            self._shape_words(m, w, ent, fail, creg, prod, ohr, owr, small,
+                                              olen, prev_out)
                         for j in range(T):        # the table entry, a word at a time
                             with m.Case(32 - T + j):
                                 m.d.comb += [
@@ -370,8 +502,9 @@ class ImageLoader(wiring.Component):
                     with m.Switch(d):
                         with m.Case(31):
                             m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
-                                         row_next.eq(row_next + ent.out + C),
-                                         prev_out.eq(ent.out), lay.eq(lay + 1)]
+                                         row_next.eq(row_next + Mux(pool, 0, ent.out + C)),
+                                         prev_out.eq(Mux(shaped, olen, ent.out)),
+                                         lay.eq(lay + 1)]
                             with m.If(ptr_next + ent.inp > self.pointers):
                                 fail("IMG_CAPACITY")
                             with m.Elif(lay == n_layers - 1):
@@ -388,7 +521,14 @@ class ImageLoader(wiring.Component):
                     m.next = "CONF"
             with state("CONF"):
                 m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0)]
-                m.next = "CBOOK"
+                if self.conv:                   # a pool has no sections
+                    with m.If(L.pool):
+                        m.d.sync += lay.eq(lay + 1)
+                        m.next = "FETCH"
+                    with m.Else():
+                        m.next = "CBOOK"
+                else:
+                    m.next = "CBOOK"
 
             with state("CBOOK"):
                 m.d.comb += [want.eq(1), self.ld_all.eq(1), self.ld_mem.eq(MEM_CB),

@@ -9,6 +9,7 @@ from golden.hwmodel.image import pe_tables
 
 from .broadcast import BroadcastQueue
 from .params import COLLISION_FREE, reject
+from .patches import PatchWalker
 from .pe import SparsePE, activation_layout, pe_words
 
 __all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
@@ -36,6 +37,13 @@ class SparseMatVec(wiring.Component):
     ``peek`` (while not busy) reads the activation memory at ``peek_addr``
     (bank included) on ``peek_data`` one cycle later.
 
+    With ``conv_bits`` the scanner can read a convolution's patch instead of
+    the vector (``conv`` high at ``start`` and through the run): activation
+    ``j`` is then the ``j``-th of the im2col patch a ``PatchWalker`` walks
+    (``org``, ``iy0``, ``ix0``, ``kh``, ``kw``, ``h``, ``w``, ``hw``: its
+    ports), a zero where the patch covers the padding; ``length`` is the
+    patch's size. The timing is the same: one activation per cycle.
+
     Timing is ``golden.hwmodel.cycles`` (expanded mode) exactly: the scanner
     examines one activation per cycle and pushes a non-zero one into every
     PE's queue (``queue_depth`` each, a value pushed in one cycle can be taken
@@ -60,12 +68,15 @@ class SparseMatVec(wiring.Component):
     pe : dict
         Parameters of each ``SparsePE`` (``code_bits``, ``rows``, ``pointers``,
         ``entries``, ``acc_bits``, ``entry_ram``).
+    conv_bits : int
+        0 (no convolutions), or the width of the walker's addresses and sizes
+        (``PatchWalker``'s ``addr_bits`` and ``dim_bits``), 1..16.
     """
 
     overhead = 8
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
-                 act_banks: int = 1, pe: dict | None = None):
+                 act_banks: int = 1, pe: dict | None = None, conv_bits: int = 0):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if not isinstance(queue_depth, int) or not 1 <= queue_depth <= 64:
@@ -74,14 +85,22 @@ class SparseMatVec(wiring.Component):
             reject(self, f"max_len must be an integer in 2..65536, not {max_len!r}")
         if act_banks not in (1, 2):
             reject(self, f"act_banks must be 1 or 2, not {act_banks!r}")
+        if not isinstance(conv_bits, int) or not 0 <= conv_bits <= 16:
+            reject(self, f"conv_bits must be an integer in 0..16, not {conv_bits!r}")
         self._n, self._d, self._len, self._banks = n_pe, queue_depth, max_len, act_banks
+        self.conv_bits = conv_bits
         self._col = (max_len - 1).bit_length()
         bank_bits = act_banks - 1
         self._pe_kw = dict(pe or {})
         self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
         p = self._pes[0]
         sig = p.signature.members
+        conv = {} if not conv_bits else {
+            "conv": In(1), "org": In(conv_bits), "iy0": In(signed(conv_bits + 2)),
+            "ix0": In(signed(conv_bits + 2)), "kh": In(4), "kw": In(4),
+            "h": In(conv_bits), "w": In(conv_bits), "hw": In(conv_bits)}
         super().__init__({
+            **conv,
             "act_we": In(1), "act_addr": In(self._col + bank_bits), "act_data": In(signed(8)),
             "bank": In(bank_bits),
             "ld_we": In(1), "ld_all": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
@@ -172,12 +191,24 @@ class SparseMatVec(wiring.Component):
         starting = Signal()
         m.d.comb += starting.eq(self.start & ~self.busy)
         issue = Signal()
+        where = Mux(starting, 0, rj)[:self._col]
+        data = act_r.data
+        m.d.comb += issue.eq(reading & (ahead.level + inflight < 3))
+        if self.conv_bits:
+            # A convolution's patch: the walker's addresses, a zero in the padding.
+            m.submodules.walker = wk = PatchWalker(addr_bits=self.conv_bits,
+                                                   dim_bits=self.conv_bits)
+            for name in ("org", "iy0", "ix0", "kh", "kw", "h", "w", "hw"):
+                m.d.comb += getattr(wk, name).eq(getattr(self, name))
+            m.d.comb += [wk.start.eq(starting & self.conv), wk.next.eq(issue & self.conv)]
+            where = Mux(self.conv, wk.addr, where)[:self._col]
+            pad = Signal()                  # the read in flight is of the padding
+            m.d.sync += pad.eq(self.conv & ~wk.valid)
+            data = Mux(pad, 0, act_r.data)
         m.d.comb += [
-            issue.eq(reading & (ahead.level + inflight < 3)),
-            act_r.addr.eq(Mux(self.peek, self.peek_addr,
-                              Cat(Mux(starting, 0, rj)[:self._col], self.bank))),
+            act_r.addr.eq(Mux(self.peek, self.peek_addr, Cat(where, self.bank))),
             self.peek_data.eq(act_r.data),
-            ahead.w_en.eq(inflight), ahead.w_data.eq(act_r.data),
+            ahead.w_en.eq(inflight), ahead.w_data.eq(data),
         ]
         with m.If(starting):
             m.d.sync += [length.eq(self.length), inflight.eq(self.length != 0),

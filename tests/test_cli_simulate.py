@@ -42,19 +42,40 @@ def test_a_digits_subset_on_icarus_with_waves(digits_zcm, tmp_path):
 
 
 def test_simulate_refuses_what_it_cannot_run(tmp_path):
+    # A stride-2 convolution: the engine runs stride 1 only.
+    zm = conv_model(np.random.default_rng(0))
+    zm.layers[0].stride = 2
+    zm.layers = [zm.layers[0], zm.layers[2], zm.layers[3]]
     conv = tmp_path / "conv.zcm"
-    write_zcm(conv_model(np.random.default_rng(0)), conv)
+    write_zcm(zm, conv)
     bad = tmp_path / "bad.zcm"
     bad.write_bytes(b"not a model")
     for args, message in (([str(tmp_path / "missing.zcm")], "cannot read"),
                           ([str(bad)], "zcm"),
-                          ([str(conv)], "layer 0 is a conv layer"),
+                          ([str(conv)], "layer 0: the engine runs stride-1 convolutions"),
                           ([str(conv), "--pes", "0"], "--pes must be in 1..64"),
                           ([str(conv), "--limit", "0"], "--limit must be at least 1")):
         r = run("simulate", *args)
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.cocotb
+def test_lenet_5_runs_on_the_engine(tmp_path):
+    """Deep Compression's LeNet-5 shape (conv 6@5x5, pool, conv 16@5x5, pool, fc 120, 84,
+    10), compressed, on the RTL: convolutions by im2col, pools between the banks."""
+    if find_simulator("verilator") is None:
+        pytest.skip("verilator is not installed")
+    zcm, js = tmp_path / "lenet5.zcm", tmp_path / "sim.json"
+    r = run("compress", "builtin:lenet5", "-o", str(zcm), "-q")
+    assert r.returncode == 0, r.stderr
+    r = run("simulate", str(zcm), "--limit", "3", "--json", str(js))
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(js.read_text())
+    assert (rep["images"], rep["mismatches"]) == (3, 0)
+    assert rep["cycle_model_error"] == 0.0
 
 
 @pytest.mark.slow

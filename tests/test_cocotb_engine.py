@@ -139,3 +139,22 @@ def test_the_uart_top_on_icarus():
     except SimulatorMissing as e:
         pytest.skip(str(e))
     assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim", SIMS)
+def test_convolutions_through_the_host_protocol(sim):
+    """Two convolutions back to back, a pool and two fc layers on the generated
+    Verilog, random stalls on both byte streams: every output equals
+    engine_forward."""
+    from tests.test_hw_engine import conv_chain  # noqa: PLC0415
+
+    rng = np.random.default_rng(31)
+    zm = conv_chain(rng)
+    xs = np.vstack([rng.integers(-128, 128, (2, 105)), np.zeros((1, 105), int)])
+    try:
+        r = simulate_model(zm, xs, sim=sim, n_pe=3, queue_depth=2, stall=0.3,
+                           case=f"conv_{sim}")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))
+    assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))

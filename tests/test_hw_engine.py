@@ -53,7 +53,7 @@ def test_models_match_the_engine_model_and_the_cycle_model(n_pe):
     for x, c in zip(xs, counters):
         phases = model_cycles(zm, x, n_pe=n_pe, depth=SMALL["queue_depth"])
         assert c["macs"] == sum(p.useful_macs for p in phases)
-        assert c["mac_cycles"] == sum(p.mac_cycles + overhead for p in phases)
+        assert c["mac_cycles"] == sum(p.mac_cycles + overhead * p.phases for p in phases)
         assert c["cycles"] > c["mac_cycles"]
 
 
@@ -276,3 +276,91 @@ def test_a_binary_layer_runs_as_plus_minus_one_entries():
     assert np.array_equal(y, engine_forward(engine_model(zm), xs))
     for x, c in zip(xs, counters):
         assert c["macs"] == sum(p.useful_macs for p in model_cycles(zm, x, n_pe=4, depth=4))
+
+
+def shared(rng, kind, out, inp, act="relu", **kw):
+    """A shared layer with random 2-bit codes, about half of them zero."""
+    from golden.zcm import ZLayer
+
+    cb = np.array([0, 0.3, -0.2, 0.1], np.float32)
+    codes = rng.integers(0, 4, (out, inp)) * (rng.random((out, inp)) < 0.6)
+    return ZLayer(kind=kind, act=act, out=out, inp=inp, storage="shared", code_bits=2,
+                  gap_bits=4, codebook=cb, codes=codes,
+                  bias=rng.uniform(-0.3, 0.3, out).astype(np.float32), **kw)
+
+
+def conv_chain(rng):
+    """Two convolutions back to back (a non-square kernel without padding on an odd
+    width, then padding 2 on a 3x3), a pool that drops an odd row, two fc layers."""
+    from golden.zcm import ZLayer, ZModel
+
+    return ZModel([
+        shared(rng, "conv", 4, 3 * 2 * 3, in_shape=(3, 5, 7), kh=2, kw=3, act_scale=1 / 127),
+        shared(rng, "conv", 2, 4 * 9, in_shape=(4, 4, 5), kh=3, kw=3, pad=2, act_scale=0.05),
+        ZLayer(kind="maxpool", in_shape=(2, 6, 7), pool=2, act_scale=0.05),
+        shared(rng, "fc", 6, 18, act_scale=0.05),
+        shared(rng, "fc", 3, 6, act="none", act_scale=0.05),
+    ], (3, 5, 7), classes=3, input_scale=1 / 127)
+
+
+@pytest.mark.parametrize("n_pe,which", [(1, "chain"), (3, "pool"), (4, "binary")])
+def test_convolutions_and_pools_match_the_engine_model_and_the_cycle_model(n_pe, which):
+    """Convolutions run by im2col, once per output position, and 2x2 pools between
+    the banks: the same integers as golden.hwmodel.engine, with random stalls on
+    both byte streams, and every sparse phase (a position's) as the cycle model
+    says. ``binary``: a binary fc layer after the pool (per-row constants)."""
+    from hw.engine import engine_params
+
+    rng = np.random.default_rng(20 + n_pe)
+    zm = conv_chain(rng) if which == "chain" else conv_model(rng, which == "binary")
+    p = engine_params(zm, n_pe=n_pe, queue_depth=4)
+    assert p["conv"] and p["row_consts"] == (which == "binary")
+    n_in = int(np.prod(zm.input_shape))
+    xs = inputs(rng, n_in)
+    image = memory_image(zm, n_pe, code_field=p["pe"]["code_bits"], binary_as_entries=True)
+    y, counters = host_run(HostLink(**p), image, xs, stall=0.3, seed=n_pe)
+    em = engine_model(zm)
+    assert np.array_equal(y, engine_forward(em, xs))
+    overhead = SparseMatVec.overhead - 1
+    for x, c in zip(xs, counters):
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=4)
+        assert c["macs"] == sum(p.useful_macs for p in phases)
+        assert c["mac_cycles"] == sum(p.mac_cycles + overhead * p.phases for p in phases)
+
+
+def test_bad_convolution_images_end_in_their_error_status():
+    """A convolution build refuses the shapes it cannot run (a stride, a kernel, a
+    pool size it lacks, a convolution last) and shapes that do not chain or fit."""
+    from hw.engine import engine_params
+
+    zm = conv_model(np.random.default_rng(0))
+    p = engine_params(zm, n_pe=4, queue_depth=4)
+    good = memory_image(zm, 4, code_field=p["pe"]["code_bits"])
+    d0, d1 = HEADER_WORDS, HEADER_WORDS + 32
+    cases = [
+        ("stride 2", set_words(good, {d0 + 10: 2}), "IMG_UNSUPPORTED"),
+        ("kernel 16", set_words(good, {d0 + 8: 16}), "IMG_UNSUPPORTED"),
+        ("pool 3", set_words(good, {d1 + 12: 3}), "IMG_UNSUPPORTED"),
+        ("pool with weights", set_words(good, {d1 + 1: 1}), "IMG_UNSUPPORTED"),
+        ("a convolution last", set_words(good, {d0 + 2: 3}), "IMG_UNSUPPORTED"),
+        ("input height", set_words(good, {d0 + 6: 7}), "IMG_FIELD"),
+        ("channels", set_words(good, {d0 + 5: 1}), "IMG_FIELD"),
+        ("pool with ReLU", set_words(good, {d1 + 2: 1}), "IMG_FIELD"),
+        ("output too long", set_words(good, {d0 + 11: 15}), "IMG_CAPACITY"),
+    ]
+    dut = HostLink(**p)
+    seen = []
+
+    async def tb(ctx):
+        client = EngineClient(AmaranthLink(ctx, dut, timeout=50_000))
+        for _, image, _ in cases:
+            with pytest.raises(EngineError) as e:
+                await client.load(image)
+            seen.append(e.value.name)
+        await client.load(good)
+        y, _ = await client.infer(np.arange(72) - 36)
+        seen.append(y.tolist())
+
+    run_testbenches(dut, tb)
+    assert seen[:-1] == [code for _, _, code in cases]
+    assert seen[-1] == engine_forward(engine_model(zm), (np.arange(72) - 36)[None])[0].tolist()

@@ -10,7 +10,7 @@ from golden.zcm import ZcmError, ZModel, read_zcm
 from .compress import _dataset, write_json
 from .errors import UserError
 
-__all__ = ["read_fc_model", "finish", "test_split"]
+__all__ = ["read_fc_model", "read_engine_model", "finish", "test_split"]
 
 
 def read_fc_model(path, storages=("shared", "binary"), what="the engine runs") -> ZModel:
@@ -25,6 +25,24 @@ def read_fc_model(path, storages=("shared", "binary"), what="the engine runs") -
             kind = ly.kind if ly.kind != "fc" else f"{ly.storage} fc"
             raise UserError(f"layer {i} is a {kind} layer; {what} "
                             f"{' and '.join(storages)} fully connected layers only (for now)")
+    return zm
+
+
+def read_engine_model(path) -> ZModel:
+    """The ``.zcm`` model at ``path`` if the engine runs its kinds of layer: fully
+    connected (shared or binary), shared convolutions and max-pools; a
+    one-line ``UserError`` otherwise (the shapes are ``hw.engine.engine_params``'s
+    to check)."""
+    try:
+        zm = read_zcm(path)
+    except ZcmError as e:
+        raise UserError(f"{path}: {e}") from None
+    allowed = {"fc": ("shared", "binary"), "conv": ("shared",), "maxpool": ("none",)}
+    for i, ly in enumerate(zm.layers):
+        if ly.storage not in allowed.get(ly.kind, ()):
+            raise UserError(f"layer {i} is a {ly.storage} {ly.kind} layer; the engine runs "
+                            f"shared or binary fully connected layers, shared convolutions "
+                            f"and max-pools only")
     return zm
 
 

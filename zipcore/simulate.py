@@ -16,7 +16,7 @@ from golden.hwmodel.image import ImageError
 from golden.zcm import ZcmError
 
 from .errors import UserError
-from .models import finish, read_fc_model, test_split
+from .models import finish, read_engine_model, test_split
 
 __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
 
@@ -56,8 +56,8 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
     from hw.spmv import SparseMatVec  # noqa: PLC0415
 
     tail = SparseMatVec.overhead - 1
-    predicted = np.array([sum(p.mac_cycles + tail for p in model_cycles(zm, v, n_pe=n_pe,
-                                                                         depth=queue_depth))
+    predicted = np.array([sum(p.mac_cycles + tail * p.phases
+                              for p in model_cycles(zm, v, n_pe=n_pe, depth=queue_depth))
                           for v in xq], dtype=np.float64)
     return {
         "simulator": sim, "pes": n_pe, "queue_depth": queue_depth,
@@ -84,14 +84,14 @@ def cmd_simulate(args) -> int:
         raise UserError(f"--queue-depth must be in 1..64, not {args.queue_depth}")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
-    zm = read_fc_model(args.model)
-    x, y, name = test_split(zm, args.dataset, args.limit)
+    zm = read_engine_model(args.model)
     from hw.engine import engine_params  # noqa: PLC0415
 
     try:
         engine_params(zm, n_pe=args.pes, queue_depth=args.queue_depth)
     except ValueError as e:
         raise UserError(str(e)) from None
+    x, y, name = test_split(zm, args.dataset, args.limit)
     print(f"simulating {len(x)} {name} test images on {args.sim} "
           f"({args.pes} PEs, queue depth {args.queue_depth})...", file=sys.stderr)
     rep = simulate_report(zm, x, y, sim=args.sim, n_pe=args.pes, queue_depth=args.queue_depth,

@@ -15,7 +15,7 @@ from golden.hwmodel.protocol import EngineClient, EngineError, LinkError
 from golden.zcm import ZcmError
 
 from .errors import UserError
-from .models import finish, read_fc_model, test_split
+from .models import finish, read_engine_model, test_split
 
 __all__ = ["cmd_verify", "add_parser"]
 
@@ -48,7 +48,7 @@ def cmd_verify(args) -> int:
         raise UserError(f"unknown board {args.board!r} (one of: {', '.join(BOARDS)})")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
-    zm = read_fc_model(args.model)
+    zm = read_engine_model(args.model)
     x, y, _ = test_split(zm, args.dataset, args.limit)
     em = engine_model(zm)
     xq = quantize_input(em, x)

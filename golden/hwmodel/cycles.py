@@ -51,6 +51,7 @@ class PhaseCycles:
     useful_macs: int
     entries: int              # entries the PEs went through, padding and skipped included
     n_pe: int
+    phases: int = 1           # products run (a convolution's: one per output position)
 
     @property
     def ideal(self) -> int:
@@ -63,7 +64,8 @@ class PhaseCycles:
     def __add__(self, other: PhaseCycles) -> PhaseCycles:
         return PhaseCycles(self.mac_cycles + other.mac_cycles,
                            self.useful_macs + other.useful_macs,
-                           self.entries + other.entries, self.n_pe)
+                           self.entries + other.entries, self.n_pe,
+                           self.phases + other.phases)
 
 
 def column_entries(codes: np.ndarray, n_pe: int, gap_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,12 +144,13 @@ def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap
 
 def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int) -> list[PhaseCycles]:
     """The sparse phase of every weighted layer of ``zm`` (a ``ZModel`` of fully
-    connected layers, shared or binary as entries, as the engine runs it from its
-    memory image) on one
-    int8 input ``xq``: each layer's input is the previous layer's output of
-    ``golden.hwmodel.engine``. A stored code counts as a MAC even when its
+    connected layers, shared or binary as entries, and shared convolutions, as
+    the engine runs it from its memory image) on one int8 input ``xq``: each
+    layer's input is the previous layer's output of ``golden.hwmodel.engine``;
+    a convolution's products are one per output position, on its im2col
+    patches (``phases`` of them). A stored code counts as a MAC even when its
     int8 codebook value is 0, as the engine issues it."""
-    from .engine import engine_model, layer_forward  # noqa: PLC0415
+    from .engine import _im2col, engine_model, layer_forward  # noqa: PLC0415
     from .image import layer_codes  # noqa: PLC0415
 
     em = engine_model(zm)
@@ -156,6 +159,10 @@ def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int) -> list[PhaseCycl
     for zl, el in zip(zm.layers, em.layers):
         if el.weights is not None:
             codes, _ = layer_codes(zl)
-            out.append(layer_cycles(codes, x[0], n_pe=n_pe, depth=depth, gap_bits=16))
+            v = x[0]
+            if el.kind == "conv":
+                v = _im2col(x.reshape((1,) + tuple(el.in_shape)), el.kh, el.kw, el.stride,
+                            el.pad)[0]
+            out.append(layer_cycles(codes, v, n_pe=n_pe, depth=depth, gap_bits=16))
         x = layer_forward(el, x)
     return out
