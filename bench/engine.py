@@ -162,7 +162,7 @@ def _digits_model():
     return _builtin_model("digits-mlp")
 
 
-LENET5_IMAGES = 20
+LENET5_IMAGES = 60
 
 
 def _lenet5(metrics: dict) -> dict:
@@ -241,8 +241,10 @@ def _synth(metrics: dict) -> list:
     pointers, 16384 entries per PE, an SPRAM on UP5K, queue depth 8), then the
     whole N = 4 engine sized for the digits model as each board builds it
     (``boards.catalog.board_engine_params``: on UP5K the iCEBreaker's, entries in
-    SPRAM and queues 4 deep; on ECP5-85F queues 8 deep)."""
+    SPRAM and queues 4 deep; on ECP5-85F queues 8 deep), and the N = 4 engine
+    sized for LeNet-5 (``conv``) on ECP5-85F."""
     from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
+    from hw.engine import engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
 
     def spmv(dev):
@@ -262,6 +264,11 @@ def _synth(metrics: dict) -> list:
                                                                  "engine")):
         for dev, freq in (("up5k", 40), ("ecp5-85f", 100)):
             rows.append(_placed(build, dev, freq, name, metrics, prefix))
+    # The convolution build (LeNet-5's): ECP5 only, LeNet-5's activations and the
+    # loader's multiplier do not fit the UP5K beside the iCEBreaker's engine.
+    l5 = _builtin_model("lenet5")
+    rows.append(_placed(lambda dev: HostLink(**engine_params(l5, n_pe=4, queue_depth=8)),
+                        "ecp5-85f", 100, "bench-engine4-lenet5", metrics, "engine_lenet5"))
     return rows
 
 
