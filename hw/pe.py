@@ -77,9 +77,9 @@ class SparsePE(wiring.Component):
     ``busy`` is high from a take until four cycles after the activation's last
     entry issues (or its empty column's pointers arrive), when its product is in
     the accumulator; ``mac`` is high in each cycle a product is added (the
-    useful-MAC count). Read-out, while ``busy`` is low: ``rd_en`` with
-    ``rd_addr`` returns that accumulator on ``rd_data`` in the next cycle (as
-    often as asked); ``clr_en`` with ``clr_addr`` sets one to zero (do not read
+    useful-MAC count). Read-out, while ``busy`` is low: ``rd_addr`` returns
+    that accumulator on ``rd_data`` in the next cycle (as often as asked; the
+    port reads ``rd_addr`` in every idle cycle, ``rd_en`` or not); ``clr_en`` with ``clr_addr`` sets one to zero (do not read
     it in the same cycle: synthesized, that read may return anything), so a layer read out and
     cleared row by row leaves the PE ready for the next. Accumulators start
     at zero.
@@ -284,7 +284,10 @@ class SparsePE(wiring.Component):
 
         # The accumulator ports serve the pipeline, or the read-out and the clears.
         m.d.comb += [
-            acc_r.addr.eq(Mux(self.rd_en, self.rd_addr, row1)),
+            # Chosen by the pipeline's own flip-flop (an entry at s1), not by
+            # ``rd_en``: the read-out's address logic reaches the memory through
+            # one multiplexer, and ``rd_en`` (16 PEs' worth) not at all.
+            acc_r.addr.eq(Mux(v1, row1, self.rd_addr)),
             acc_w.en.eq(v3 | self.clr_en),
             acc_w.addr.eq(Mux(v3, row3, self.clr_addr)),
             acc_w.data.eq(Mux(v3, sum3, 0)),

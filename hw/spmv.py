@@ -174,10 +174,11 @@ class SparseMatVec(wiring.Component):
         m.d.comb += self.macs.eq(macs)
         rd_pe = Signal.like(self.rd_pe)
         m.d.sync += rd_pe.eq(self.rd_pe)
-        m.d.comb += self.rd_data.eq(Mux(rd_pe == 0, self._pes[0].rd_data, 0))
-        for k in range(1, N):
-            with m.If(rd_pe == k):
-                m.d.comb += self.rd_data.eq(self._pes[k].rd_data)
+        # One multiplexer level per select bit, not a chain of N compares.
+        with m.Switch(rd_pe):
+            for k in range(N):
+                with m.Case(k):
+                    m.d.comb += self.rd_data.eq(self._pes[k].rd_data)
 
         # ---- reader: reads ahead into a 3-deep buffer while it has credit, so the
         # activation memory's address is a register, not a function of the data
