@@ -179,13 +179,20 @@ class Engine(wiring.Component):
             m.d.sync += nbyte.eq(nbyte + 1)
             m.d.comb += [mv.act_addr.eq(Cat(Cat(nbyte, idx)[:col], ~bank)),
                          mv.act_data.eq(out.o.payload.word_select(nbyte, 8))]
-        # A convolution's rows of one position are ``pos`` apart.
-        step = Mux(L.conv, L.pos, 1) if self.conv else 1
         with m.If(o_take):
-            m.d.sync += idx.eq(idx + step)
+            m.d.sync += idx.eq(idx + 1)
             with m.If(~L.last):
                 m.d.comb += [mv.act_addr.eq(Cat(idx[:col], ~bank)),
                              mv.act_data.eq(out.o.payload[:8])]
+        if self.conv:
+            # A convolution's output row ``orow`` of position ``opos`` goes to
+            # ``orow * pos + opos``: counted on the outputs themselves, which may
+            # still leave while the next position runs.
+            orow, opos = Signal(range(self.max_len + 1)), Signal(range(self.max_len + 1))
+            with m.If(o_take & L.conv):
+                m.d.sync += [orow.eq(orow + 1), idx.eq(idx + L.pos)]
+                with m.If(orow == L.out - 1):
+                    m.d.sync += [orow.eq(0), opos.eq(opos + 1), idx.eq(opos + 1)]
 
         if self.conv:
             # The output position of a convolution: ``pidx`` in row-major order,
@@ -225,12 +232,12 @@ class Engine(wiring.Component):
                 m.next = "SPARSE"
                 if self.conv:
                     m.d.sync += [pidx.eq(0), ox.eq(0), iy0.eq(-L.pad), ix0.eq(-L.pad),
-                                 prow.eq(L.org), org.eq(L.org)]
+                                 prow.eq(L.org), org.eq(L.org), orow.eq(0), opos.eq(0)]
                     with m.If(L.pool):
                         m.next = "POOL"
             with m.State("SPARSE"):
                 m.d.sync += sparse.eq(1)
-                with m.If(sparse & ~mv.busy):
+                with m.If(sparse & ~mv.busy & ~out.busy):
                     m.d.sync += sparse.eq(0)
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
@@ -240,16 +247,17 @@ class Engine(wiring.Component):
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "FETCH"
-                    if self.conv:
-                        with m.If(L.conv & (pidx != L.pos - 1)):   # the next position
-                            m.d.sync += [bank.eq(bank), pidx.eq(pidx + 1), idx.eq(pidx + 1)]
-                            with m.If(ox == L.ow - 1):
-                                m.d.sync += [ox.eq(0), ix0.eq(-L.pad), iy0.eq(iy0 + 1),
-                                             prow.eq(prow + L.w), org.eq(prow + L.w)]
-                            with m.Else():
-                                m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + 1),
-                                             org.eq(org + 1)]
-                            m.next = "SPARSE"
+                if self.conv:
+                    # A convolution's next position runs as soon as the accumulators
+                    # are read out and cleared; its outputs are still leaving.
+                    with m.If(L.conv & (pidx != L.pos - 1) & ~out.reading & ~out.start):
+                        m.d.sync += [bank.eq(bank), pidx.eq(pidx + 1)]
+                        with m.If(ox == L.ow - 1):
+                            m.d.sync += [ox.eq(0), ix0.eq(-L.pad), iy0.eq(iy0 + 1),
+                                         prow.eq(prow + L.w), org.eq(prow + L.w)]
+                        with m.Else():
+                            m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + 1), org.eq(org + 1)]
+                        m.next = "SPARSE"
             if self.conv:
                 with m.State("POOL"):
                     m.d.sync += sparse.eq(1)
@@ -259,7 +267,9 @@ class Engine(wiring.Component):
             running = ~fsm.ongoing("IDLE")
         # Starts as expressions of the state (Icarus: see ``HostLink``).
         m.d.comb += [mv.start.eq(fsm.ongoing("SPARSE") & ~sparse),
-                     out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy)]
+                     out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy & ~out.busy)]
+        if self.conv:                      # a convolution's constants, read once
+            m.d.comb += out.keep_consts.eq(L.conv & (pidx != 0))
         if self.conv:
             pooling = fsm.ongoing("POOL")
             m.d.comb += [pool.start.eq(pooling & ~sparse), mv.peek.eq(~running | pooling),

@@ -31,9 +31,12 @@ class LayerOutput(wiring.Component):
     constants per row in their own memory (``rq_*``: ``M0 | shift << 31``, at
     ``row_base + r``); without, the layer's one set of constants follows its
     biases in ``consts_words(bias_bits)`` words (M0, low word first, then the
-    shift), read at ``start`` (that many cycles more). ``start``
+    shift), read at ``start`` (that many cycles more), unless ``keep_consts``
+    says they are the last run's (the same layer again). ``start``
     with ``rows`` and ``relu`` reads ``rows`` rows; ``busy`` stays high until
-    the last one has left on ``o``. A row is read every cycle; its
+    the last one has left on ``o``; ``reading`` falls as soon as the last
+    row's accumulator is cleared (the PEs may run again while the
+    requantizer still holds rows). A row is read every cycle; its
     accumulator, bias and constants are registered the cycle after and
     offered (their sum) to the requantizer (or, ``raw``, on ``o``) from the
     next. While an offer waits, the row read behind it is read again (reads
@@ -102,8 +105,8 @@ class LayerOutput(wiring.Component):
             "bias_we": In(1), "bias_addr": In(rbits), "bias_data": In(signed(bias_bits)),
             "rq_we": In(1), "rq_addr": In(rbits), "rq_data": In(unsigned(36)),
             "start": In(1), "rows": In(range(max_rows + 1)), "row_base": In(rbits),
-            "relu": In(1), "raw": In(1),
-            "busy": Out(1),
+            "relu": In(1), "raw": In(1), "keep_consts": In(1),
+            "busy": Out(1), "reading": Out(1),
             "rd_en": Out(1), "rd_pe": Out(range(n_pe)),
             "rd_addr": Out((rows_per_pe - 1).bit_length()), "rd_data": In(signed(32)),
             "clr_en": Out(1), "clr_pe": Out(range(n_pe)),
@@ -212,7 +215,9 @@ class LayerOutput(wiring.Component):
                          relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
                          n_brow.eq(self.row_base), r_valid.eq(0), s_valid.eq(0)]
             if not self.row_consts:
-                m.d.sync += [pre.eq(C), n_brow.eq(self.row_base + self.rows),
-                             row_base.eq(self.row_base)]
-        m.d.comb += self.busy.eq((left != 0) | (pre != 0) | cw_v)
+                with m.If(~self.keep_consts):
+                    m.d.sync += [pre.eq(C), n_brow.eq(self.row_base + self.rows),
+                                 row_base.eq(self.row_base)]
+        m.d.comb += [self.busy.eq((left != 0) | (pre != 0) | cw_v),
+                     self.reading.eq((to_present != 0) | r_valid | s_valid | (pre != 0) | cw_v)]
         return m

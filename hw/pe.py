@@ -79,8 +79,9 @@ class SparsePE(wiring.Component):
     the accumulator; ``mac`` is high in each cycle a product is added (the
     useful-MAC count). Read-out, while ``busy`` is low: ``rd_addr`` returns
     that accumulator on ``rd_data`` in the next cycle (as often as asked; the
-    port reads ``rd_addr`` in every idle cycle, ``rd_en`` or not); ``clr_en`` with ``clr_addr`` sets one to zero (do not read
-    it in the same cycle: synthesized, that read may return anything), so a layer read out and
+    port reads ``rd_addr`` in every idle cycle, ``rd_en`` or not); ``clr_en``
+    with ``clr_addr`` sets one to zero (do not read it in the same cycle:
+    synthesized, that read may return anything), so a layer read out and
     cleared row by row leaves the PE ready for the next. Accumulators start
     at zero.
 
