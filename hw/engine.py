@@ -65,8 +65,11 @@ class Engine(wiring.Component):
         patch (``PatchWalker``: its ``c * kh * kw`` activations, zeros in the
         padding), the output stage writes output channel ``k`` of position
         ``p`` at ``k * oh * ow + p`` (the ``(c, h, w)`` order of
-        ``golden.hwmodel.engine``). A pool runs on ``MaxPool2`` between the
-        banks, four cycles per output.
+        ``golden.hwmodel.engine``). The next position's sparse phase starts as
+        soon as the output stage has read out and cleared the accumulators
+        (``LayerOutput.reading``), while the requantizer still finishes the
+        last one's rows, and the layer's constants are read once. A pool runs
+        on ``MaxPool2`` between the banks, four cycles per output.
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
