@@ -20,8 +20,9 @@ class MaxPool2(wiring.Component):
     ``start`` with ``outputs`` (``channels * ph * pw``), ``ph``, ``pw``
     (``h // 2``, ``w // 2``), ``w`` and ``hw`` (``h * w``), all steady until
     ``busy`` falls, pools the tensor: a read per cycle, four per output, so
-    ``4 * outputs`` cycles; an output is written the cycle after its fourth
-    read, and ``busy`` falls the cycle after the last write. ``outputs == 0``
+    ``4 * outputs`` cycles; an output is written two cycles after its fourth
+    read (the data are registered on their way in), and ``busy`` falls the
+    cycle after the last write. ``outputs == 0``
     writes nothing. ``start`` while busy is ignored. Addresses are modulo
     ``2**addr_bits``.
 
@@ -71,11 +72,15 @@ class MaxPool2(wiring.Component):
                     m.d.sync += [px.eq(0), py.eq(0), chan.eq(chan + self.hw),
                                  row.eq(chan + self.hw), base.eq(chan + self.hw),
                                  below.eq(chan + self.hw + self.w)]
-        # The data a cycle behind the reads: the window's maximum so far.
+        # The data two cycles behind the reads (registered as they leave the
+        # memory, so no compare hangs on a block RAM's output): the window's
+        # maximum so far.
+        r_valid, r_k = Signal(), Signal(2)
         d_valid, d_k = Signal(), Signal(2)
+        x = Signal(signed(8))
         mx = Signal(signed(8))
-        m.d.sync += [d_valid.eq(issue), d_k.eq(k)]
-        x = self.rd_data
+        m.d.sync += [r_valid.eq(issue), r_k.eq(k), d_valid.eq(r_valid), d_k.eq(r_k),
+                     x.eq(self.rd_data)]
         best = Mux((d_k == 0) | (x > mx), x, mx)
         with m.If(d_valid):
             m.d.sync += mx.eq(best)
@@ -87,5 +92,5 @@ class MaxPool2(wiring.Component):
         with m.If(self.start & ~self.busy):
             m.d.sync += [left.eq(self.outputs), k.eq(0), px.eq(0), py.eq(0), base.eq(0),
                          row.eq(0), chan.eq(0), below.eq(self.w), waddr.eq(0)]
-        m.d.comb += self.busy.eq(issue | d_valid)
+        m.d.comb += self.busy.eq(issue | r_valid | d_valid)
         return m

@@ -122,5 +122,6 @@ def test_max_pool_matches_the_engine_model(c, h, w, seed):
     el = EngineLayer("maxpool", (c, h, w), (c, h // 2, w // 2), pool=2)
     got, cycles = pool(x, (c, h, w), seed)
     assert got.tolist() == layer_forward(el, x[None])[0].tolist()
-    # The start cycle, four reads per output, the last output's write.
-    assert cycles == 1 + 4 * got.size + 1
+    # The start cycle, four reads per output, the last read's data registered, the
+    # last output's write.
+    assert cycles == 1 + 4 * got.size + 2
