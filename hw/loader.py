@@ -184,7 +184,8 @@ class ImageLoader(wiring.Component):
         e = self.entries
         return a[self.abits] if e == 1 << self.abits else a >= e
 
-    def _shape_words(self, m, w, ent, fail, creg, prod, ohr, owr, small, olen, prev_out):
+    def _shape_words(self, m, w, ent, fail, creg, prod, mul_in, ohr, owr, small, olen,
+                     prev_out):
         """The shape words of a convolution's or pool's descriptor (``Case``s of
         the descriptor's word switch, in the ``take`` of word ``d``): its
         fields from word 5, then, a product per word from word 14 on one
@@ -194,7 +195,7 @@ class ImageLoader(wiring.Component):
         fields (``hw``, ``oh``, ``ow``, ``pos``, ``org``)."""
         conv, pool = ent.conv, ent.pool
         shaped = conv | pool
-        ma, mb = Signal(16), Signal(16)
+        ma, mb = mul_in
         with m.Case(5):
             m.d.sync += creg.eq(w)
             with m.If(shaped & (w == 0)):
@@ -221,11 +222,11 @@ class ImageLoader(wiring.Component):
                 fail("IMG_FIELD")
             with m.Elif(pool & (w != 2)):
                 fail("IMG_UNSUPPORTED")
-        # A product per word, on one multiplier: ``prod`` is ``a * b`` of the word
-        # before.
+        # A product per word, on one multiplier with registered operands and
+        # product: ``prod`` is ``a * b`` of the word before (two cycles after its
+        # take; a body word is taken at most every fourth cycle).
         def mul(a, b):
-            m.d.comb += [ma.eq(a), mb.eq(b)]
-            m.d.sync += prod.eq(ma * mb)
+            m.d.sync += [ma.eq(a), mb.eq(b)]
 
         with m.Case(14):
             mul(ent.h, ent.w)
@@ -444,6 +445,9 @@ class ImageLoader(wiring.Component):
             ohr, owr = Signal(17), Signal(17)   # its output's height and width
             small = Signal()                # the kernel or window is larger than the input
             olen = Signal(32)               # a convolution's or pool's output length
+            mul_in = Signal(16, name="ma"), Signal(16, name="mb")   # the multiplier's operands
+            if self.conv:
+                m.d.sync += prod.eq(mul_in[0] * mul_in[1])
 
             with state("DESC"):
                 m.d.comb += want.eq(1)
@@ -490,8 +494,8 @@ class ImageLoader(wiring.Component):
                             with m.If(Mux(pool, w != 0, (w == 0) | (w > CB))):
                                 fail("IMG_FIELD")
                         if self.conv:
-                            self._shape_words(m, w, ent, fail, creg, prod, ohr, owr, small,
-                                              olen, prev_out)
+                            self._shape_words(m, w, ent, fail, creg, prod, mul_in, ohr, owr,
+                                              small, olen, prev_out)
                         for j in range(T):        # the table entry, a word at a time
                             with m.Case(32 - T + j):
                                 m.d.comb += [
