@@ -10,7 +10,7 @@ from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
 from golden.hwmodel.protocol import CODE
 
 from .layerout import consts_words
-from .params import reject
+from .params import reject, require_int
 from .pe import NEXT_LAST, entry_address_bits, pointer_word
 from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 
@@ -138,8 +138,7 @@ class ImageLoader(wiring.Component):
                                 ("max_len", max_len, 2, 1 << 16),
                                 ("max_rows", max_rows, 1, 1 << 16),
                                 ("max_out", max_out, 1, 1 << 16)):
-            if not isinstance(v, int) or not lo <= v <= hi:
-                reject(self, f"{name} must be an integer in {lo}..{hi}, not {v!r}")
+            require_int(self, name, v, lo, hi)
         if bias_bits not in (16, 32):
             reject(self, f"bias_bits must be 16 or 32, not {bias_bits!r}")
         if not isinstance(row_consts, bool):

@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .params import reject
+from .params import require_int
 
 __all__ = ["MaxPool2"]
 
@@ -35,10 +35,8 @@ class MaxPool2(wiring.Component):
     """
 
     def __init__(self, *, addr_bits: int, dim_bits: int):
-        if not isinstance(addr_bits, int) or not 1 <= addr_bits <= 24:
-            reject(self, f"addr_bits must be an integer in 1..24, not {addr_bits!r}")
-        if not isinstance(dim_bits, int) or not 1 <= dim_bits <= 16:
-            reject(self, f"dim_bits must be an integer in 1..16, not {dim_bits!r}")
+        require_int(self, "addr_bits", addr_bits, 1, 24)
+        require_int(self, "dim_bits", dim_bits, 1, 16)
         self.addr_bits, self.dim_bits = addr_bits, dim_bits
         super().__init__({
             "start": In(1), "outputs": In(addr_bits + 1),

@@ -5,13 +5,19 @@ component whose ``__init__`` rejects its parameters was never meant to be
 used, so ``reject`` silences that warning before raising.
 """
 
-__all__ = ["reject"]
+__all__ = ["reject", "require_int"]
 
 
 def reject(component, message: str, exc=TypeError):
     """Raise ``exc(message)`` from a component's ``__init__``."""
     component._MustUse__silence = True
     raise exc(message)
+
+
+def require_int(component, name: str, value, lo: int, hi: int):
+    """``reject`` unless ``value`` is an integer in ``lo..hi``."""
+    if not isinstance(value, int) or not lo <= value <= hi:
+        reject(component, f"{name} must be an integer in {lo}..{hi}, not {value!r}")
 
 
 #: ``Memory(..., attrs=COLLISION_FREE)``: the design never reads a word in the

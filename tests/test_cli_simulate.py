@@ -63,35 +63,21 @@ def test_simulate_refuses_what_it_cannot_run(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.cocotb
-def test_lenet_5_runs_on_the_engine(tmp_path):
-    """Deep Compression's LeNet-5 shape (conv 6@5x5, pool, conv 16@5x5, pool, fc 120, 84,
-    10), compressed, on the RTL: convolutions by im2col, pools between the banks."""
+@pytest.mark.parametrize("builtin,limit,max_len", [("lenet300", 8, 1024), ("lenet5", 3, 4096)])
+def test_the_lenet_shapes_run_on_the_engine(tmp_path, builtin, limit, max_len):
+    """Deep Compression's LeNet-300-100 (784-300-100-10) and LeNet-5 (conv 6@5x5,
+    pool, conv 16@5x5, pool, fc 120, 84, 10) shapes, compressed, on the RTL:
+    LeNet-5's convolutions by im2col, its pools between the banks."""
     if find_simulator("verilator") is None:
         pytest.skip("verilator is not installed")
-    zcm, js = tmp_path / "lenet5.zcm", tmp_path / "sim.json"
-    r = run("compress", "builtin:lenet5", "-o", str(zcm), "-q")
+    zcm, js = tmp_path / f"{builtin}.zcm", tmp_path / "sim.json"
+    r = run("compress", f"builtin:{builtin}", "-o", str(zcm), "-q")
     assert r.returncode == 0, r.stderr
-    r = run("simulate", str(zcm), "--limit", "3", "--json", str(js))
-    assert r.returncode == 0, r.stderr
-    rep = json.loads(js.read_text())
-    assert (rep["images"], rep["mismatches"]) == (3, 0)
-    assert rep["cycle_model_error"] == 0.0
-
-
-@pytest.mark.slow
-@pytest.mark.cocotb
-def test_lenet_300_100_runs_on_the_engine(tmp_path):
-    """Deep Compression's LeNet-300-100 shape (784-300-100-10), compressed, on the RTL."""
-    if find_simulator("verilator") is None:
-        pytest.skip("verilator is not installed")
-    zcm, js = tmp_path / "lenet300.zcm", tmp_path / "sim.json"
-    r = run("compress", "builtin:lenet300", "-o", str(zcm), "-q")
-    assert r.returncode == 0, r.stderr
-    r = run("simulate", str(zcm), "--limit", "8", "--json", str(js))
+    r = run("simulate", str(zcm), "--limit", str(limit), "--json", str(js))
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
-    assert (rep["images"], rep["mismatches"]) == (8, 0)
-    assert rep["engine"]["max_len"] == 1024 and rep["cycle_model_error"] == 0.0
+    assert (rep["images"], rep["mismatches"]) == (limit, 0)
+    assert rep["engine"]["max_len"] == max_len and rep["cycle_model_error"] == 0.0
 
 
 @pytest.mark.slow

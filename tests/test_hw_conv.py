@@ -125,3 +125,11 @@ def test_max_pool_matches_the_engine_model(c, h, w, seed):
     # The start cycle, four reads per output, the last read's data registered, the
     # last output's write.
     assert cycles == 1 + 4 * got.size + 2
+
+
+@pytest.mark.parametrize("cls", [PatchWalker, MaxPool2])
+def test_bad_parameters_are_refused(cls):
+    for kw in ({"addr_bits": 0, "dim_bits": 8}, {"addr_bits": 10, "dim_bits": 17},
+               {"addr_bits": "10", "dim_bits": 8}):
+        with pytest.raises(TypeError, match="must be an integer"):
+            cls(**kw)
