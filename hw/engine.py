@@ -197,7 +197,6 @@ class Engine(wiring.Component):
                 with m.If(orow == L.out - 1):
                     m.d.sync += [orow.eq(0), opos.eq(opos + 1), idx.eq(opos + 1)]
 
-        if self.conv:
             # The output position of a convolution: ``pidx`` in row-major order,
             # ``ox`` its column; its patch's corner is row ``iy0``, column ``ix0``,
             # address ``org`` (``prow`` that of its row's first position).
@@ -271,11 +270,11 @@ class Engine(wiring.Component):
         # Starts as expressions of the state (Icarus: see ``HostLink``).
         m.d.comb += [mv.start.eq(fsm.ongoing("SPARSE") & ~sparse),
                      out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy & ~out.busy)]
-        if self.conv:                      # a convolution's constants, read once
-            m.d.comb += out.keep_consts.eq(L.conv & (pidx != 0))
         if self.conv:
+            # A convolution's constants are read once; a pool reads the bank it pools.
             pooling = fsm.ongoing("POOL")
-            m.d.comb += [pool.start.eq(pooling & ~sparse), mv.peek.eq(~running | pooling),
+            m.d.comb += [out.keep_consts.eq(L.conv & (pidx != 0)),
+                         pool.start.eq(pooling & ~sparse), mv.peek.eq(~running | pooling),
                          mv.peek_addr.eq(Mux(pooling, Cat(p_rd, bank), Cat(host_out, bank)))]
         with m.If(running):
             m.d.sync += [cycles.eq(cycles + 1), macs.eq(macs + mv.macs)]

@@ -174,7 +174,7 @@ class SparseMatVec(wiring.Component):
         m.d.comb += self.macs.eq(macs)
         rd_pe = Signal.like(self.rd_pe)
         m.d.sync += rd_pe.eq(self.rd_pe)
-        # One multiplexer level per select bit, not a chain of N compares.
+        # A parallel case on ``rd_pe``, not a priority chain of N compares.
         with m.Switch(rd_pe):
             for k in range(N):
                 with m.Case(k):
