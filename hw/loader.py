@@ -223,7 +223,8 @@ class ImageLoader(wiring.Component):
                 fail("IMG_UNSUPPORTED")
         # A product per word, on one multiplier with registered operands and
         # product: ``prod`` is ``a * b`` of the word before (two cycles after its
-        # take; a body word is taken at most every fourth cycle).
+        # take; a body word is taken at most every fourth cycle, the CRC's pace,
+        # and past the CRC's span the image's length is wrong, which wins).
         def mul(a, b):
             m.d.sync += [ma.eq(a), mb.eq(b)]
 
@@ -253,6 +254,8 @@ class ImageLoader(wiring.Component):
         with m.Case(19):
             mul(Mux(pool, creg, ent.out), prod)
             m.d.sync += ent.pos.eq(prod)
+            with m.If(shaped & (prod[16:] != 0)):       # oh * ow: padding can pass 16 bits
+                fail("IMG_CAPACITY")
         with m.Case(20):
             mul(ent.pad, ent.w)
             m.d.sync += olen.eq(prod)
