@@ -3,7 +3,7 @@ the im2col of golden.hwmodel.engine, hw.maxpool.MaxPool2 against its max-pool.""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from golden.hwmodel.engine import EngineLayer, _im2col, layer_forward
@@ -76,6 +76,23 @@ def test_the_walker_visits_the_im2col_patch(shape, kh, kw, pad):
         assert valid == [(a, v) for a, v in want if v], (oy, ox)
         p = oy * ow + ox
         assert [a + 1 if v else 0 for a, v in seen] == cols[p].tolist()
+
+
+@settings(max_examples=15, deadline=None)
+@given(c=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6), kh=st.integers(1, 4),
+       kw=st.integers(1, 4), pad=st.integers(0, 3), seed=st.integers(0, 99))
+def test_the_walker_on_random_shapes(c, h, w, kh, kw, pad, seed):
+    """Random shapes, kernels and padding (a kernel may cover the whole padded
+    input); a few random output positions each."""
+    oh, ow = h + 2 * pad - kh + 1, w + 2 * pad - kw + 1
+    assume(oh >= 1 and ow >= 1)
+    rng = np.random.default_rng(seed)
+    positions = [(int(rng.integers(oh)), int(rng.integers(ow))) for _ in range(3)]
+    got = walk((c, h, w), kh, kw, pad, positions, seed)
+    for (oy, ox), seen in zip(positions, got):
+        want = expected_walk((c, h, w), kh, kw, pad, oy, ox)
+        assert [v for _, v in seen] == [v for _, v in want]
+        assert [a for a, v in seen if v] == [a for a, v in want if v]
 
 
 def pool(x: np.ndarray, shape, seed: int, addr_bits: int = 10) -> tuple[np.ndarray, int]:
