@@ -144,7 +144,7 @@ class Engine(wiring.Component):
         ]
 
         # ---- the sparse phase feeds the output stage
-        m.d.comb += [mv.rd_en.eq(out.rd_en), mv.rd_pe.eq(out.rd_pe),
+        m.d.comb += [mv.rd_pe.eq(out.rd_pe),
                      mv.rd_addr.eq(out.rd_addr),
                      mv.clr_en.eq(out.clr_en), mv.clr_pe.eq(out.clr_pe),
                      mv.clr_addr.eq(out.clr_addr), out.rd_data.eq(mv.rd_data)]

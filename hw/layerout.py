@@ -107,7 +107,7 @@ class LayerOutput(wiring.Component):
             "start": In(1), "rows": In(range(max_rows + 1)), "row_base": In(rbits),
             "relu": In(1), "raw": In(1), "keep_consts": In(1),
             "busy": Out(1), "reading": Out(1),
-            "rd_en": Out(1), "rd_pe": Out(range(n_pe)),
+            "rd_pe": Out(range(n_pe)),
             "rd_addr": Out((rows_per_pe - 1).bit_length()), "rd_data": In(signed(32)),
             "clr_en": Out(1), "clr_pe": Out(range(n_pe)),
             "clr_addr": Out((rows_per_pe - 1).bit_length()),
@@ -197,7 +197,7 @@ class LayerOutput(wiring.Component):
         q_valid = Mux(stall, r_valid, (to_present != 0) & (pre == 0))
         q_pe, q_addr = Mux(stall, r_pe, n_pe), Mux(stall, r_addr, n_addr)
         q_brow = Mux(stall, r_brow, n_brow)
-        m.d.comb += [self.rd_en.eq(q_valid), self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
+        m.d.comb += [self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
                      bias_r.addr.eq(Mux(self.aux_en, self.aux_addr, q_brow)),
                      self.aux_data.eq(bias_r.data)]
         if self.row_consts:

@@ -79,7 +79,7 @@ class SparsePE(wiring.Component):
     the accumulator; ``mac`` is high in each cycle a product is added (the
     useful-MAC count). Read-out, while ``busy`` is low: ``rd_addr`` returns
     that accumulator on ``rd_data`` in the next cycle (as often as asked; the
-    port reads ``rd_addr`` in every idle cycle, ``rd_en`` or not); ``clr_en``
+    port reads ``rd_addr`` in every idle cycle, so it needs no enable); ``clr_en``
     with ``clr_addr`` sets one to zero (do not read it in the same cycle:
     synthesized, that read may return anything), so a layer read out and
     cleared row by row leaves the PE ready for the next. Accumulators start
@@ -149,7 +149,7 @@ class SparsePE(wiring.Component):
             "ent_data": In(16),
             "cb_we": In(1), "cb_addr": In(code_bits + bank_bits), "cb_data": In(signed(8)),
             "cb_bank": In(bank_bits),
-            "rd_en": In(1), "rd_addr": In(rbits), "rd_data": Out(signed(acc_bits)),
+            "rd_addr": In(rbits), "rd_data": Out(signed(acc_bits)),
             "clr_en": In(1), "clr_addr": In(rbits),
             "busy": Out(1), "mac": Out(1),
         })
@@ -285,9 +285,9 @@ class SparsePE(wiring.Component):
 
         # The accumulator ports serve the pipeline, or the read-out and the clears.
         m.d.comb += [
-            # Chosen by the pipeline's own flip-flop (an entry at s1), not by
-            # ``rd_en``: the read-out's address logic reaches the memory through
-            # one multiplexer, and ``rd_en`` (16 PEs' worth) not at all.
+            # Chosen by the pipeline's own flip-flop (an entry at s1), not by a
+            # read-out enable: the read-out's address logic reaches the memory
+            # through one multiplexer, and no enable fans out to every PE.
             acc_r.addr.eq(Mux(v1, row1, self.rd_addr)),
             acc_w.en.eq(v3 | self.clr_en),
             acc_w.addr.eq(Mux(v3, row3, self.clr_addr)),

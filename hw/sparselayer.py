@@ -72,7 +72,7 @@ class SparseLayer(wiring.Component):
                   "row_base", "relu", "raw"):
             m.d.comb += getattr(out, k).eq(getattr(self, k))
         wiring.connect(m, out.o, wiring.flipped(self.o))
-        m.d.comb += [mv.rd_en.eq(out.rd_en), mv.rd_pe.eq(out.rd_pe), mv.rd_addr.eq(out.rd_addr),
+        m.d.comb += [mv.rd_pe.eq(out.rd_pe), mv.rd_addr.eq(out.rd_addr),
                      mv.clr_en.eq(out.clr_en), mv.clr_pe.eq(out.clr_pe),
                      mv.clr_addr.eq(out.clr_addr),
                      out.rd_data.eq(mv.rd_data)]

@@ -108,7 +108,7 @@ class SparseMatVec(wiring.Component):
             "start": In(1), "length": In(range(max_len + 1)),
             "ptr_base": In(sig["ptr_addr"].shape), "cb_bank": In(sig["cb_bank"].shape),
             "busy": Out(1), "macs": Out(range(n_pe + 1)),
-            "rd_en": In(1), "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
+            "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
             "clr_en": In(1), "clr_pe": In(range(n_pe)), "clr_addr": In(sig["rd_addr"].shape),
             "rd_data": Out(sig["rd_data"].shape),
             "peek": In(1), "peek_addr": In(self._col + bank_bits), "peek_data": Out(signed(8)),
@@ -168,7 +168,7 @@ class SparseMatVec(wiring.Component):
                 pe.ptr_addr.eq(self.ld_addr), pe.ptr_data.eq(self.ld_data),
                 pe.ent_addr.eq(self.ld_addr), pe.ent_data.eq(self.ld_data),
                 pe.cb_addr.eq(self.ld_addr), pe.cb_data.eq(self.ld_data),
-                pe.rd_en.eq(self.rd_en & (self.rd_pe == k)), pe.rd_addr.eq(self.rd_addr),
+                pe.rd_addr.eq(self.rd_addr),
                 pe.clr_en.eq(self.clr_en & (self.clr_pe == k)), pe.clr_addr.eq(self.clr_addr),
             ]
         m.d.comb += self.macs.eq(macs)

@@ -59,11 +59,11 @@ def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0) -> tuple[list[int], list[
             res["cycles"].append(cycles)
             acc = np.zeros(rows, dtype=np.int64)
             for r in range(rows):
-                ctx.set(dut.rd_en, 1), ctx.set(dut.rd_pe, r % n), ctx.set(dut.rd_addr, r // n)
+                ctx.set(dut.rd_pe, r % n), ctx.set(dut.rd_addr, r // n)
                 ctx.set(dut.clr_en, 1), ctx.set(dut.clr_pe, r % n), ctx.set(dut.clr_addr, r // n)
                 await ctx.tick()
                 acc[r] = ctx.get(dut.rd_data)
-            ctx.set(dut.rd_en, 0), ctx.set(dut.clr_en, 0)
+            ctx.set(dut.clr_en, 0)
             res["acc"].append(acc)
 
     run_testbenches(dut, tb)

@@ -54,10 +54,10 @@ def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
                 cycle += 1
             got = []
             for r in range(rows):
-                ctx.set(dut.rd_en, 1), ctx.set(dut.rd_addr, r)
+                ctx.set(dut.rd_addr, r)
                 ctx.set(dut.clr_en, 1), ctx.set(dut.clr_addr, r)
                 await ctx.tick()
-                ctx.set(dut.rd_en, 0), ctx.set(dut.clr_en, 0)
+                ctx.set(dut.clr_en, 0)
                 got.append(ctx.get(dut.rd_data))
             await ctx.tick()
             out["reads"].append(got)
