@@ -243,23 +243,30 @@ class Engine(wiring.Component):
                     m.d.sync += sparse.eq(0)
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
-                with m.If(~out.busy & ~out.start):
-                    m.d.sync += bank.eq(~bank)
-                    with m.If(L.last):
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "FETCH"
+                def layer_done():          # the layer's outputs are all written
+                    with m.If(~out.busy & ~out.start):
+                        m.d.sync += bank.eq(~bank)
+                        with m.If(L.last):
+                            m.next = "IDLE"
+                        with m.Else():
+                            m.next = "FETCH"
                 if self.conv:
                     # A convolution's next position runs as soon as the accumulators
                     # are read out and cleared; its outputs are still leaving.
-                    with m.If(L.conv & (pidx != L.pos - 1) & ~out.reading & ~out.start):
-                        m.d.sync += [bank.eq(bank), pidx.eq(pidx + 1)]
-                        with m.If(ox == L.ow - 1):
-                            m.d.sync += [ox.eq(0), ix0.eq(-L.pad), iy0.eq(iy0 + 1),
-                                         prow.eq(prow + L.w), org.eq(prow + L.w)]
-                        with m.Else():
-                            m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + 1), org.eq(org + 1)]
-                        m.next = "SPARSE"
+                    with m.If(L.conv & (pidx != L.pos - 1)):
+                        with m.If(~out.reading & ~out.start):
+                            m.d.sync += pidx.eq(pidx + 1)
+                            with m.If(ox == L.ow - 1):
+                                m.d.sync += [ox.eq(0), ix0.eq(-L.pad), iy0.eq(iy0 + 1),
+                                             prow.eq(prow + L.w), org.eq(prow + L.w)]
+                            with m.Else():
+                                m.d.sync += [ox.eq(ox + 1), ix0.eq(ix0 + 1),
+                                             org.eq(org + 1)]
+                            m.next = "SPARSE"
+                    with m.Else():
+                        layer_done()
+                else:
+                    layer_done()
             if self.conv:
                 with m.State("POOL"):
                     m.d.sync += sparse.eq(1)
