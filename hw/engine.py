@@ -9,6 +9,7 @@ from .layerout import LayerOutput
 from .loader import ImageLoader, read_words
 from .maxpool import MaxPool2
 from .params import reject
+from .patches import MAX_KERNEL
 from .spmv import SparseMatVec
 
 __all__ = ["Engine", "engine_params"]
@@ -319,10 +320,11 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     from .layerout import consts_words  # noqa: PLC0415
 
     for i, ly in enumerate(zm.layers):
-        if ly.kind == "conv" and (ly.stride != 1 or not 1 <= ly.kh <= 15 or not 1 <= ly.kw <= 15
-                                  or ly.pad > 15):
+        if ly.kind == "conv" and (ly.stride != 1 or not 1 <= ly.kh <= MAX_KERNEL
+                                  or not 1 <= ly.kw <= MAX_KERNEL or ly.pad > MAX_KERNEL):
             raise ValueError(f"layer {i}: the engine runs stride-1 convolutions with kernels "
-                             f"and padding up to 15, not stride {ly.stride}, {ly.kh}x{ly.kw}, "
+                             f"and padding up to {MAX_KERNEL}, not stride {ly.stride}, "
+                             f"{ly.kh}x{ly.kw}, "
                              f"pad {ly.pad}")
         if ly.kind == "maxpool" and ly.pool != 2:
             raise ValueError(f"layer {i}: the engine runs 2x2 max-pools, not {ly.pool}x{ly.pool}")

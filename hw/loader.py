@@ -11,6 +11,7 @@ from golden.hwmodel.protocol import CODE
 
 from .layerout import consts_words
 from .params import reject, require_int
+from .patches import MAX_KERNEL
 from .pe import NEXT_LAST, entry_address_bits, pointer_word
 from .spmv import MEM_CB, MEM_ENT, MEM_PTR
 
@@ -33,7 +34,8 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
         "cb_bits": unsigned(4), "relu": 1, "last": 1,
     }
     if conv:
-        fields.update({"conv": 1, "pool": 1, "kh": 4, "kw": 4, "pad": 4,
+        k = MAX_KERNEL.bit_length()
+        fields.update({"conv": 1, "pool": 1, "kh": k, "kw": k, "pad": k,
                        **{f: unsigned(len_bits) for f in ("h", "w", "hw", "oh", "ow", "pos",
                                                           "org")}})
     return data.StructLayout(fields)
@@ -207,14 +209,14 @@ class ImageLoader(wiring.Component):
         for at, f in ((8, ent.kh), (9, ent.kw)):
             with m.Case(at):
                 m.d.sync += f.eq(w)
-                with m.If(conv & ((w == 0) | (w > 15))):
+                with m.If(conv & ((w == 0) | (w > MAX_KERNEL))):
                     fail("IMG_UNSUPPORTED")
         with m.Case(10):                                # stride
             with m.If(conv & (w != 1)):
                 fail("IMG_UNSUPPORTED")
         with m.Case(11):
             m.d.sync += ent.pad.eq(w)
-            with m.If(conv & (w > 15)):
+            with m.If(conv & (w > MAX_KERNEL)):
                 fail("IMG_UNSUPPORTED")
         with m.Case(12):                                # pool size
             with m.If(conv & (w != 0)):

@@ -6,7 +6,11 @@ from amaranth.lib.wiring import In, Out
 
 from .params import require_int
 
-__all__ = ["PatchWalker"]
+__all__ = ["PatchWalker", "MAX_KERNEL"]
+
+#: The largest kernel side (and, in the layer table, padding) a walk takes.
+MAX_KERNEL = 15
+_KBITS = MAX_KERNEL.bit_length()
 
 
 class PatchWalker(wiring.Component):
@@ -47,7 +51,7 @@ class PatchWalker(wiring.Component):
             "start": In(1), "next": In(1),
             "org": In(addr_bits), "iy0": In(signed(dim_bits + 2)),
             "ix0": In(signed(dim_bits + 2)),
-            "kh": In(4), "kw": In(4), "h": In(dim_bits), "w": In(dim_bits),
+            "kh": In(_KBITS), "kw": In(_KBITS), "h": In(dim_bits), "w": In(dim_bits),
             "hw": In(addr_bits),
             "addr": Out(addr_bits), "valid": Out(1),
         })
@@ -58,7 +62,7 @@ class PatchWalker(wiring.Component):
         # The walk's position, registered: the activation presented next.
         r_addr, r_row, r_chan = Signal(A), Signal(A), Signal(A)   # it, its row's, channel's
         r_iy, r_ix = Signal(iy_s), Signal(iy_s)
-        r_u, r_v = Signal(4), Signal(4)
+        r_u, r_v = Signal(_KBITS), Signal(_KBITS)
         st = self.start
         addr, row, chan = Mux(st, self.org, r_addr), Mux(st, self.org, r_row), \
             Mux(st, self.org, r_chan)

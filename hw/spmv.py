@@ -9,7 +9,7 @@ from golden.hwmodel.image import pe_tables
 
 from .broadcast import BroadcastQueue
 from .params import COLLISION_FREE, reject
-from .patches import PatchWalker
+from .patches import MAX_KERNEL, PatchWalker
 from .pe import SparsePE, activation_layout, pe_words
 
 __all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
@@ -95,9 +95,10 @@ class SparseMatVec(wiring.Component):
         self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
         p = self._pes[0]
         sig = p.signature.members
+        kbits = MAX_KERNEL.bit_length()
         conv = {} if not conv_bits else {
             "conv": In(1), "org": In(conv_bits), "iy0": In(signed(conv_bits + 2)),
-            "ix0": In(signed(conv_bits + 2)), "kh": In(4), "kw": In(4),
+            "ix0": In(signed(conv_bits + 2)), "kh": In(kbits), "kw": In(kbits),
             "h": In(conv_bits), "w": In(conv_bits), "hw": In(conv_bits)}
         super().__init__({
             **conv,
