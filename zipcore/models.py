@@ -13,13 +13,18 @@ from .errors import UserError
 __all__ = ["read_fc_model", "read_engine_model", "finish", "test_split"]
 
 
-def read_fc_model(path, storages=("shared", "binary"), what="the engine runs") -> ZModel:
-    """The ``.zcm`` model at ``path`` if every layer is fully connected with one of
-    ``storages``; a one-line ``UserError`` otherwise."""
+def _read(path) -> ZModel:
+    """The ``.zcm`` model at ``path``; a one-line ``UserError`` if it cannot be read."""
     try:
-        zm = read_zcm(path)
+        return read_zcm(path)
     except ZcmError as e:
         raise UserError(f"{path}: {e}") from None
+
+
+def read_fc_model(path, storages: tuple, what: str) -> ZModel:
+    """The ``.zcm`` model at ``path`` if every layer is fully connected with one of
+    ``storages``; a one-line ``UserError`` (``what`` runs only those) otherwise."""
+    zm = _read(path)
     for i, ly in enumerate(zm.layers):
         if ly.kind != "fc" or ly.storage not in storages:
             kind = ly.kind if ly.kind != "fc" else f"{ly.storage} fc"
@@ -33,10 +38,7 @@ def read_engine_model(path) -> ZModel:
     connected (shared or binary), shared convolutions and max-pools; a
     one-line ``UserError`` otherwise (the shapes are ``hw.engine.engine_params``'s
     to check)."""
-    try:
-        zm = read_zcm(path)
-    except ZcmError as e:
-        raise UserError(f"{path}: {e}") from None
+    zm = _read(path)
     allowed = {"fc": ("shared", "binary"), "conv": ("shared",), "maxpool": ("none",)}
     for i, ly in enumerate(zm.layers):
         if ly.storage not in allowed.get(ly.kind, ()):
