@@ -18,17 +18,19 @@ class Board:
     baud: int            # UART
     entry_ram: str | None
     queue_depth: int     # activations each PE's queue holds
+    pipelined: bool      # SparsePE's pipelined form (memory outputs registered)
 
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "iCEBreaker (iCE40 UP5K)", "up5k",
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", 4, 27.0, 115200,
-                        "spram", 4),
+                        "spram", 4, False),
     "ulx3s-85f": Board("ulx3s-85f", "ULX3S-85F (ECP5-85F)", "ecp5-85f",
-                       "amaranth_boards.ulx3s:ULX3S_85F_Platform", 16, 125.0, 115200, None, 8),
+                       "amaranth_boards.ulx3s:ULX3S_85F_Platform", 16, 125.0, 115200, None, 8,
+                       True),
     "orangecrab-25f": Board("orangecrab-25f", "OrangeCrab r0.2 (ECP5-25F)", "ecp5-25f",
                             "amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_25FPlatform", 4,
-                            80.0, 115200, None, 8),
+                            80.0, 115200, None, 8, True),
 }
 
 
@@ -40,4 +42,4 @@ def board_engine_params(board: Board, zm, *, pes: int | None = None,
     from hw.engine import engine_params  # noqa: PLC0415
 
     return engine_params(zm, n_pe=pes or board.pes, queue_depth=queue_depth or board.queue_depth,
-                         entry_ram=board.entry_ram)
+                         entry_ram=board.entry_ram, pipelined=board.pipelined)

@@ -301,7 +301,7 @@ def _pow2(n: int, least: int = 2) -> int:
 
 
 def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | None = None,
-                  entry_ram: str | None = None) -> dict:
+                  entry_ram: str | None = None, pipelined: bool = False) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of fully connected layers, shared or binary, as
     ``memory_image(..., binary_as_entries=True)`` writes them, and shared
@@ -312,7 +312,9 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     layer's rows differ (``LayerOutput``: the parameter memory then holds them
     too), accumulators just wide enough that no sum of int8 activations can
     overflow them (so they compute the int32 sums exactly). With
-    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM. Raises
+    ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM; ``pipelined``
+    picks ``SparsePE``'s pipelined form (every memory output registered, the
+    ECP5 boards'). Raises
     ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.engine import engine_model  # noqa: PLC0415
     from golden.hwmodel.image import layer_codes, pe_tables  # noqa: PLC0415
@@ -365,4 +367,4 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
                 pe=dict(code_bits=code_bits, rows=_pow2(most_rows), acc_bits=acc_bits,
                         pointers=max(2, sum(ly.inp for ly in fc)),
                         entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
-                        entry_ram=entry_ram))
+                        entry_ram=entry_ram, pipelined=pipelined))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from golden.hwmodel.compute import wrap
-from golden.hwmodel.cycles import layer_cycles
+from golden.hwmodel.cycles import layer_cycles, model_cycles
 from golden.hwmodel.engine import (
     engine_forward,
     engine_model,
@@ -27,9 +27,12 @@ SIMS = ["verilator", "icarus"]
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("n_pe,depth,density,ram", [(4, 2, 0.15, "spram"), (3, 1, 0.6, None)])
-def test_spmv(sim, n_pe, depth, density, ram):
-    """The SPRAM variant runs against Yosys's SB_SPRAM256KA model."""
+@pytest.mark.parametrize("n_pe,depth,density,ram,pipelined",
+                         [(4, 2, 0.15, "spram", False), (3, 1, 0.6, None, False),
+                          (4, 2, 0.3, None, True)])
+def test_spmv(sim, n_pe, depth, density, ram, pipelined):
+    """The SPRAM variant runs against Yosys's SB_SPRAM256KA model; the pipelined
+    PEs against the cycle model's pipelined timing."""
     rng = np.random.default_rng(n_pe * 10 + depth)
     out, inp, ptr_base = 20, 24, 5
     codes = rng.integers(1, 16, (out, inp)) * (rng.random((out, inp)) < density)
@@ -42,16 +45,18 @@ def test_spmv(sim, n_pe, depth, density, ram):
           np.zeros(inp, dtype=np.int64), np.full(inp, -128)]
     w = cb[codes]
     runs = [{"acts": [int(v) for v in x], "expected": [int(v) for v in wrap(w @ x, 32)],
-             "cycles": layer_cycles(codes, x, n_pe=n_pe, depth=depth, gap_bits=4).mac_cycles
+             "cycles": layer_cycles(codes, x, n_pe=n_pe, depth=depth, gap_bits=4,
+                                    pipelined=pipelined).mac_cycles
              + SparseMatVec.overhead} for x in xs]
     dut = SparseMatVec(n_pe=n_pe, queue_depth=depth, max_len=32,
                        pe={"code_bits": 4, "rows": 8, "pointers": 64,
-                           "entries": 1 << 14 if ram else 256, "entry_ram": ram})
+                           "entries": 1 << 14 if ram else 256, "entry_ram": ram,
+                           "pipelined": pipelined})
     p = {"loads": dut.loads(codes, cb, ptr_base=ptr_base), "ptr_base": ptr_base,
          "n_pe": n_pe, "acc_bits": 32, "runs": runs}
     try:
         run_cocotb(dut, "spmv", "sim.tb.tb_spmv", sim=sim, params=p,
-                   case=f"n{n_pe}d{depth}{ram or ''}",
+                   case=f"n{n_pe}d{depth}{ram or ''}{'p' if pipelined else ''}",
                    cells=(("ice40", "SB_SPRAM256KA"),) if ram else ())
     except SimulatorMissing as e:
         pytest.skip(str(e))
@@ -90,22 +95,29 @@ def test_sparse_layer(sim, raw, digit_bits):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim,n_pe,depth,ram", [("verilator", 3, 2, None), ("icarus", 3, 2, None),
-                                                ("verilator", 4, 4, "spram")])
-def test_engine_through_the_host_protocol(sim, n_pe, depth, ram):
+@pytest.mark.parametrize("sim,n_pe,depth,ram,pipelined",
+                         [("verilator", 3, 2, None, False), ("icarus", 3, 2, None, False),
+                          ("verilator", 4, 4, "spram", False), ("verilator", 4, 2, None, True),
+                          ("icarus", 4, 2, None, True)])
+def test_engine_through_the_host_protocol(sim, n_pe, depth, ram, pipelined):
     """The whole engine behind its byte protocol, random stalls on both byte streams:
     a layer narrower than the PEs, an all-zero layer, a dense one; every output
-    equals engine_forward."""
+    equals engine_forward. Pipelined: SparsePE's ECP5 form."""
     rng = np.random.default_rng(n_pe + depth)
     zm = random_fc_model(rng, [12, 20, 3, 16, 5], [0.7, 0.5, 0.0, 1.0])
     xs = np.vstack([rng.integers(-128, 128, (4, 12)), np.zeros((1, 12), int)])
     try:
         r = simulate_model(zm, xs, sim=sim, n_pe=n_pe, queue_depth=depth, stall=0.3,
-                           entry_ram=ram, case=f"test_n{n_pe}_q{depth}_{ram}")
+                           entry_ram=ram, pipelined=pipelined,
+                           case=f"test_n{n_pe}_q{depth}_{ram}{'_p' if pipelined else ''}")
     except SimulatorMissing as e:
         pytest.skip(str(e))
     assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))
     assert r["info"]["n_pe"] == n_pe and r["info"]["queue_depth"] == depth
+    tail = SparseMatVec.overhead - 1                 # busy cycles past the model's end
+    for x, c in zip(xs, r["counters"]):
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=depth, pipelined=pipelined)
+        assert c["mac_cycles"] == sum(p.mac_cycles + tail * p.phases for p in phases)
 
 
 @pytest.mark.cocotb

@@ -35,6 +35,19 @@ def test_one_pe_queue_depth_one_by_hand():
     assert spmv_cycles(*entries([2, 1, 3]), np.array([1, 1, 1]), depth=2).mac_cycles == 7
 
 
+def test_pipelined_pes_fetch_pointers_two_ahead_by_hand():
+    # Depth 1. Activation 0: pushed 0, popped 1, passed to B 2, starts 3, 2 cycles.
+    # 1: pushed 2 (after pop 1), popped 3, B at 4, starts 5 (column 0 done), 1 cycle.
+    # 2: pushed 4, popped 5, B at 6, starts 7, 3 cycles: ends at 10.
+    c = spmv_cycles(*entries([2, 1, 3]), np.array([1, 1, 1]), depth=1, pipelined=True)
+    assert (c.mac_cycles, c.useful_macs, c.entries) == (10, 6, 6)
+    # Depth 2. 0: pushed 0, popped 1, B 2, starts 3 (ends 5). 1: pushed 1, popped 2, B 3,
+    # starts 5. 2: pushed 2 (after pop 1), popped 3, waits in A until B's column
+    # starts at 5, starts 6, 3 cycles: ends at 9.
+    c = spmv_cycles(*entries([2, 1, 3]), np.array([1, 1, 1]), depth=2, pipelined=True)
+    assert c.mac_cycles == 9
+
+
 def test_zero_activations_are_skipped_or_decoded_by_mode():
     e = entries([2, 5, 3])
     x = np.array([1, 0, 1])

@@ -35,14 +35,15 @@ def inputs(rng, n_in):
                       np.where(rng.random((1, n_in)) < 0.5, -128, 127)])
 
 
-@pytest.mark.parametrize("n_pe", [1, 2, 3, 4])
-def test_models_match_the_engine_model_and_the_cycle_model(n_pe):
+@pytest.mark.parametrize("n_pe,pipelined", [(1, False), (2, False), (3, False), (4, False),
+                                             (1, True), (3, True)])
+def test_models_match_the_engine_model_and_the_cycle_model(n_pe, pipelined):
     rng = np.random.default_rng(n_pe)
     # A layer narrower than the PEs (some own no row), an all-zero layer and a
     # dense one; random stalls on both byte streams.
     zm = random_fc_model(rng, [12, 20, 3, 16, 5], [0.7, 0.5, 0.0, 1.0])
     xs = inputs(rng, 12)
-    dut = engine(n_pe)
+    dut = engine(n_pe, pe={**SMALL["pe"], "pipelined": pipelined})
     y, counters = host_run(dut, memory_image(zm, n_pe), xs, stall=0.3, seed=n_pe)
     em = engine_model(zm)
     assert np.array_equal(y, engine_forward(em, xs))
@@ -51,7 +52,8 @@ def test_models_match_the_engine_model_and_the_cycle_model(n_pe):
     assert (hidden == 127).any() and (hidden == 0).any()
     overhead = SparseMatVec.overhead - 1     # busy cycles past the model's end
     for x, c in zip(xs, counters):
-        phases = model_cycles(zm, x, n_pe=n_pe, depth=SMALL["queue_depth"])
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=SMALL["queue_depth"],
+                              pipelined=pipelined)
         assert c["macs"] == sum(p.useful_macs for p in phases)
         assert c["mac_cycles"] == sum(p.mac_cycles + overhead * p.phases for p in phases)
         assert c["cycles"] > c["mac_cycles"]
@@ -303,8 +305,10 @@ def conv_chain(rng):
     ], (3, 5, 7), classes=3, input_scale=1 / 127)
 
 
-@pytest.mark.parametrize("n_pe,which", [(1, "chain"), (3, "pool"), (4, "binary")])
-def test_convolutions_and_pools_match_the_engine_model_and_the_cycle_model(n_pe, which):
+@pytest.mark.parametrize("n_pe,which,pipelined", [(1, "chain", False), (3, "pool", False),
+                                                   (4, "binary", False), (2, "chain", True)])
+def test_convolutions_and_pools_match_the_engine_model_and_the_cycle_model(n_pe, which,
+                                                                            pipelined):
     """Convolutions run by im2col, once per output position, and 2x2 pools between
     the banks: the same integers as golden.hwmodel.engine, with random stalls on
     both byte streams, and every sparse phase (a position's) as the cycle model
@@ -313,7 +317,7 @@ def test_convolutions_and_pools_match_the_engine_model_and_the_cycle_model(n_pe,
 
     rng = np.random.default_rng(20 + n_pe)
     zm = conv_chain(rng) if which == "chain" else conv_model(rng, which == "binary")
-    p = engine_params(zm, n_pe=n_pe, queue_depth=4)
+    p = engine_params(zm, n_pe=n_pe, queue_depth=4, pipelined=pipelined)
     assert p["conv"] and p["row_consts"] == (which == "binary")
     n_in = int(np.prod(zm.input_shape))
     xs = inputs(rng, n_in)
@@ -323,7 +327,7 @@ def test_convolutions_and_pools_match_the_engine_model_and_the_cycle_model(n_pe,
     assert np.array_equal(y, engine_forward(em, xs))
     overhead = SparseMatVec.overhead - 1
     for x, c in zip(xs, counters):
-        phases = model_cycles(zm, x, n_pe=n_pe, depth=4)
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=4, pipelined=pipelined)
         assert c["macs"] == sum(p.useful_macs for p in phases)
         assert c["mac_cycles"] == sum(p.mac_cycles + overhead * p.phases for p in phases)
 

@@ -74,8 +74,9 @@ def expected(codes, cb, acts):
     return wrap(acc, 32).tolist()
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
 @pytest.mark.parametrize("density,idle", [(0.3, 0.0), (0.05, 0.0), (0.6, 0.4), (1.0, 0.2)])
-def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle):
+def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle, pipelined):
     rng = np.random.default_rng(int(density * 100))
     rows, cols, cbits = 16, 24, 4
     codes = rng.integers(1, 16, (rows, cols)) * (rng.random((rows, cols)) < density)
@@ -86,14 +87,20 @@ def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle):
     codes[:, 11:13] = 0                               # columns of exactly two and one
     codes[[2, 9], 11] = 4
     codes[13, 12] = 6
+    codes[:, 14:20] = 0                               # a row hit again two and three
+    codes[[5, 9], 14:17] = 3                          # entries later (the pipelined
+    codes[[1, 5, 9], 17:20] = 2                       # PE's forwarding distances)
     cb = rng.integers(-128, 128, 16)
     cb[0] = 0
     cb[15] = -128
     acts = [(int(j), int(rng.choice([-128, 127, rng.integers(-128, 128)])))
             for j in sorted(rng.choice(cols, 18, replace=False))] + [(3, 5), (7, 1), (8, -2),
                                                                      (9, 127), (11, 3),
-                                                                     (12, -7), (11, 2)]
-    dut = SparsePE(code_bits=cbits, rows=16, pointers=64, entries=512)
+                                                                     (12, -7), (11, 2),
+                                                                     (14, 9), (15, -3),
+                                                                     (16, 127), (17, 5),
+                                                                     (18, -128), (19, 1)]
+    dut = SparsePE(code_bits=cbits, rows=16, pointers=64, entries=512, pipelined=pipelined)
     res = run_pe(dut, codes, cb, acts, idle=idle, seed=1, layers=2)
     want = expected(codes, cb, acts)
     # Both runs give the layer's sums: the read-out cleared the accumulators.
@@ -101,21 +108,26 @@ def test_pe_accumulates_and_takes_one_column_per_max1_entries(density, idle):
     if idle == 0.0:
         e = [max(1, int(np.count_nonzero(codes[:, c]))) for c, _ in acts]
         gaps = np.diff(res["takes"][:len(acts)])
-        assert gaps.tolist() == e[:-1]
+        # Pipelined, the pointers are fetched two activations ahead: the first
+        # three are taken on consecutive cycles, then each as the column three
+        # back ends.
+        assert gaps.tolist() == ([1, 1] + e[:-3] if pipelined else e[:-1])
 
 
-def test_pe_pointer_base_selects_the_layer():
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_pe_pointer_base_selects_the_layer(pipelined):
     rng = np.random.default_rng(7)
     codes = rng.integers(0, 4, (8, 6))
     cb = [0, 3, -5, 7]
     acts = [(j, j - 2) for j in range(6)]
-    dut = SparsePE(code_bits=2, rows=8, pointers=32, entries=64)
+    dut = SparsePE(code_bits=2, rows=8, pointers=32, entries=64, pipelined=pipelined)
     assert run_pe(dut, codes, cb, acts, ptr_base=20)["reads"] == [expected(codes, cb, acts)]
 
 
 @pytest.mark.parametrize("kw", [{"code_bits": 0}, {"code_bits": 8}, {"rows": 3},
                                 {"rows": 1 << 12, "code_bits": 4},
-                                {"entries": 1}, {"acc_bits": 40}, {"entry_ram": "bram"}])
+                                {"entries": 1}, {"acc_bits": 40}, {"entry_ram": "bram"},
+                                {"pipelined": 1}])
 def test_pe_rejects_bad_parameters(kw):
     with pytest.raises((TypeError, ValueError)):
         SparsePE(**kw)

@@ -22,7 +22,7 @@ __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
 
 
 def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: bool = False,
-                    build_root=None) -> dict:
+                    build_root=None, pipelined: bool = False) -> dict:
     """Run the test inputs ``x`` (float) with labels ``y`` through the engine RTL and
     the golden model; the report ``zipcore simulate`` prints and writes."""
     from sim.engine import simulate_model  # noqa: PLC0415
@@ -37,7 +37,7 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
     t0 = time.monotonic()
     try:
         r = simulate_model(zm, xq, sim=sim, n_pe=n_pe, queue_depth=queue_depth, waves=waves,
-                           build_root=build_root)
+                           build_root=build_root, pipelined=pipelined)
     except SimulatorMissing as e:
         raise UserError(str(e)) from None
     except ImageError as e:
@@ -57,10 +57,11 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
 
     tail = SparseMatVec.overhead - 1
     predicted = np.array([sum(p.mac_cycles + tail * p.phases
-                              for p in model_cycles(zm, v, n_pe=n_pe, depth=queue_depth))
+                              for p in model_cycles(zm, v, n_pe=n_pe, depth=queue_depth,
+                                                    pipelined=pipelined))
                           for v in xq], dtype=np.float64)
     return {
-        "simulator": sim, "pes": n_pe, "queue_depth": queue_depth,
+        "simulator": sim, "pes": n_pe, "queue_depth": queue_depth, "pipelined": pipelined,
         "images": int(len(xq)),
         "mismatches": int((got != want).any(axis=1).sum()),
         "accuracy": float(np.mean(pred == y)) if len(y) else 0.0,
@@ -92,10 +93,11 @@ def cmd_simulate(args) -> int:
     except ValueError as e:
         raise UserError(str(e)) from None
     x, y, name = test_split(zm, args.dataset, args.limit)
+    form = ", pipelined PEs" if args.pipelined else ""
     print(f"simulating {len(x)} {name} test images on {args.sim} "
-          f"({args.pes} PEs, queue depth {args.queue_depth})...", file=sys.stderr)
+          f"({args.pes} PEs, queue depth {args.queue_depth}{form})...", file=sys.stderr)
     rep = simulate_report(zm, x, y, sim=args.sim, n_pe=args.pes, queue_depth=args.queue_depth,
-                          waves=bool(args.waves))
+                          waves=bool(args.waves), pipelined=args.pipelined)
     if args.waves and rep["waves"]:
         dest = Path(args.waves)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +130,9 @@ def add_parser(sub):
     s.add_argument("--pes", type=int, default=4, metavar="N", help="processing elements")
     s.add_argument("--queue-depth", type=int, default=8, metavar="D",
                    help="activation queue depth per PE (default 8)")
+    s.add_argument("--pipelined", action="store_true",
+                   help="the ECP5 boards' PE form: every memory output registered, column "
+                        "pointers fetched two activations ahead")
     s.add_argument("--waves", metavar="FILE", help="write the simulator's trace (FST) to FILE")
     s.add_argument("--json", metavar="FILE", help="write the report as JSON")
     s.set_defaults(func=cmd_simulate)

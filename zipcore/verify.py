@@ -68,7 +68,8 @@ def cmd_verify(args) -> int:
         try:
             r = simulate_model(zm, xq, sim=args.sim, n_pe=params["n_pe"],
                                queue_depth=params["queue_depth"], entry_ram=board.entry_ram,
-                               uart_divisor=SIM_DIVISOR, case=f"uart-{board.name}")
+                               pipelined=board.pipelined, uart_divisor=SIM_DIVISOR,
+                               case=f"uart-{board.name}")
         except SimulatorMissing as e:
             raise UserError(str(e)) from None
         except AssertionError as e:

@@ -26,6 +26,13 @@ convolution runs it once per output position, on that position's patch):
   non-zero activation's up to this one, since the entries of skipped columns
   must still be decoded and dropped.
 * The phase ends in the cycle after the last PE's last entry (``mac_cycles``).
+* ``pipelined`` PEs (the ECP5 configuration, whose memories' outputs all go
+  into flip-flops) fetch column pointers ahead, two activations deep: a PE
+  pops an activation once its pointer stage (A) is empty or passing its
+  activation on; A passes it to the next stage (B) from the cycle after the
+  pop, once B is empty or starting its column; B starts its column from the
+  cycle after that, once the previous column is done. A column's ``max(1,
+  e)`` cycles count from its start, not from its pop.
 
 Useful MACs are stored non-zero weights times non-zero activations; the ideal
 is ``ceil(useful / N)`` cycles and the utilisation ``useful / (N *
@@ -88,7 +95,7 @@ def column_entries(codes: np.ndarray, n_pe: int, gap_bits: int) -> tuple[np.ndar
 
 
 def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: int,
-                mode: str = "expanded") -> PhaseCycles:
+                mode: str = "expanded", pipelined: bool = False) -> PhaseCycles:
     """Cycles of one matrix-vector product under the timing contract, for the
     per-PE column entry counts of ``column_entries`` and activations ``x``."""
     if mode not in MODES:
@@ -110,15 +117,23 @@ def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: i
     if T == 0:
         return PhaseCycles(inp, 0, 0, n_pe)
     pop = np.zeros((n_pe, T), dtype=np.int64)
-    free = np.zeros(n_pe, dtype=np.int64)              # cycle each PE can pop again
+    free = np.zeros(n_pe, dtype=np.int64)              # cycle each PE's next column can start
+    moved = np.zeros(n_pe, dtype=np.int64)             # (pipelined) A passed its last one on
+    started = np.zeros(n_pe, dtype=np.int64)           # (pipelined) B started its last one
     push_prev, col_prev = -1, -1
     for t, j in enumerate(cols):
         push = push_prev + (j - col_prev) if t else int(j)
         if t >= depth:
             push = max(push, int(pop[:, t - depth].max()) + 1)
-        p = np.maximum(free, push + 1)
+        if pipelined:
+            p = np.maximum(moved, push + 1)
+            moved = np.maximum(p + 1, started)
+            started = np.maximum(moved + 1, free)
+            free = started + cost[:, t]
+        else:
+            p = np.maximum(free, push + 1)
+            free = p + cost[:, t]
         pop[:, t] = p
-        free = p + cost[:, t]
         push_prev, col_prev = push, j
     end = int(free.max())
     # The scanner still examines the activations after the last non-zero one.
@@ -128,7 +143,7 @@ def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: i
 
 
 def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap_bits: int,
-                 mode: str = "expanded") -> PhaseCycles:
+                 mode: str = "expanded", pipelined: bool = False) -> PhaseCycles:
     """The matrix-vector phase of a fully connected layer (``x``: ``(inp,)``) or of
     a convolution lowered by im2col (``x``: ``(positions, inp)``, one product per
     position, back to back)."""
@@ -137,12 +152,13 @@ def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap
     rows = x.reshape(1, -1) if x.ndim == 1 else x
     total = None
     for r in rows:
-        c = spmv_cycles(stored, real, r, depth=depth, mode=mode)
+        c = spmv_cycles(stored, real, r, depth=depth, mode=mode, pipelined=pipelined)
         total = c if total is None else total + c
     return total
 
 
-def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int) -> list[PhaseCycles]:
+def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
+                 pipelined: bool = False) -> list[PhaseCycles]:
     """The sparse phase of every weighted layer of ``zm`` (a ``ZModel`` of fully
     connected layers, shared or binary as entries, and shared convolutions, as
     the engine runs it from its memory image) on one int8 input ``xq``: each
@@ -163,6 +179,7 @@ def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int) -> list[PhaseCycl
             if el.kind == "conv":
                 v = _im2col(x.reshape((1,) + tuple(el.in_shape)), el.kh, el.kw, el.stride,
                             el.pad)[0]
-            out.append(layer_cycles(codes, v, n_pe=n_pe, depth=depth, gap_bits=16))
+            out.append(layer_cycles(codes, v, n_pe=n_pe, depth=depth, gap_bits=16,
+                                    pipelined=pipelined))
         x = layer_forward(el, x)
     return out
