@@ -112,6 +112,18 @@ class SparsePE(wiring.Component):
         SB_SPRAM256KA (``entries`` must then be 16384; Yosys does not infer
         SPRAM for this memory); simulate it with Yosys's cell model. ``None``
         is an Amaranth memory.
+    pipelined : bool
+        Every memory's output goes straight into a flip-flop before any logic
+        uses it (the ECP5 boards' form: a block RAM's clock-to-out is 5.8 ns of
+        their 8). The column pointers are then read two activations ahead
+        (the pointer memory's output, held, then a register), and an
+        activation is taken when that prefetch has room, not when the previous
+        column ends; a column still takes ``max(1, e)`` cycles, counted from
+        its first issue (``golden.hwmodel.cycles``, ``pipelined``). An entry's
+        product reaches its accumulator five cycles after it issues, forwarded
+        from the three writes behind it; ``busy`` falls as many cycles after the
+        model's end as in the compact form. About 100 flip-flops more per PE,
+        which the iCEBreaker has no room for.
     """
 
     def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,

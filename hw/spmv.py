@@ -51,9 +51,10 @@ class SparseMatVec(wiring.Component):
     ``overhead`` cycles after the model's ``mac_cycles``, counted from the cycle
     of ``start`` (one cycle to read the first activation, one to buffer it,
     one for a PE's column pointers, four for the last product to reach its
-    accumulator, one to register the end). Activations are read ahead into a
-    3-deep buffer, so the memory's address never waits for the scanner's
-    decision on what it read. ``start`` while busy is ignored.
+    accumulator, one to register the end; with ``pipelined`` PEs the model
+    counts the pointers' two more cycles itself, and the overhead is the same).
+    Activations are read ahead into a 3-deep buffer, so the memory's address
+    never waits for the scanner's decision on what it read. ``start`` while busy is ignored.
 
     Parameters
     ----------
@@ -67,7 +68,7 @@ class SparseMatVec(wiring.Component):
         Activation vectors held, 1 or 2.
     pe : dict
         Parameters of each ``SparsePE`` (``code_bits``, ``rows``, ``pointers``,
-        ``entries``, ``acc_bits``, ``entry_ram``).
+        ``entries``, ``acc_bits``, ``entry_ram``, ``pipelined``).
     conv_bits : int
         0 (no convolutions), or the width of the walker's addresses and sizes
         (``PatchWalker``'s ``addr_bits`` and ``dim_bits``), 1..16.

@@ -82,11 +82,13 @@ def test_the_lenet_shapes_run_on_the_engine(tmp_path, builtin, limit, max_len):
 
 @pytest.mark.slow
 @pytest.mark.cocotb
-@pytest.mark.parametrize("options,pes", [(["--uniform-bits", "4", "--prune", "0"], "16"),
-                                         (["--ternary"], "2")])
-def test_dense_uniform_and_ternary_layers_run_on_the_engine(tmp_path, options, pes):
+@pytest.mark.parametrize("options,pes,form", [(["--uniform-bits", "4", "--prune", "0"], "16", []),
+                                              (["--ternary"], "2", ["--pipelined"])])
+def test_dense_uniform_and_ternary_layers_run_on_the_engine(tmp_path, options, pes, form):
     """A dense int4 model (no pruning: every weight an entry) and a TTQ ternary one are
-    weight-shared layers to the engine: their codebooks hold the levels."""
+    weight-shared layers to the engine: their codebooks hold the levels. The
+    ternary one runs on the pipelined PEs (the ECP5 boards'), whose cycles the
+    cycle model predicts too."""
     if find_simulator("verilator") is None:
         pytest.skip("verilator is not installed")
     zcm, js = tmp_path / "m.zcm", tmp_path / "sim.json"
@@ -96,10 +98,11 @@ def test_dense_uniform_and_ternary_layers_run_on_the_engine(tmp_path, options, p
         too_few = run("simulate", str(zcm), "--pes", "4")
         assert too_few.returncode == 2 and "use more PEs" in too_few.stderr
         assert len(too_few.stderr.strip().splitlines()) == 1
-    r = run("simulate", str(zcm), "--limit", "4", "--pes", pes, "--json", str(js))
+    r = run("simulate", str(zcm), "--limit", "4", "--pes", pes, *form, "--json", str(js))
     assert r.returncode == 0, r.stderr
     rep = json.loads(js.read_text())
     assert (rep["images"], rep["mismatches"]) == (4, 0)
+    assert rep["pipelined"] == bool(form) and rep["cycle_model_error"] == 0.0
 
 
 @pytest.mark.slow
