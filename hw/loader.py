@@ -350,6 +350,10 @@ class ImageLoader(wiring.Component):
         row_next = Signal(17)
         L = Signal(self.entry_layout)       # the layer being loaded
         T, TB = self.table_words, self.max_rows
+        # Derived from ``L`` once, in CONF, so no arithmetic on the table entry
+        # sits in front of a state decision (the counters' compares).
+        cb_last = Signal(9)                 # the codebook's last index
+        inp_m1, out_m1 = Signal.like(L.inp), Signal.like(L.out)
         entry = Signal(self.entry_layout)   # the table entry the descriptor makes
         m.d.comb += entry.eq(ent)
         fetched = Signal(range(T + 2))      # words of the table entry read
@@ -528,7 +532,9 @@ class ImageLoader(wiring.Component):
                     m.d.sync += ta.eq(ta + T)
                     m.next = "CONF"
             with state("CONF"):
-                m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0)]
+                m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0),
+                             cb_last.eq((Const(1, 9) << L.cb_bits) - 1),
+                             inp_m1.eq(L.inp - 1), out_m1.eq(L.out - 1)]
                 if self.conv:                   # a pool has no sections
                     with m.If(L.pool):
                         m.d.sync += lay.eq(lay + 1)
@@ -546,8 +552,8 @@ class ImageLoader(wiring.Component):
                     m.d.sync += count.eq(count + 1)
                     with m.If((w[7:] != 0) & (w[7:] != 0x1FF)):
                         fail("IMG_FIELD")
-                    with m.Elif(count == (Const(1, 9) << L.cb_bits) - 1):
-                        m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(L.inp - 1)]
+                    with m.Elif(count == cb_last):
+                        m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
                         m.next = "COUNT"
 
             def next_column(a_new):
@@ -558,7 +564,7 @@ class ImageLoader(wiring.Component):
                     m.d.sync += [pa.eq(pa + 1), cols_left.eq(cols_left - 1)]
                     m.next = "COUNT"
                 with m.Else():
-                    m.d.sync += [k.eq(k + 1), pa.eq(L.ptr_base), cols_left.eq(L.inp - 1)]
+                    m.d.sync += [k.eq(k + 1), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
                     m.d.sync += [fill[i].eq(fill[i + 1]) for i in range(N - 1)]
                     m.d.sync += fill[N - 1].eq(a_new)
                     with m.If(k == N - 1):
@@ -590,7 +596,7 @@ class ImageLoader(wiring.Component):
                     row = w[CB:] * N + k
                     with m.If(self._full(a)):
                         fail("IMG_CAPACITY")
-                    with m.Elif((row >= L.out) | (code >= (Const(1, 9) << L.cb_bits))):
+                    with m.Elif((row >= L.out) | (code > cb_last)):
                         fail("IMG_FIELD")
                     with m.If(left == 1):
                         next_column(a + 1)
@@ -609,7 +615,7 @@ class ImageLoader(wiring.Component):
                             with m.If(w != Mux(lo[15], 0xFFFF, 0)):
                                 fail("IMG_CAPACITY")
                         m.d.sync += count.eq(count + 1)
-                        with m.If(count == L.out - 1):
+                        with m.If(count == out_m1):
                             m.d.sync += [count.eq(0), half.eq(0)]
                             m.next = "BIAS_END"
 
@@ -657,7 +663,7 @@ class ImageLoader(wiring.Component):
                     with m.Else():
                         m.d.comb += self.rq_we.eq(self.row_consts)
                         m.d.sync += count.eq(count + 1)
-                        with m.If(count == L.out - 1):
+                        with m.If(count == out_m1):
                             m.d.sync += lay.eq(lay + 1)
                             m.next = "FETCH"
 
