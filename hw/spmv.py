@@ -29,6 +29,7 @@ class SparseMatVec(wiring.Component):
     ``rd_*`` reads PE ``rd_pe``'s accumulator ``rd_addr`` on ``rd_data`` one
     cycle later, and ``clr_*`` sets PE ``clr_pe``'s accumulator ``clr_addr``
     to zero (``SparsePE``). ``ld_all`` writes every PE at once (codebooks).
+    A load write reaches the PE's memory one cycle after it is presented.
     ``macs`` counts the products added in this cycle (all PEs).
 
     With ``act_banks=2`` the activation memory holds two vectors (ping-pong):
@@ -158,18 +159,26 @@ class SparseMatVec(wiring.Component):
         # The PEs' queues, written together: one storage (``BroadcastQueue``).
         m.submodules.queues = bq = BroadcastQueue(layout, readers=N, depth=self._d)
         macs = 0
+        # Load writes reach the PEs a cycle late, each PE's enables decoded into
+        # flip-flops: the loader's decision (a function of the host's byte) is
+        # not in front of every PE's memory address.
+        ld_addr, ld_data = Signal.like(self.ld_addr), Signal.like(self.ld_data)
+        m.d.sync += [ld_addr.eq(self.ld_addr), ld_data.eq(self.ld_data)]
         for k, pe in enumerate(self._pes):
             m.submodules[f"pe{k}"] = pe
             sel = self.ld_we & ((self.ld_pe == k) | self.ld_all)
             macs = macs + pe.mac
             wiring.connect(m, bq.o[k], pe.i)
-            m.d.comb += [
+            m.d.sync += [
                 pe.ptr_we.eq(sel & (self.ld_mem == MEM_PTR)),
                 pe.ent_we.eq(sel & (self.ld_mem == MEM_ENT)),
-                pe.cb_we.eq(sel & (self.ld_mem == MEM_CB)), pe.cb_bank.eq(self.cb_bank),
-                pe.ptr_addr.eq(self.ld_addr), pe.ptr_data.eq(self.ld_data),
-                pe.ent_addr.eq(self.ld_addr), pe.ent_data.eq(self.ld_data),
-                pe.cb_addr.eq(self.ld_addr), pe.cb_data.eq(self.ld_data),
+                pe.cb_we.eq(sel & (self.ld_mem == MEM_CB)),
+            ]
+            m.d.comb += [
+                pe.cb_bank.eq(self.cb_bank),
+                pe.ptr_addr.eq(ld_addr), pe.ptr_data.eq(ld_data),
+                pe.ent_addr.eq(ld_addr), pe.ent_data.eq(ld_data),
+                pe.cb_addr.eq(ld_addr), pe.cb_data.eq(ld_data),
                 pe.rd_addr.eq(self.rd_addr),
                 pe.clr_en.eq(self.clr_en & (self.clr_pe == k)), pe.clr_addr.eq(self.clr_addr),
             ]
