@@ -174,20 +174,28 @@ class Engine(wiring.Component):
                      mv.peek_addr.eq(Cat(host_out, bank)),
                      self.out_data.eq(mv.peek_data)]
         o_take = out.o.valid & out.o.ready
+        # The activation memory's write port, registered on its way: the host's
+        # input, the output stage's rows and the pool's maxima reach it a cycle
+        # after they are chosen, so the choice (a function of the host link's
+        # and the output stage's handshakes) is not in front of the block RAM.
+        # Nothing reads a word within a cycle of its write: a layer's outputs are
+        # read after the next table fetch, the host's after ``busy`` falls.
+        a_we, a_addr, a_data = Signal(), Signal.like(mv.act_addr), Signal.like(mv.act_data)
+        m.d.sync += [mv.act_we.eq(a_we), mv.act_addr.eq(a_addr), mv.act_data.eq(a_data)]
         m.d.comb += [
-            mv.act_we.eq(self.act_we | (out.o.valid & (L.last | out.o.ready))),
-            mv.act_addr.eq(Cat(host_in, 0)),
-            mv.act_data.eq(self.act_data),
+            a_we.eq(self.act_we | (out.o.valid & (L.last | out.o.ready))),
+            a_addr.eq(Cat(host_in, 0)),
+            a_data.eq(self.act_data),
         ]
         with m.If(out.o.valid & L.last):
             m.d.sync += nbyte.eq(nbyte + 1)
-            m.d.comb += [mv.act_addr.eq(Cat(Cat(nbyte, idx)[:col], ~bank)),
-                         mv.act_data.eq(out.o.payload.word_select(nbyte, 8))]
+            m.d.comb += [a_addr.eq(Cat(Cat(nbyte, idx)[:col], ~bank)),
+                         a_data.eq(out.o.payload.word_select(nbyte, 8))]
         with m.If(o_take):
             m.d.sync += idx.eq(idx + 1)
             with m.If(~L.last):
-                m.d.comb += [mv.act_addr.eq(Cat(idx[:col], ~bank)),
-                             mv.act_data.eq(out.o.payload[:8])]
+                m.d.comb += [a_addr.eq(Cat(idx[:col], ~bank)),
+                             a_data.eq(out.o.payload[:8])]
         if self.conv:
             # A convolution's output row ``orow`` of position ``opos`` goes to
             # ``orow * pos + opos``: counted on the outputs themselves, which may
@@ -214,8 +222,8 @@ class Engine(wiring.Component):
             p_rd, p_wr = Signal(col), Signal(col)
             m.d.comb += [p_rd.eq(pool.rd_addr), p_wr.eq(pool.waddr), pool.rd_data.eq(mv.peek_data)]
             with m.If(pool.we):             # the pool writes the other bank
-                m.d.comb += [mv.act_we.eq(1), mv.act_addr.eq(Cat(p_wr, ~bank)),
-                             mv.act_data.eq(pool.wdata)]
+                m.d.comb += [a_we.eq(1), a_addr.eq(Cat(p_wr, ~bank)),
+                             a_data.eq(pool.wdata)]
 
         cycles, mac_cycles, macs = self.cycles, self.mac_cycles, self.macs
         sparse = Signal()                  # the sparse phase (or the pool) of the layer runs
