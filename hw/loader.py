@@ -348,6 +348,10 @@ class ImageLoader(wiring.Component):
         prev_out = Signal(16)
         ptr_next = Signal(18)               # where the next layer's pointers start
         row_next = Signal(17)
+        # What the memories have left after them (``pointers - ptr_next``,
+        # ``max_rows - C - row_next``; negative once overrun), kept beside them so
+        # a descriptor's size is checked with one compare, not a sum and a compare.
+        ptr_room, row_room = Signal(signed(19)), Signal(signed(19))
         L = Signal(self.entry_layout)       # the layer being loaded
         T, TB = self.table_words, self.max_rows
         # Derived from ``L`` once, in CONF, so no arithmetic on the table entry
@@ -419,6 +423,9 @@ class ImageLoader(wiring.Component):
                 yield
                 control(name)
 
+        wq, dq, chk = Signal(16), Signal.like(d), Signal()   # a descriptor word's checks
+        rowq, chk_ent = Signal(len(w[CB:] * N + k)), Signal()  # an entry's
+        m.d.sync += [chk.eq(0), chk_ent.eq(0)]
         with m.FSM() as fsm:
             with state("IDLE"):
                 pass
@@ -443,7 +450,9 @@ class ImageLoader(wiring.Component):
                                 fail("IMG_CAPACITY")
                         with m.Case(15):
                             m.d.sync += [lay.eq(0), d.eq(0), prev_out.eq(in_len),
-                                         ptr_next.eq(0), row_next.eq(0), ta.eq(TB)]
+                                         ptr_next.eq(0), row_next.eq(0), ta.eq(TB),
+                                         ptr_room.eq(self.pointers),
+                                         row_room.eq(self.max_rows - C)]
                             m.next = "DESC"
 
             conv, pool = (ent.conv, ent.pool) if self.conv else (Const(0), Const(0))
@@ -460,47 +469,19 @@ class ImageLoader(wiring.Component):
             with state("DESC"):
                 m.d.comb += want.eq(1)
                 with m.If(take):
-                    m.d.sync += d.eq(d + 1)
+                    m.d.sync += [d.eq(d + 1), wq.eq(w), dq.eq(d), chk.eq(1)]
                     with m.Switch(d):
                         with m.Case(0):
                             if self.conv:                        # fc, conv, maxpool
                                 m.d.sync += [ent.conv.eq(w == 2), ent.pool.eq(w == 3)]
-                                with m.If((w == 0) | (w > 3)):
-                                    fail("IMG_UNSUPPORTED")
-                            else:
-                                with m.If(w != 1):               # fc
-                                    fail("IMG_UNSUPPORTED")
-                        with m.Case(1):
-                            with m.If(w != Mux(pool, 0, 1)):     # shared (a pool: none)
-                                fail("IMG_UNSUPPORTED")
                         with m.Case(2):
-                            is_last = lay == n_layers - 1
                             m.d.sync += [ent.relu.eq(w[0]), ent.last.eq(w[1])]
-                            with m.If(shaped & w[1]):            # the last is fully connected
-                                fail("IMG_UNSUPPORTED")
-                            with m.Elif((w[1] != is_last) | (w[2:] != 0) | (pool & w[0])):
-                                fail("IMG_FIELD")
                         with m.Case(3):
                             m.d.sync += ent.inp.eq(w)
-                            # A convolution's is its patch (checked below), a pool's 0.
-                            with m.If(Mux(conv, 0, w != Mux(pool, 0, prev_out))):
-                                fail("IMG_FIELD")
                         with m.Case(4):
                             m.d.sync += ent.out.eq(w)
-                            last = lay == n_layers - 1
-                            with m.If(pool):
-                                with m.If(w != 0):
-                                    fail("IMG_FIELD")
-                            with m.Elif((w == 0) | (w > N * self.rows_per_pe)
-                                        | (row_next + w + C > self.max_rows)
-                                        | (~last & (w > self.max_len))):
-                                fail("IMG_CAPACITY")
-                            with m.Elif(last & (w != classes)):
-                                fail("IMG_FIELD")
                         with m.Case(13):
                             m.d.sync += ent.cb_bits.eq(w)
-                            with m.If(Mux(pool, w != 0, (w == 0) | (w > CB))):
-                                fail("IMG_FIELD")
                         if self.conv:
                             self._shape_words(m, w, ent, fail, creg, prod, mul_in, ohr, owr,
                                               small, olen, prev_out)
@@ -515,9 +496,11 @@ class ImageLoader(wiring.Component):
                         with m.Case(31):
                             m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
                                          row_next.eq(row_next + Mux(pool, 0, ent.out + C)),
+                                         ptr_room.eq(ptr_room - ent.inp),
+                                         row_room.eq(row_room - Mux(pool, 0, ent.out + C)),
                                          prev_out.eq(Mux(shaped, olen, ent.out)),
                                          lay.eq(lay + 1)]
-                            with m.If(ptr_next + ent.inp > self.pointers):
+                            with m.If(ent.inp > ptr_room):
                                 fail("IMG_CAPACITY")
                             with m.Elif(lay == n_layers - 1):
                                 m.d.sync += [lay.eq(0), ta.eq(TB)]
@@ -592,12 +575,11 @@ class ImageLoader(wiring.Component):
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
                     m.d.sync += [a.eq(a + 1), left.eq(left - 1)]
-                    code = w[:CB]
-                    row = w[CB:] * N + k
+                    # The entry's row and code are checked a cycle later (``chk_ent``),
+                    # as a descriptor's words are; a full memory at once.
+                    m.d.sync += [rowq.eq(w[CB:] * N + k), wq.eq(w), chk_ent.eq(~self._full(a))]
                     with m.If(self._full(a)):
                         fail("IMG_CAPACITY")
-                    with m.Elif((row >= L.out) | (code > cb_last)):
-                        fail("IMG_FIELD")
                     with m.If(left == 1):
                         next_column(a + 1)
 
@@ -674,5 +656,46 @@ class ImageLoader(wiring.Component):
             with state("FINISHED"):
                 pass
 
+        # The descriptor's checks of its words 0..4 and 13 run the cycle after
+        # the word is taken, on its copy (``wq``): a word is taken at most every
+        # fourth cycle (the CRC), so they end in ``pend`` before the next one
+        # comes, and no word's compares sit in front of a state register. What
+        # they compare with (``ent``'s earlier fields, ``lay``, ``prev_out``,
+        # ``row_room``) changes only with word 31 or a later word.
+        with m.If(chk):
+            with m.Switch(dq):
+                with m.Case(0):
+                    with m.If(((wq == 0) | (wq > 3)) if self.conv else (wq != 1)):
+                        fail("IMG_UNSUPPORTED")              # fc (conv, maxpool)
+                with m.Case(1):
+                    with m.If(wq != Mux(pool, 0, 1)):        # shared (a pool: none)
+                        fail("IMG_UNSUPPORTED")
+                with m.Case(2):
+                    is_last = lay == n_layers - 1
+                    with m.If(shaped & wq[1]):               # the last is fully connected
+                        fail("IMG_UNSUPPORTED")
+                    with m.Elif((wq[1] != is_last) | (wq[2:] != 0) | (pool & wq[0])):
+                        fail("IMG_FIELD")
+                with m.Case(3):
+                    # A convolution's is its patch (checked below), a pool's 0.
+                    with m.If(Mux(conv, 0, wq != Mux(pool, 0, prev_out))):
+                        fail("IMG_FIELD")
+                with m.Case(4):
+                    last = lay == n_layers - 1
+                    with m.If(pool):
+                        with m.If(wq != 0):
+                            fail("IMG_FIELD")
+                    with m.Elif((wq == 0) | (wq > N * self.rows_per_pe)
+                                | (wq > row_room)
+                                | (~last & (wq > self.max_len))):
+                        fail("IMG_CAPACITY")
+                    with m.Elif(last & (wq != classes)):
+                        fail("IMG_FIELD")
+                with m.Case(13):
+                    with m.If(Mux(pool, wq != 0, (wq == 0) | (wq > CB))):
+                        fail("IMG_FIELD")
+
+        with m.If(chk_ent & ((rowq >= L.out) | (wq[:CB] > cb_last))):
+            fail("IMG_FIELD")
         m.d.comb += self.finished.eq(fsm.ongoing("FINISHED"))
         return m
