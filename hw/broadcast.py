@@ -25,7 +25,10 @@ class BroadcastQueue(wiring.Component):
     write port and one asynchronous read port per reader (flip-flops and
     read multiplexers on iCE40, LUT RAM on ECP5), so ``readers`` queues cost
     one queue's storage; each reader keeps only its read pointer.
-    Order is kept; nothing is dropped or duplicated.
+    Order is kept; nothing is dropped or duplicated. ``i.ready`` is the AND
+    of one flip-flop per queue (``rooms``, which always equals ``levels[k] <
+    depth``), so no pointer arithmetic sits in front of the storage's write
+    enable.
 
     Parameters
     ----------
@@ -47,6 +50,10 @@ class BroadcastQueue(wiring.Component):
         if not isinstance(depth, int) or not 1 <= depth <= 64:
             reject(self, f"depth must be an integer in 1..64, not {depth!r}")
         self._shape, self._n, self._d = shape, readers, depth
+        # Each queue's level and its registered "has room" (made here, not in
+        # ``elaborate``, so a formal harness can assert that they agree).
+        self.levels = [Signal(range(2 * depth), name=f"level{k}") for k in range(readers)]
+        self.rooms = [Signal(init=1, name=f"room{k}") for k in range(readers)]
         super().__init__({
             "i": In(stream.Signature(shape)),
             "o": Out(stream.Signature(shape)).array(readers),
@@ -88,16 +95,24 @@ class BroadcastQueue(wiring.Component):
         with m.If(push):
             m.d.sync += wp.eq(step(wp))
 
+        # Each queue's "has room" is a flip-flop, its next value found from this
+        # cycle's push and pop: ``i.ready`` is an AND of flip-flops, not of levels
+        # computed from the pointers, in front of the storage's write enable.
         room = 1
         for k in range(self._n):
             o = self.o[k]
             r = storage.read_port(domain="comb")
             rp = Signal(range(2 * D), name=f"rp{k}")
-            held = Signal(range(2 * D), name=f"level{k}")
+            held, has_room = self.levels[k], self.rooms[k]
+            pop = o.valid & o.ready
             m.d.comb += [held.eq(level(wp, rp)), r.addr.eq(addr(rp)), o.payload.eq(r.data),
                          o.valid.eq(held != 0)]
-            with m.If(o.valid & o.ready):
+            with m.If(pop):
                 m.d.sync += rp.eq(step(rp))
-            room = room & (held < D)
+            with m.If(push & ~pop):
+                m.d.sync += has_room.eq(held < D - 1)
+            with m.Elif(pop & ~push):
+                m.d.sync += has_room.eq(1)
+            room = room & has_room
         m.d.comb += self.i.ready.eq(room)
         return m

@@ -5,7 +5,7 @@ stalls (cocotb), and its outputs keep the stream contract (formal)."""
 import random
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Assert, Module
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
@@ -110,6 +110,10 @@ class Spec(wiring.Component):
         for k in range(2):
             m.d.comb += dut.o[k].ready.eq(self.ready[k])
             stream_hold_asserts(m, dut.o[k])
+            # The registered room flag agrees with the pointers (also what lets
+            # induction rule out states where they disagree).
+            m.d.comb += [Assert(dut.levels[k] <= 4, "level above the depth"),
+                         Assert(dut.rooms[k] == (dut.levels[k] < 4), "room flag disagrees")]
         return m
 
 
