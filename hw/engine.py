@@ -292,8 +292,12 @@ class Engine(wiring.Component):
             m.d.comb += [out.keep_consts.eq(L.conv & (pidx != 0)),
                          pool.start.eq(pooling & ~sparse), mv.peek.eq(~running | pooling),
                          mv.peek_addr.eq(Mux(pooling, Cat(p_rd, bank), Cat(host_out, bank)))]
+        # The PEs' products of a cycle are counted a cycle later (their sum over
+        # the PEs, registered, then the add): the last ones long before the end.
+        macs_now = Signal.like(mv.macs)
+        m.d.sync += macs_now.eq(mv.macs)
         with m.If(running):
-            m.d.sync += [cycles.eq(cycles + 1), macs.eq(macs + mv.macs)]
+            m.d.sync += [cycles.eq(cycles + 1), macs.eq(macs + macs_now)]
         with m.If(mv.busy):
             m.d.sync += mac_cycles.eq(mac_cycles + 1)
         m.d.comb += self.busy.eq(running)
