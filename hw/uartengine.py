@@ -44,7 +44,15 @@ class UartEngine(wiring.Component):
         m.submodules.rx, m.submodules.tx = rx, tx = self._rx, self._tx
         m.submodules.link = link = self._link
         wiring.connect(m, rx.o, link.i)
-        wiring.connect(m, link.o, tx.i)
+        # A response byte waits in a register on its way to the transmitter, so the
+        # link's response multiplexer ends there (a byte takes ``10 * divisor``
+        # cycles on the line; the register costs none of them).
+        held, byte = Signal(), Signal(8)
+        m.d.comb += [link.o.ready.eq(~held), tx.i.valid.eq(held), tx.i.payload.eq(byte)]
+        with m.If(link.o.valid & ~held):
+            m.d.sync += [held.eq(1), byte.eq(link.o.payload)]
+        with m.Elif(tx.i.ready):
+            m.d.sync += held.eq(0)
         bad = Signal()
         with m.If(rx.framing_error | rx.overrun):
             m.d.sync += bad.eq(1)
