@@ -315,18 +315,24 @@ class ImageLoader(wiring.Component):
                 with m.Case(11):
                     m.d.sync += classes.eq(w)
 
-        # A failed check is registered (``pend``) and takes effect a cycle later, in
-        # every state (``control``): no check's compare is on a next-state path.
-        pend = Signal(8)
+        # A failed check is registered (``failed``, read as the code ``pend``) and
+        # takes effect a cycle later, in every state (``control``): no check's
+        # compare is on a next-state path. One flag per error kind, each an OR of
+        # its checks (no priority chain of ~30 checks in front of one register);
+        # in the rare cycle that checks of two kinds fail, the kind listed first
+        # below is the one reported.
+        kinds = ("IMG_UNSUPPORTED", "IMG_CAPACITY", "IMG_FIELD")
+        failed = {k: Signal(name=f"failed_{k[4:].lower()}") for k in kinds}
+        m.d.sync += [f.eq(0) for f in failed.values()]
+        pend = Const(0, 8)
+        for k in reversed(kinds):
+            pend = Mux(failed[k], CODE[k], pend)
 
-        def fail(code, reg=pend):
-            with m.If(reg == 0):
-                m.d.sync += reg.eq(CODE[code])
+        def fail(code):
+            m.d.sync += failed[code].eq(1)
 
-        with m.If(pend != 0):
-            m.d.sync += pend.eq(0)
-            with m.If(err == 0):
-                m.d.sync += err.eq(pend)
+        with m.If((pend != 0) & (err == 0)):
+            m.d.sync += err.eq(pend)
 
         # The header's identity (not an image, or one for another build) is checked
         # in every state, so an earlier error cannot hide it; it wins the verdict.
@@ -411,7 +417,7 @@ class ImageLoader(wiring.Component):
                     m.next = "FINISHED"
             with m.If(self.begin):
                 m.d.sync += [widx.eq(0), hdr.eq(1), remain.eq(0), herr.eq(0), err.eq(0),
-                             pend.eq(0),
+                             *(f.eq(0) for f in failed.values()),
                              self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0),
                              crc.eq(0xFFFFFFFF), crc_n.eq(0)]
                 m.d.sync += [f.eq(0) for f in fill]
