@@ -102,7 +102,8 @@ class Engine(wiring.Component):
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows,
                                 max_rows=self._loader.param_depth,
                                 digit_bits=digit_bits, bias_bits=bias_bits,
-                                row_consts=row_consts, rq_stalls=False, acc_bits=p.acc_bits)
+                                row_consts=row_consts, rq_stalls=False, acc_bits=p.acc_bits,
+                                pipelined=p.pipelined)
         self.bias_bits, self.row_consts = bias_bits, row_consts
         self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p.code_bits
         self.rows_per_pe, self.pointers, self.entries = p.rows, p.pointers, p.entries

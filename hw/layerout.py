@@ -1,7 +1,7 @@
 """A layer's output stage: accumulators + bias, requantized, in row order."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -74,11 +74,20 @@ class LayerOutput(wiring.Component):
         engine takes every requantized row at once): the requantizer then has
         no stall path, so its pipeline registers need no enable (and Yosys
         can keep the products' registers inside the DSPs).
+    pipelined : bool
+        The ECP5 boards' form, for ``SparseMatVec`` with pipelined PEs, whose
+        ``rd_data`` comes two cycles after ``rd_addr``: rows are read ahead
+        while a 4-deep queue has room for them (credit), each read once and
+        cleared the cycle after its read, so the read address is a register
+        that no stall chooses; the memories' outputs are registered before
+        use. Same outputs, same throughput (a row per cycle); ``reading`` falls
+        the cycle after the last row is read; about 4 x the row's width in
+        flip-flops more.
     """
 
     def __init__(self, *, n_pe: int = 4, rows_per_pe: int = 128, max_rows: int = 512,
                  digit_bits: int | None = 8, bias_bits: int = 32, row_consts: bool = True,
-                 rq_stalls: bool = True, acc_bits: int = 32):
+                 rq_stalls: bool = True, acc_bits: int = 32, pipelined: bool = False):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if (not isinstance(rows_per_pe, int) or rows_per_pe < 2
@@ -93,6 +102,9 @@ class LayerOutput(wiring.Component):
         self._n, self._rpp, self._max = n_pe, rows_per_pe, max_rows
         if not isinstance(acc_bits, int) or not 8 <= acc_bits <= 32:
             reject(self, f"acc_bits must be an integer in 8..32, not {acc_bits!r}")
+        if not isinstance(pipelined, bool):
+            reject(self, f"pipelined must be a bool, not {pipelined!r}")
+        self.pipelined = pipelined
         self.bias_bits, self.row_consts, self.rq_stalls = bias_bits, row_consts, rq_stalls
         self.acc_bits = acc_bits
         self._vbits = min(32, max(acc_bits, bias_bits) + 1)
@@ -130,6 +142,10 @@ class LayerOutput(wiring.Component):
             rq_w, rq_r = consts.write_port(), consts.read_port()
             m.d.comb += [rq_w.en.eq(self.rq_we), rq_w.addr.eq(self.rq_addr),
                          rq_w.data.eq(self.rq_data)]
+
+        if self.pipelined:
+            self._elaborate_pipelined(m, rq, bias_r, rq_r if self.row_consts else None)
+            return m
 
         N = self._n
         relu, raw = Signal(), Signal()
@@ -221,3 +237,92 @@ class LayerOutput(wiring.Component):
         m.d.comb += [self.busy.eq((left != 0) | (pre != 0) | cw_v),
                      self.reading.eq((to_present != 0) | r_valid | s_valid | (pre != 0) | cw_v)]
         return m
+
+    def _elaborate_pipelined(self, m, rq, bias_r, rq_r):
+        N, K = self._n, 4
+        relu, raw = Signal(), Signal()
+        left = Signal.like(self.rows)        # rows still to leave on ``o``
+        C = consts_words(self.bias_bits)
+        pre = Signal(range(C + 1))           # per-layer constant words still to read
+        row_base = Signal.like(self.row_base)
+        n_pe, n_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
+        n_brow = Signal.like(self.row_base)  # the next word of the parameter memory
+        to_present = Signal.like(self.rows)
+        s_consts = Signal(36)
+
+        # The queue of rows read: accumulator, bias (and constants), in row order.
+        acc_w = self.acc_bits
+        width = acc_w + self.bias_bits + (36 if self.row_consts else 0)
+        m.submodules.rows_q = q = fifo.SyncFIFO(width=width, depth=K)
+        # p1, p2: a row presented one and two cycles ago; c1, c2: a constant word.
+        p1, p2, c1, c2 = Signal(), Signal(), Signal(), Signal()
+        cw1, cw2 = Signal(range(C)), Signal(range(C))
+        c1_pe, c1_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
+        bias_q = Signal(signed(self.bias_bits))
+        consts_q = Signal(36)
+        # Read a row while the queue will have room for it and those in flight.
+        present = Signal()
+        m.d.comb += present.eq((to_present != 0) & (pre == 0) & (q.level + p1 + p2 < K))
+        m.d.comb += [self.rd_pe.eq(n_pe), self.rd_addr.eq(n_addr),
+                     bias_r.addr.eq(Mux(self.aux_en, self.aux_addr, n_brow)),
+                     self.aux_data.eq(bias_r.data)]
+        if rq_r is not None:
+            m.d.comb += rq_r.addr.eq(n_brow)
+        m.d.sync += [p1.eq(present), p2.eq(p1), c1.eq(pre != 0), c2.eq(c1),
+                     cw1.eq(C - pre), cw2.eq(cw1),
+                     c1_pe.eq(n_pe), c1_addr.eq(n_addr), bias_q.eq(bias_r.data)]
+        if rq_r is not None:
+            m.d.sync += consts_q.eq(rq_r.data)
+        # A row's accumulator is cleared the cycle after its read.
+        m.d.comb += [self.clr_en.eq(p1), self.clr_pe.eq(c1_pe), self.clr_addr.eq(c1_addr)]
+        with m.If(present):
+            last_pe = n_pe == N - 1
+            m.d.sync += [to_present.eq(to_present - 1), n_brow.eq(n_brow + 1),
+                         n_pe.eq(Mux(last_pe, 0, n_pe + 1)),
+                         n_addr.eq(Mux(last_pe, n_addr + 1, n_addr))]
+        with m.If(pre != 0):
+            m.d.sync += [pre.eq(pre - 1), n_brow.eq(n_brow + 1)]
+            with m.If(pre == 1):                 # then the rows, from the first
+                m.d.sync += n_brow.eq(row_base)
+        with m.If(c2):
+            with m.Switch(cw2):
+                for k in range(C - 1):           # M0, low word first
+                    lo, hi = self.bias_bits * k, min(31, self.bias_bits * (k + 1))
+                    with m.Case(k):
+                        m.d.sync += s_consts[lo:hi].eq(bias_q[:hi - lo])
+                with m.Case(C - 1):              # the shift
+                    m.d.sync += s_consts[31:].eq(bias_q[:5])
+        fields = [self.rd_data[:acc_w], bias_q] + ([consts_q] if rq_r is not None else [])
+        m.d.comb += [q.w_en.eq(p2), q.w_data.eq(Cat(*fields))]
+
+        s_acc = q.r_data[:acc_w].as_signed()
+        s_bias = q.r_data[acc_w:acc_w + self.bias_bits].as_signed()
+        consts = q.r_data[acc_w + self.bias_bits:] if rq_r is not None else s_consts
+        value = Signal(signed(self._vbits))
+        ready = Signal()
+        m.d.comb += [
+            value.eq(s_acc + s_bias),
+            ready.eq(Mux(raw, self.o.ready, rq.i.ready)),
+            q.r_en.eq(ready),
+            rq.i.payload.acc.eq(value),
+            rq.i.payload.multiplier.eq(consts[:31]),
+            rq.i.payload.shift.eq(consts[31:]),
+            rq.i.payload.zero_point.eq(0),
+            rq.i.payload.relu.eq(relu),
+            rq.i.valid.eq(q.r_rdy & ~raw),
+            self.o.valid.eq(Mux(raw, q.r_rdy, rq.o.valid)),
+            self.o.payload.eq(Mux(raw, value, rq.o.payload)),
+            rq.o.ready.eq(~raw & self.o.ready if self.rq_stalls else 1),
+        ]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += left.eq(left - 1)
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [left.eq(self.rows), to_present.eq(self.rows),
+                         relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
+                         n_brow.eq(self.row_base)]
+            if not self.row_consts:
+                with m.If(~self.keep_consts):
+                    m.d.sync += [pre.eq(C), n_brow.eq(self.row_base + self.rows),
+                                 row_base.eq(self.row_base)]
+        m.d.comb += [self.busy.eq((left != 0) | (pre != 0) | c1 | c2),
+                     self.reading.eq((to_present != 0) | p1 | (pre != 0) | c1 | c2)]

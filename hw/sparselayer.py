@@ -47,7 +47,8 @@ class SparseLayer(wiring.Component):
         self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=max_len, pe=pe)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=self._mv.rows_per_pe, max_rows=max_rows,
                                 digit_bits=digit_bits, bias_bits=bias_bits,
-                                row_consts=row_consts, acc_bits=self._mv.pe.acc_bits)
+                                row_consts=row_consts, acc_bits=self._mv.pe.acc_bits,
+                                pipelined=self._mv.pe.pipelined)
         mv, out = self._mv.signature.members, self._out.signature.members
         super().__init__({
             **{k: mv[k] for k in ("act_we", "act_addr", "act_data", "ld_we", "ld_pe", "ld_mem",

@@ -27,8 +27,8 @@ class SparseMatVec(wiring.Component):
     (activations) and ``ptr_base`` (the layer's first pointer) runs one
     product; ``busy`` is high until every accumulator holds its sum; then
     ``rd_*`` reads PE ``rd_pe``'s accumulator ``rd_addr`` on ``rd_data`` one
-    cycle later, and ``clr_*`` sets PE ``clr_pe``'s accumulator ``clr_addr``
-    to zero (``SparsePE``). ``ld_all`` writes every PE at once (codebooks).
+    cycle later (two with pipelined PEs), and ``clr_*`` sets PE ``clr_pe``'s
+    accumulator ``clr_addr`` to zero (``SparsePE``). ``ld_all`` writes every PE at once (codebooks).
     A load write reaches the PE's memory one cycle after it is presented.
     ``macs`` counts the products added in this cycle (all PEs).
 
@@ -185,11 +185,15 @@ class SparseMatVec(wiring.Component):
         m.d.comb += self.macs.eq(macs)
         rd_pe = Signal.like(self.rd_pe)
         m.d.sync += rd_pe.eq(self.rd_pe)
-        # A parallel case on ``rd_pe``, not a priority chain of N compares.
+        # A parallel case on ``rd_pe``, not a priority chain of N compares; with
+        # pipelined PEs its result is registered (``rd_data`` two cycles after
+        # ``rd_addr``), so the N-way choice ends in a flip-flop.
+        out = Signal.like(self.rd_data)
         with m.Switch(rd_pe):
             for k in range(N):
                 with m.Case(k):
-                    m.d.comb += self.rd_data.eq(self._pes[k].rd_data)
+                    m.d.comb += out.eq(self._pes[k].rd_data)
+        m.d[("sync" if self.pe.pipelined else "comb")] += self.rd_data.eq(out)
 
         # ---- reader: reads ahead into a 3-deep buffer while it has credit, so the
         # activation memory's address is a register, not a function of the data

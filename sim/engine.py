@@ -62,8 +62,10 @@ def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0) -> tuple[list[int], list[
                 ctx.set(dut.rd_pe, r % n), ctx.set(dut.rd_addr, r // n)
                 ctx.set(dut.clr_en, 1), ctx.set(dut.clr_pe, r % n), ctx.set(dut.clr_addr, r // n)
                 await ctx.tick()
+                ctx.set(dut.clr_en, 0)
+                if dut.pe.pipelined:            # the read-out is registered once more
+                    await ctx.tick()
                 acc[r] = ctx.get(dut.rd_data)
-            ctx.set(dut.clr_en, 0)
             res["acc"].append(acc)
 
     run_testbenches(dut, tb)

@@ -53,7 +53,7 @@ def test_spmv(sim, n_pe, depth, density, ram, pipelined):
                            "entries": 1 << 14 if ram else 256, "entry_ram": ram,
                            "pipelined": pipelined})
     p = {"loads": dut.loads(codes, cb, ptr_base=ptr_base), "ptr_base": ptr_base,
-         "n_pe": n_pe, "acc_bits": 32, "runs": runs}
+         "n_pe": n_pe, "acc_bits": 32, "runs": runs, "read_latency": 2 if pipelined else 1}
     try:
         run_cocotb(dut, "spmv", "sim.tb.tb_spmv", sim=sim, params=p,
                    case=f"n{n_pe}d{depth}{ram or ''}{'p' if pipelined else ''}",

@@ -80,11 +80,14 @@ def run_layer(dut, zl, el, xs, *, raw, stall=0.0, base=0):
     return out
 
 
-@pytest.mark.parametrize("n_pe,digit_bits,stall", [(1, 8, 0.0), (3, 8, 0.4), (4, None, 0.0),
-                                                   (3, None, 0.5)])
-def test_layers_of_a_model_match_the_engine_model(n_pe, digit_bits, stall):
+@pytest.mark.parametrize("n_pe,digit_bits,stall,pipelined",
+                         [(1, 8, 0.0, False), (3, 8, 0.4, False), (4, None, 0.0, False),
+                          (3, None, 0.5, False), (3, 8, 0.4, True), (4, None, 0.5, True),
+                          (1, None, 0.0, True)])
+def test_layers_of_a_model_match_the_engine_model(n_pe, digit_bits, stall, pipelined):
     """Serial and pipelined requantizers, with and without stalls on ``o`` (a stalled
-    row is read again, so nothing may be lost or repeated)."""
+    row is read again, so nothing may be lost or repeated); the pipelined PEs and
+    output stage (rows read ahead into a queue) too."""
     rng = np.random.default_rng(n_pe)
     zm = two_layer_model(rng)
     em = engine_model(zm)
@@ -97,7 +100,8 @@ def test_layers_of_a_model_match_the_engine_model(n_pe, digit_bits, stall):
         xs = x if i == 0 else hidden
         dut = SparseLayer(n_pe=n_pe, queue_depth=2, max_len=32, max_rows=32,
                           digit_bits=digit_bits,
-                          pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512})
+                          pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512,
+                              "pipelined": pipelined})
         got = run_layer(dut, zl, el, xs, raw=raw, stall=stall)
         want = layer_forward(el, xs).tolist()
         assert got == want
@@ -105,8 +109,10 @@ def test_layers_of_a_model_match_the_engine_model(n_pe, digit_bits, stall):
     assert (hidden == 0).any() and (np.asarray(want) < 0).any()
 
 
-@pytest.mark.parametrize("bias_bits,row_consts", [(16, False), (32, False), (16, True)])
-def test_narrow_biases_and_per_layer_constants(bias_bits, row_consts):
+@pytest.mark.parametrize("bias_bits,row_consts,pipelined",
+                         [(16, False, False), (32, False, False), (16, True, False),
+                          (16, False, True), (32, True, True)])
+def test_narrow_biases_and_per_layer_constants(bias_bits, row_consts, pipelined):
     """The parameter memory 16 bits wide, and a layer's one set of constants read
     from it before its rows (at a base other than 0), with stalls on ``o``."""
     rng = np.random.default_rng(11)
@@ -117,7 +123,8 @@ def test_narrow_biases_and_per_layer_constants(bias_bits, row_consts):
     zl, el = zm.layers[0], em.layers[0]
     dut = SparseLayer(n_pe=3, queue_depth=2, max_len=32, max_rows=40, digit_bits=None,
                       bias_bits=bias_bits, row_consts=row_consts,
-                      pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512})
+                      pe={"code_bits": 3, "rows": 32, "pointers": 64, "entries": 512,
+                          "pipelined": pipelined})
     got = run_layer(dut, zl, el, x, raw=False, stall=0.4, base=5)
     assert got == layer_forward(el, x).tolist()
     assert any(int(b) < 0 for b in el.bias)     # a negative bias was sign-extended
@@ -125,7 +132,7 @@ def test_narrow_biases_and_per_layer_constants(bias_bits, row_consts):
 
 def test_bad_parameters_are_refused():
     for kw in ({"n_pe": 0}, {"rows_per_pe": 3}, {"max_rows": 0}, {"bias_bits": 24},
-               {"row_consts": 1}):
+               {"row_consts": 1}, {"pipelined": 1}):
         with pytest.raises((TypeError, ValueError)):
             LayerOutput(**kw)
     with pytest.raises((TypeError, ValueError), match="max_rows"):   # more rows than accumulators

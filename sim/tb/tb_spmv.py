@@ -45,6 +45,8 @@ async def spmv_matches_the_models(dut):
             dut.clr_en.value, dut.clr_pe.value, dut.clr_addr.value = 1, r % n_pe, r // n_pe
             await FallingEdge(dut.clk)
             dut.clr_en.value = 0
+            for _ in range(p.get("read_latency", 1) - 1):   # pipelined PEs: one more
+                await FallingEdge(dut.clk)
             v = dut.rd_data.value
             assert v.is_resolvable, f"run {k} row {r}: rd_data is {v}"
             got.append(signed(v.to_unsigned(), acc_bits))
