@@ -85,6 +85,10 @@ class HostLink(wiring.Component):
         # (the status byte ``st``, the build's constant info, the counters, the
         # ``status`` snapshot ``aux``, or an output byte on the engine's read port).
         # Every source is stable while the response leaves: the engine is idle.
+        # An output byte, registered off the activation memory's output before the
+        # response multiplexer (the block RAM's clock-to-out is most of a cycle).
+        row_byte = Signal(8)
+        m.d.sync += row_byte.eq(eng.out_data)
         K_STATUS, K_INFO, K_STAT, K_COUNT, K_OUTHDR, K_ROW = range(6)
         resp_bytes = {K_STATUS: 1, K_INFO: 1 + INFO_BYTES, K_STAT: 3, K_COUNT: 13,
                       K_OUTHDR: 3, K_ROW: 1}
@@ -95,7 +99,7 @@ class HostLink(wiring.Component):
         info = Const(int.from_bytes(self.info.pack(), "little"), 8 * INFO_BYTES)
         sources = {K_STATUS: st, K_INFO: Cat(st, info), K_STAT: Cat(st, aux),
                    K_COUNT: Cat(st, eng.cycles, eng.mac_cycles, eng.macs),
-                   K_OUTHDR: Cat(st, eng.classes), K_ROW: eng.out_data}
+                   K_OUTHDR: Cat(st, eng.classes), K_ROW: row_byte}
         last_byte = Signal()
         with m.Switch(kind):
             for k, src in sources.items():
@@ -231,8 +235,10 @@ class HostLink(wiring.Component):
                             m.next = "ROW"
                         with m.Else():
                             m.next = "CMD"
-            with m.State("ROW"):                  # output byte ``n`` is read (one cycle)
+            with m.State("ROW"):                  # output byte ``n`` is read ...
                 m.d.sync += [kind.eq(K_ROW), idx.eq(0)]
+                m.next = "ROW_HELD"
+            with m.State("ROW_HELD"):             # ... and registered (``row_byte``)
                 m.next = "SEND"
         # Handshakes as expressions of the state, not defaults overridden in it:
         # Icarus never runs an ``always @*`` block whose inputs do not change, so
