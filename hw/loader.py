@@ -429,6 +429,19 @@ class ImageLoader(wiring.Component):
                 yield
                 control(name)
 
+        # A column's end moves the column counters (the next column, or the next
+        # PE's first: the fill ring turns, PE ``k``'s level, in ``fill[0]`` by now,
+        # to the back) the cycle after, off the path from the host's word: the
+        # next word comes at least four cycles later. Before the FSM, so a
+        # ``begin`` in the same cycle wins.
+        col_done = Signal()
+        m.d.sync += col_done.eq(0)
+        with m.If(col_done):
+            with m.If(cols_left != 0):
+                m.d.sync += [pa.eq(pa + 1), cols_left.eq(cols_left - 1)]
+            with m.Else():
+                m.d.sync += [k.eq(k + 1), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
+                m.d.sync += [fill[i].eq(fill[(i + 1) % N]) for i in range(N)]
         wq, dq, chk = Signal(16), Signal.like(d), Signal()   # a descriptor word's checks
         rowq, chk_ent = Signal(len(w[CB:] * N + k)), Signal()  # an entry's
         m.d.sync += [chk.eq(0), chk_ent.eq(0)]
@@ -545,22 +558,16 @@ class ImageLoader(wiring.Component):
                         m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
                         m.next = "COUNT"
 
-            def next_column(a_new):
-                # The column is done: the next one, or the next PE's first (the fill
-                # ring turns, PE ``k``'s level, ``a_new``, to the back), or after the
-                # last PE's last column, the biases.
-                with m.If(cols_left != 0):
-                    m.d.sync += [pa.eq(pa + 1), cols_left.eq(cols_left - 1)]
-                    m.next = "COUNT"
+            def next_column():
+                # The column is done: the next one, or the next PE's first, or after
+                # the last PE's last column, the biases (``col_done`` moves the
+                # counters and turns the fill ring a cycle later).
+                m.d.sync += col_done.eq(1)
+                with m.If((cols_left == 0) & (k == N - 1)):
+                    m.d.sync += [count.eq(0), half.eq(0)]
+                    m.next = "BIAS"
                 with m.Else():
-                    m.d.sync += [k.eq(k + 1), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
-                    m.d.sync += [fill[i].eq(fill[i + 1]) for i in range(N - 1)]
-                    m.d.sync += fill[N - 1].eq(a_new)
-                    with m.If(k == N - 1):
-                        m.d.sync += [count.eq(0), half.eq(0)]
-                        m.next = "BIAS"
-                    with m.Else():
-                        m.next = "COUNT"
+                    m.next = "COUNT"
 
             with state("COUNT"):               # a column's entry count: its pointer word
                 m.d.comb += [want.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_PTR),
@@ -572,7 +579,7 @@ class ImageLoader(wiring.Component):
                     with m.If(w != 0):
                         m.next = "ENT"
                     with m.Else():
-                        next_column(a)
+                        next_column()
 
             with state("ENT"):
                 m.d.comb += [want.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_ENT),
@@ -587,7 +594,7 @@ class ImageLoader(wiring.Component):
                     with m.If(self._full(a)):
                         fail("IMG_CAPACITY")
                     with m.If(left == 1):
-                        next_column(a + 1)
+                        next_column()
 
             with state("BIAS"):
                 m.d.comb += [want.eq(1), self.bias_addr.eq(pw),
