@@ -77,12 +77,13 @@ class LayerOutput(wiring.Component):
     pipelined : bool
         The ECP5 boards' form, for ``SparseMatVec`` with pipelined PEs, whose
         ``rd_data`` comes two cycles after ``rd_addr``: rows are read ahead
-        while a 4-deep queue has room for them (credit), each read once and
+        while a 5-deep queue has room for them (credit), each read once and
         cleared the cycle after its read, so the read address is a register
         that no stall chooses; the memories' outputs are registered before
-        use. Same outputs, same throughput (a row per cycle); ``reading`` falls
-        the cycle after the last row is read; about 4 x the row's width in
-        flip-flops more.
+        use. Same outputs, same throughput (a row per cycle: a row holds its
+        place for five cycles, from its read until its leaving is counted);
+        ``reading`` falls the cycle after the last row is read; about 5 x the
+        row's width in LUT RAM and one row's in flip-flops more.
     """
 
     def __init__(self, *, n_pe: int = 4, rows_per_pe: int = 128, max_rows: int = 512,
@@ -239,7 +240,7 @@ class LayerOutput(wiring.Component):
         return m
 
     def _elaborate_pipelined(self, m, rq, bias_r, rq_r):
-        N, K = self._n, 4
+        N, K = self._n, 5
         relu, raw = Signal(), Signal()
         left = Signal.like(self.rows)        # rows still to leave on ``o``
         C = consts_words(self.bias_bits)
@@ -250,10 +251,11 @@ class LayerOutput(wiring.Component):
         to_present = Signal.like(self.rows)
         s_consts = Signal(36)
 
-        # The queue of rows read: accumulator, bias (and constants), in row order.
+        # The queue of rows read: accumulator, bias (and constants), in row order;
+        # its head is a register, so the bias add starts from flip-flops.
         acc_w = self.acc_bits
         width = acc_w + self.bias_bits + (36 if self.row_consts else 0)
-        m.submodules.rows_q = q = fifo.SyncFIFO(width=width, depth=K)
+        m.submodules.rows_q = q = fifo.SyncFIFOBuffered(width=width, depth=K)
         # p1, p2: a row presented one and two cycles ago; c1, c2: a constant word.
         p1, p2, c1, c2 = Signal(), Signal(), Signal(), Signal()
         cw1, cw2 = Signal(range(C)), Signal(range(C))
