@@ -203,13 +203,7 @@ class LayerOutput(wiring.Component):
                 with m.If(pre == 1):                 # then the rows, from the first
                     m.d.sync += n_brow.eq(row_base)
             with m.If(cw_v):
-                with m.Switch(cw):
-                    for k in range(C - 1):         # M0, low word first
-                        lo, hi = self.bias_bits * k, min(31, self.bias_bits * (k + 1))
-                        with m.Case(k):
-                            m.d.sync += s_consts[lo:hi].eq(bias_r.data[:hi - lo])
-                    with m.Case(C - 1):            # the shift
-                        m.d.sync += s_consts[31:].eq(bias_r.data[:5])
+                self._const_word(m, s_consts, cw, bias_r.data)
         # Present R's row again while S waits (its data are dropped), else the next.
         q_valid = Mux(stall, r_valid, (to_present != 0) & (pre == 0))
         q_pe, q_addr = Mux(stall, r_pe, n_pe), Mux(stall, r_addr, n_addr)
@@ -238,6 +232,18 @@ class LayerOutput(wiring.Component):
         m.d.comb += [self.busy.eq((left != 0) | (pre != 0) | cw_v),
                      self.reading.eq((to_present != 0) | r_valid | s_valid | (pre != 0) | cw_v)]
         return m
+
+    def _const_word(self, m, s_consts, cw, word):
+        """Per-layer constant word ``cw`` (``consts_words``: M0's, low word first,
+        then the shift), read as ``word``, into its field of ``s_consts``."""
+        C = consts_words(self.bias_bits)
+        with m.Switch(cw):
+            for k in range(C - 1):
+                lo, hi = self.bias_bits * k, min(31, self.bias_bits * (k + 1))
+                with m.Case(k):
+                    m.d.sync += s_consts[lo:hi].eq(word[:hi - lo])
+            with m.Case(C - 1):
+                m.d.sync += s_consts[31:].eq(word[:5])
 
     def _elaborate_pipelined(self, m, rq, bias_r, rq_r):
         N, K = self._n, 5
@@ -287,13 +293,7 @@ class LayerOutput(wiring.Component):
             with m.If(pre == 1):                 # then the rows, from the first
                 m.d.sync += n_brow.eq(row_base)
         with m.If(c2):
-            with m.Switch(cw2):
-                for k in range(C - 1):           # M0, low word first
-                    lo, hi = self.bias_bits * k, min(31, self.bias_bits * (k + 1))
-                    with m.Case(k):
-                        m.d.sync += s_consts[lo:hi].eq(bias_q[:hi - lo])
-                with m.Case(C - 1):              # the shift
-                    m.d.sync += s_consts[31:].eq(bias_q[:5])
+            self._const_word(m, s_consts, cw2, bias_q)
         fields = [self.rd_data[:acc_w], bias_q] + ([consts_q] if rq_r is not None else [])
         m.d.comb += [q.w_en.eq(p2), q.w_data.eq(Cat(*fields))]
 
