@@ -5,7 +5,8 @@ depth (EIE's figure), saved as a PNG.
 
 Each case is a random ``rows x cols`` layer at a weight density, run on the
 RTL in amaranth.sim with dense activations (every column non-zero), after
-loading every PE's memories through the load port. "RTL cycles" are from the
+loading every PE's memories through the load port, for N = 1, 2, 4, 8 and
+for N = 4 with the pipelined PEs (the ECP5 boards' form). "RTL cycles" are from the
 start pulse until ``busy`` falls; the model predicts ``mac_cycles +
 SparseMatVec.overhead``. Utilisation is useful MACs / (N x RTL cycles).
 
@@ -49,15 +50,18 @@ def layer(rows: int, cols: int, density: float, seed: int) -> np.ndarray:
     return rng.integers(1, 1 << CODE_BITS, (rows, cols)) * (rng.random((rows, cols)) < density)
 
 
-def rtl_cycles(codes: np.ndarray, x: np.ndarray, n_pe: int, depth: int) -> tuple[int, list]:
-    """Load ``codes`` into a SparseMatVec, run ``x``; its cycles and accumulators."""
+def rtl_cycles(codes: np.ndarray, x: np.ndarray, n_pe: int, depth: int,
+               pipelined: bool = False) -> tuple[int, list]:
+    """Load ``codes`` into a SparseMatVec (``pipelined``: SparsePE's ECP5 form),
+    run ``x``; its cycles and accumulators."""
     rows, cols = codes.shape
     per_pe = [codes[k::n_pe] for k in range(n_pe)]
     most = max(int(np.count_nonzero(c)) for c in per_pe)
     dut = SparseMatVec(n_pe=n_pe, queue_depth=depth, max_len=max(2, cols),
                        pe={"code_bits": CODE_BITS, "rows": 1 << max(1, (-(-rows // n_pe) - 1)
                                                                     .bit_length()),
-                           "pointers": cols + 1, "entries": max(2, most)})
+                           "pointers": cols + 1, "entries": max(2, most),
+                           "pipelined": pipelined})
     cb = np.arange(1 << CODE_BITS) - (1 << (CODE_BITS - 1))
     cb[0] = 0
     cycles, accs = run_spmv(dut, codes, cb, [x])
@@ -80,19 +84,21 @@ def main(argv=None):
     worst = 0.0
     for density in (0.05, 0.10, 0.25, 1.0):
         codes = layer(rows, cols, density, seed=int(density * 1000))
-        for n in (1, 2, 4, 8):
-            model = layer_cycles(codes, x, n_pe=n, depth=args.depth, gap_bits=4)
+        for n, pipelined in [(n, False) for n in (1, 2, 4, 8)] + [(4, True)]:
+            model = layer_cycles(codes, x, n_pe=n, depth=args.depth, gap_bits=4,
+                                 pipelined=pipelined)
             pred = model.mac_cycles + SparseMatVec.overhead
-            got, _ = rtl_cycles(codes, x, n, args.depth)
+            got, _ = rtl_cycles(codes, x, n, args.depth, pipelined)
             err = (pred - got) / got
             worst = max(worst, abs(err))
             util = model.useful_macs / (n * got)
-            key = f"d{int(density * 100)}.n{n}"
+            key = f"d{int(density * 100)}.n{n}" + (".pipelined" if pipelined else "")
             metrics.update({f"{key}.rtl_cycles": got, f"{key}.ideal_cycles": model.ideal,
                             f"{key}.model_cycles": pred, f"{key}.utilisation": round(util, 4),
                             f"{key}.model_error": round(err, 4)})
-            table.append((f"{density:.0%}", n, model.useful_macs, model.ideal, got, pred,
-                          f"{util:.3f}", f"{err:+.2%}"))
+            table.append((f"{density:.0%}", f"{n}{' pipelined' if pipelined else ''}",
+                          model.useful_macs, model.ideal, got, pred, f"{util:.3f}",
+                          f"{err:+.2%}"))
     metrics["model_error_max"] = round(worst, 4)
 
     # EIE's figure: utilisation against queue depth, 10% density.
@@ -111,6 +117,7 @@ def main(argv=None):
     _plot(depths, curves, rows, cols, png)
 
     metrics["engine.utilization.n4_d10"] = metrics["d10.n4.utilisation"]
+    metrics["engine.utilization.n4_d10_pipelined"] = metrics["d10.n4.pipelined.utilisation"]
     metrics["engine.cycle_model_error.max"] = worst
     digits = None if args.quick else _digits(metrics)
     lenet5 = None if args.quick else _lenet5(metrics)
@@ -238,11 +245,12 @@ def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
 
 def _synth(metrics: dict) -> list:
     """Out-of-context builds: the N = 4 sparse phase (128 rows per PE, 256
-    pointers, 16384 entries per PE, an SPRAM on UP5K, queue depth 8), then the
+    pointers, 16384 entries per PE, an SPRAM on UP5K, queue depth 8; the
+    pipelined PEs on ECP5, as the ECP5 boards build them), then the
     whole N = 4 engine sized for the digits model as each board builds it
     (``boards.catalog.board_engine_params``: on UP5K the iCEBreaker's, entries in
     SPRAM and queues 4 deep; on ECP5-85F queues 8 deep), and the N = 4 engine
-    sized for LeNet-5 (``conv``) on ECP5-85F."""
+    sized for LeNet-5 (``conv``, pipelined) on ECP5-85F."""
     from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
     from hw.engine import engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
@@ -251,7 +259,8 @@ def _synth(metrics: dict) -> list:
         return SparseMatVec(n_pe=4, queue_depth=8, max_len=512,
                             pe={"code_bits": CODE_BITS, "rows": 128, "pointers": 256,
                                 "entries": 1 << 14,
-                                "entry_ram": "spram" if dev == "up5k" else None})
+                                "entry_ram": "spram" if dev == "up5k" else None,
+                                "pipelined": dev != "up5k"})
 
     zm = _digits_model()
 
@@ -267,7 +276,8 @@ def _synth(metrics: dict) -> list:
     # The convolution build (LeNet-5's): ECP5 only, LeNet-5's activations and the
     # loader's multiplier do not fit the UP5K beside the iCEBreaker's engine.
     l5 = _builtin_model("lenet5")
-    rows.append(_placed(lambda dev: HostLink(**engine_params(l5, n_pe=4, queue_depth=8)),
+    rows.append(_placed(lambda dev: HostLink(**engine_params(l5, n_pe=4, queue_depth=8,
+                                                             pipelined=True)),
                         "ecp5-85f", 100, "bench-engine4-lenet5", metrics, "engine_lenet5"))
     return rows
 
