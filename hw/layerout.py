@@ -82,7 +82,7 @@ class LayerOutput(wiring.Component):
         that no stall chooses; the memories' outputs are registered before
         use. Same outputs, same throughput (a row per cycle: a row holds its
         place for five cycles, from its read until its leaving is counted);
-        ``reading`` falls the cycle after the last row is read; about 5 x the
+        ``reading`` falls the cycle after the last row is cleared; about 5 x the
         row's width in LUT RAM and one row's in flip-flops more.
     """
 
