@@ -1,5 +1,7 @@
 """A layer's output stage: accumulators + bias, requantized, in row order."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
@@ -148,9 +150,6 @@ class LayerOutput(wiring.Component):
             self._elaborate_pipelined(m, rq, bias_r, rq_r if self.row_consts else None)
             return m
 
-        N = self._n
-        relu, raw = Signal(), Signal()
-        left = Signal.like(self.rows)        # rows still to leave on ``o``
         # R: the row presented last cycle (its data on the read ports now). S: a row's
         # data, registered, offered to the requantizer (or on ``o``) until taken.
         r_valid, s_valid = Signal(), Signal()
@@ -159,35 +158,13 @@ class LayerOutput(wiring.Component):
         r_brow = Signal.like(self.row_base)
         s_acc, s_bias = Signal(signed(self.acc_bits)), Signal(signed(self.bias_bits))
         s_consts = Signal(36)
-        # Per-layer constants: ``pre`` words still to read (at ``n_brow``), and the
-        # word arriving now (``cw``, valid with ``cw_v``).
-        C = consts_words(self.bias_bits)
-        pre = Signal(range(C + 1))
-        cw, cw_v = Signal(range(C)), Signal()
-        row_base = Signal.like(self.row_base)
-        # The next row not yet presented.
-        n_pe, n_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
-        n_brow = Signal.like(self.row_base)  # row_base + that row
-        to_present = Signal.like(self.rows)
-
-        value = Signal(signed(self._vbits))  # S's accumulator + bias
-        ready = Signal()
-        taken = Signal()
         stall = Signal()                     # S waits: R's data cannot enter it
+        sq = self._sequencer(m, next_ok=~stall)
+        ready = self._offer(m, rq, sq, s_valid, s_acc, s_bias, s_consts)
+        taken = Signal()
         m.d.comb += [
-            value.eq(s_acc + s_bias),
-            ready.eq(Mux(raw, self.o.ready, rq.i.ready)),
             taken.eq(s_valid & ready),
             stall.eq(s_valid & ~ready),
-            rq.i.payload.acc.eq(value),
-            rq.i.payload.multiplier.eq(s_consts[:31]),
-            rq.i.payload.shift.eq(s_consts[31:]),
-            rq.i.payload.zero_point.eq(0),
-            rq.i.payload.relu.eq(relu),
-            rq.i.valid.eq(s_valid & ~raw),
-            self.o.valid.eq(Mux(raw, s_valid, rq.o.valid)),
-            self.o.payload.eq(Mux(raw, value, rq.o.payload)),
-            rq.o.ready.eq(~raw & self.o.ready if self.rq_stalls else 1),
             self.clr_en.eq(taken), self.clr_pe.eq(s_pe), self.clr_addr.eq(s_addr),
         ]
         with m.If(~stall):
@@ -195,43 +172,85 @@ class LayerOutput(wiring.Component):
                          s_acc.eq(self.rd_data), s_bias.eq(bias_r.data)]
             if self.row_consts:
                 m.d.sync += s_consts.eq(rq_r.data)
+        # Per-layer constants: the word read last cycle (``cw``, valid with ``cw_v``).
+        C = consts_words(self.bias_bits)
+        cw, cw_v = Signal(range(C)), Signal()
         if not self.row_consts:
-            m.d.sync += cw_v.eq(0)
-            with m.If(pre != 0):
-                m.d.sync += [pre.eq(pre - 1), n_brow.eq(n_brow + 1), cw.eq(C - pre),
-                             cw_v.eq(1)]
-                with m.If(pre == 1):                 # then the rows, from the first
-                    m.d.sync += n_brow.eq(row_base)
+            m.d.sync += [cw_v.eq(sq.pre != 0), cw.eq(C - sq.pre)]
             with m.If(cw_v):
                 self._const_word(m, s_consts, cw, bias_r.data)
         # Present R's row again while S waits (its data are dropped), else the next.
-        q_valid = Mux(stall, r_valid, (to_present != 0) & (pre == 0))
-        q_pe, q_addr = Mux(stall, r_pe, n_pe), Mux(stall, r_addr, n_addr)
-        q_brow = Mux(stall, r_brow, n_brow)
+        q_valid = Mux(stall, r_valid, (sq.to_present != 0) & (sq.pre == 0))
+        q_pe, q_addr = Mux(stall, r_pe, sq.n_pe), Mux(stall, r_addr, sq.n_addr)
+        q_brow = Mux(stall, r_brow, sq.n_brow)
         m.d.comb += [self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
                      bias_r.addr.eq(Mux(self.aux_en, self.aux_addr, q_brow)),
                      self.aux_data.eq(bias_r.data)]
         if self.row_consts:
             m.d.comb += rq_r.addr.eq(q_brow)
         m.d.sync += [r_valid.eq(q_valid), r_pe.eq(q_pe), r_addr.eq(q_addr), r_brow.eq(q_brow)]
-        with m.If(~stall & (to_present != 0) & (pre == 0)):
-            last_pe = n_pe == N - 1
-            m.d.sync += [to_present.eq(to_present - 1), n_brow.eq(n_brow + 1),
-                         n_pe.eq(Mux(last_pe, 0, n_pe + 1)),
-                         n_addr.eq(Mux(last_pe, n_addr + 1, n_addr))]
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += left.eq(left - 1)
         with m.If(self.start & ~self.busy):
-            m.d.sync += [left.eq(self.rows), to_present.eq(self.rows),
-                         relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
-                         n_brow.eq(self.row_base), r_valid.eq(0), s_valid.eq(0)]
+            m.d.sync += [r_valid.eq(0), s_valid.eq(0)]
+        m.d.comb += [self.busy.eq((sq.left != 0) | (sq.pre != 0) | cw_v),
+                     self.reading.eq((sq.to_present != 0) | r_valid | s_valid | (sq.pre != 0)
+                                     | cw_v)]
+        return m
+
+    def _sequencer(self, m, next_ok):
+        """The row order both forms share: ``pre`` per-layer constant words read
+        first (at ``n_brow``, from ``row_base + rows``), then the rows, PE by PE
+        (``n_pe``, ``n_addr``, ``n_brow``), one each cycle ``advance`` is high
+        (``next_ok`` and a row left to present); ``left`` rows still to leave on
+        ``o``; ``relu`` and ``raw`` latched at ``start``."""
+        C = consts_words(self.bias_bits)
+        sq = SimpleNamespace(
+            relu=Signal(), raw=Signal(), left=Signal.like(self.rows),
+            pre=Signal(range(C + 1)), row_base=Signal.like(self.row_base),
+            n_pe=Signal.like(self.rd_pe), n_addr=Signal.like(self.rd_addr),
+            n_brow=Signal.like(self.row_base), to_present=Signal.like(self.rows),
+            advance=Signal())
+        m.d.comb += sq.advance.eq(next_ok & (sq.to_present != 0) & (sq.pre == 0))
+        with m.If(sq.pre != 0):
+            m.d.sync += [sq.pre.eq(sq.pre - 1), sq.n_brow.eq(sq.n_brow + 1)]
+            with m.If(sq.pre == 1):              # then the rows, from the first
+                m.d.sync += sq.n_brow.eq(sq.row_base)
+        with m.If(sq.advance):
+            last_pe = sq.n_pe == self._n - 1
+            m.d.sync += [sq.to_present.eq(sq.to_present - 1), sq.n_brow.eq(sq.n_brow + 1),
+                         sq.n_pe.eq(Mux(last_pe, 0, sq.n_pe + 1)),
+                         sq.n_addr.eq(Mux(last_pe, sq.n_addr + 1, sq.n_addr))]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += sq.left.eq(sq.left - 1)
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [sq.left.eq(self.rows), sq.to_present.eq(self.rows),
+                         sq.relu.eq(self.relu), sq.raw.eq(self.raw), sq.n_pe.eq(0),
+                         sq.n_addr.eq(0), sq.n_brow.eq(self.row_base)]
             if not self.row_consts:
                 with m.If(~self.keep_consts):
-                    m.d.sync += [pre.eq(C), n_brow.eq(self.row_base + self.rows),
-                                 row_base.eq(self.row_base)]
-        m.d.comb += [self.busy.eq((left != 0) | (pre != 0) | cw_v),
-                     self.reading.eq((to_present != 0) | r_valid | s_valid | (pre != 0) | cw_v)]
-        return m
+                    m.d.sync += [sq.pre.eq(C), sq.n_brow.eq(self.row_base + self.rows),
+                                 sq.row_base.eq(self.row_base)]
+        return sq
+
+    def _offer(self, m, rq, sq, valid, acc, bias, consts):
+        """A row's ``acc + bias`` offered (with ``valid``) to the requantizer with
+        ``consts`` (``M0 | shift << 31``), or with ``raw`` on ``o`` itself; returns
+        the signal that it is taken now (with ``valid``)."""
+        value = Signal(signed(self._vbits))
+        ready = Signal()
+        m.d.comb += [
+            value.eq(acc + bias),
+            ready.eq(Mux(sq.raw, self.o.ready, rq.i.ready)),
+            rq.i.payload.acc.eq(value),
+            rq.i.payload.multiplier.eq(consts[:31]),
+            rq.i.payload.shift.eq(consts[31:]),
+            rq.i.payload.zero_point.eq(0),
+            rq.i.payload.relu.eq(sq.relu),
+            rq.i.valid.eq(valid & ~sq.raw),
+            self.o.valid.eq(Mux(sq.raw, valid, rq.o.valid)),
+            self.o.payload.eq(Mux(sq.raw, value, rq.o.payload)),
+            rq.o.ready.eq(~sq.raw & self.o.ready if self.rq_stalls else 1),
+        ]
+        return ready
 
     def _const_word(self, m, s_consts, cw, word):
         """Per-layer constant word ``cw`` (``consts_words``: M0's, low word first,
@@ -246,17 +265,9 @@ class LayerOutput(wiring.Component):
                 m.d.sync += s_consts[31:].eq(word[:5])
 
     def _elaborate_pipelined(self, m, rq, bias_r, rq_r):
-        N, K = self._n, 5
-        relu, raw = Signal(), Signal()
-        left = Signal.like(self.rows)        # rows still to leave on ``o``
+        K = 5
         C = consts_words(self.bias_bits)
-        pre = Signal(range(C + 1))           # per-layer constant words still to read
-        row_base = Signal.like(self.row_base)
-        n_pe, n_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
-        n_brow = Signal.like(self.row_base)  # the next word of the parameter memory
-        to_present = Signal.like(self.rows)
         s_consts = Signal(36)
-
         # The queue of rows read: accumulator, bias (and constants), in row order;
         # its head is a register, so the bias add starts from flip-flops.
         acc_w = self.acc_bits
@@ -264,34 +275,24 @@ class LayerOutput(wiring.Component):
         m.submodules.rows_q = q = fifo.SyncFIFOBuffered(width=width, depth=K)
         # p1, p2: a row presented one and two cycles ago; c1, c2: a constant word.
         p1, p2, c1, c2 = Signal(), Signal(), Signal(), Signal()
+        # Read a row while the queue will have room for it and those in flight.
+        sq = self._sequencer(m, next_ok=q.level + p1 + p2 < K)
         cw1, cw2 = Signal(range(C)), Signal(range(C))
         c1_pe, c1_addr = Signal.like(self.rd_pe), Signal.like(self.rd_addr)
         bias_q = Signal(signed(self.bias_bits))
         consts_q = Signal(36)
-        # Read a row while the queue will have room for it and those in flight.
-        present = Signal()
-        m.d.comb += present.eq((to_present != 0) & (pre == 0) & (q.level + p1 + p2 < K))
-        m.d.comb += [self.rd_pe.eq(n_pe), self.rd_addr.eq(n_addr),
-                     bias_r.addr.eq(Mux(self.aux_en, self.aux_addr, n_brow)),
+        m.d.comb += [self.rd_pe.eq(sq.n_pe), self.rd_addr.eq(sq.n_addr),
+                     bias_r.addr.eq(Mux(self.aux_en, self.aux_addr, sq.n_brow)),
                      self.aux_data.eq(bias_r.data)]
         if rq_r is not None:
-            m.d.comb += rq_r.addr.eq(n_brow)
-        m.d.sync += [p1.eq(present), p2.eq(p1), c1.eq(pre != 0), c2.eq(c1),
-                     cw1.eq(C - pre), cw2.eq(cw1),
-                     c1_pe.eq(n_pe), c1_addr.eq(n_addr), bias_q.eq(bias_r.data)]
+            m.d.comb += rq_r.addr.eq(sq.n_brow)
+        m.d.sync += [p1.eq(sq.advance), p2.eq(p1), c1.eq(sq.pre != 0), c2.eq(c1),
+                     cw1.eq(C - sq.pre), cw2.eq(cw1),
+                     c1_pe.eq(sq.n_pe), c1_addr.eq(sq.n_addr), bias_q.eq(bias_r.data)]
         if rq_r is not None:
             m.d.sync += consts_q.eq(rq_r.data)
         # A row's accumulator is cleared the cycle after its read.
         m.d.comb += [self.clr_en.eq(p1), self.clr_pe.eq(c1_pe), self.clr_addr.eq(c1_addr)]
-        with m.If(present):
-            last_pe = n_pe == N - 1
-            m.d.sync += [to_present.eq(to_present - 1), n_brow.eq(n_brow + 1),
-                         n_pe.eq(Mux(last_pe, 0, n_pe + 1)),
-                         n_addr.eq(Mux(last_pe, n_addr + 1, n_addr))]
-        with m.If(pre != 0):
-            m.d.sync += [pre.eq(pre - 1), n_brow.eq(n_brow + 1)]
-            with m.If(pre == 1):                 # then the rows, from the first
-                m.d.sync += n_brow.eq(row_base)
         with m.If(c2):
             self._const_word(m, s_consts, cw2, bias_q)
         fields = [self.rd_data[:acc_w], bias_q] + ([consts_q] if rq_r is not None else [])
@@ -300,31 +301,7 @@ class LayerOutput(wiring.Component):
         s_acc = q.r_data[:acc_w].as_signed()
         s_bias = q.r_data[acc_w:acc_w + self.bias_bits].as_signed()
         consts = q.r_data[acc_w + self.bias_bits:] if rq_r is not None else s_consts
-        value = Signal(signed(self._vbits))
-        ready = Signal()
-        m.d.comb += [
-            value.eq(s_acc + s_bias),
-            ready.eq(Mux(raw, self.o.ready, rq.i.ready)),
-            q.r_en.eq(ready),
-            rq.i.payload.acc.eq(value),
-            rq.i.payload.multiplier.eq(consts[:31]),
-            rq.i.payload.shift.eq(consts[31:]),
-            rq.i.payload.zero_point.eq(0),
-            rq.i.payload.relu.eq(relu),
-            rq.i.valid.eq(q.r_rdy & ~raw),
-            self.o.valid.eq(Mux(raw, q.r_rdy, rq.o.valid)),
-            self.o.payload.eq(Mux(raw, value, rq.o.payload)),
-            rq.o.ready.eq(~raw & self.o.ready if self.rq_stalls else 1),
-        ]
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += left.eq(left - 1)
-        with m.If(self.start & ~self.busy):
-            m.d.sync += [left.eq(self.rows), to_present.eq(self.rows),
-                         relu.eq(self.relu), raw.eq(self.raw), n_pe.eq(0), n_addr.eq(0),
-                         n_brow.eq(self.row_base)]
-            if not self.row_consts:
-                with m.If(~self.keep_consts):
-                    m.d.sync += [pre.eq(C), n_brow.eq(self.row_base + self.rows),
-                                 row_base.eq(self.row_base)]
-        m.d.comb += [self.busy.eq((left != 0) | (pre != 0) | c1 | c2),
-                     self.reading.eq((to_present != 0) | p1 | (pre != 0) | c1 | c2)]
+        ready = self._offer(m, rq, sq, q.r_rdy, s_acc, s_bias, consts)
+        m.d.comb += q.r_en.eq(ready)
+        m.d.comb += [self.busy.eq((sq.left != 0) | (sq.pre != 0) | c1 | c2),
+                     self.reading.eq((sq.to_present != 0) | p1 | (sq.pre != 0) | c1 | c2)]
