@@ -83,10 +83,10 @@ class HostLink(wiring.Component):
         # The response is not held in a shift register: ``kind`` says what it is,
         # ``idx`` which byte leaves now, and each byte is selected from its source
         # (the status byte ``st``, the build's constant info, the counters, the
-        # ``status`` snapshot ``aux``, or an output byte on the engine's read port).
-        # Every source is stable while the response leaves: the engine is idle.
-        # An output byte, registered off the activation memory's output before the
-        # response multiplexer (the block RAM's clock-to-out is most of a cycle).
+        # ``status`` snapshot ``aux``, or ``row_byte``, an output byte registered off
+        # the engine's read port, so the block RAM's clock-to-out is not in front of
+        # the multiplexer). Every source is stable while the response leaves: the
+        # engine is idle.
         row_byte = Signal(8)
         m.d.sync += row_byte.eq(eng.out_data)
         K_STATUS, K_INFO, K_STAT, K_COUNT, K_OUTHDR, K_ROW = range(6)
