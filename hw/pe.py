@@ -5,16 +5,33 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.hwmodel.image import XNOR_GROUP
+
 from .params import COLLISION_FREE, reject
 
 __all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "entry_address_bits",
-           "NEXT_LAST"]
+           "NEXT_LAST", "sign_dot"]
 
 
-def activation_layout(ptr_bits: int, act_bits: int) -> data.StructLayout:
+def activation_layout(ptr_bits: int, act_bits: int, plane_bits: int = 0) -> data.StructLayout:
     """A non-zero input activation: signed ``value``, and ``ptr``, the pointer
-    memory address of its column (the layer's first pointer plus the column)."""
-    return data.StructLayout({"value": signed(act_bits), "ptr": unsigned(ptr_bits)})
+    memory address of its column (the layer's first pointer plus the column).
+    With ``plane_bits``, also ``bits``: on the XNOR path, a bit plane of a
+    group of inputs, ``value`` then being the plane's weight."""
+    fields = {"value": signed(act_bits), "ptr": unsigned(ptr_bits)}
+    if plane_bits:
+        fields["bits"] = unsigned(plane_bits)
+    return data.StructLayout(fields)
+
+
+def sign_dot(signs, bits):
+    """The dot product of ``signs`` (bit 1 is +1, 0 is -1) with the 0/1 ``bits``:
+    ``popcount(signs & bits) - popcount(~signs & bits)``, a signed value of
+    ``len(bits).bit_length() + 1`` bits."""
+    n = len(bits)
+    pos = sum((signs[b] & bits[b] for b in range(n)), C(0, n.bit_length()))
+    neg = sum((~signs[b] & bits[b] for b in range(n)), C(0, n.bit_length()))
+    return (pos.as_signed() - neg.as_signed())[:n.bit_length() + 1].as_signed()
 
 
 #: The entry word's flag bit: "the next entry is its column's last".
@@ -124,11 +141,20 @@ class SparsePE(wiring.Component):
         from the three writes behind it; ``busy`` falls as many cycles after the
         model's end as in the compact form. About 100 flip-flops more per PE,
         which the iCEBreaker has no room for.
+    xnor : bool
+        Also run binary layers on the XNOR path (``binary`` high through the
+        layer): an activation on ``i`` is then a bit plane (``bits``) of a
+        group of ``XNOR_GROUP`` inputs with its weight (``value``: 1, 2, ...,
+        64 or -128) and its group's pointer; the column's entries are sign
+        words (``golden.hwmodel.image.sign_tables``), one per row of the PE
+        in row order, so an entry's row is its place in the column; its
+        weight is ``sign_dot`` of the sign word and the plane, in place of a
+        codebook read, on the same multiplier, with the same timing.
     """
 
     def __init__(self, *, code_bits: int = 4, rows: int = 256, pointers: int = 1024,
                  entries: int = 4096, acc_bits: int = 32, cb_banks: int = 1,
-                 entry_ram: str | None = None, pipelined: bool = False):
+                 entry_ram: str | None = None, pipelined: bool = False, xnor: bool = False):
         if not isinstance(code_bits, int) or not 1 <= code_bits <= 7:
             reject(self, f"code_bits must be an integer in 1..7, not {code_bits!r}")
         if (not isinstance(rows, int) or rows < 2 or rows & (rows - 1)
@@ -149,7 +175,9 @@ class SparsePE(wiring.Component):
             reject(self, f"an SPRAM holds 16384 entries, not {entries!r}")
         if not isinstance(pipelined, bool):
             reject(self, f"pipelined must be a bool, not {pipelined!r}")
-        self._pipelined = pipelined
+        if not isinstance(xnor, bool):
+            reject(self, f"xnor must be a bool, not {xnor!r}")
+        self._pipelined, self._xnor = pipelined, xnor
         self._ram = entry_ram
         self._cb, self._rows, self._np, self._ne = code_bits, rows, pointers, entries
         self._acc, self._banks = acc_bits, cb_banks
@@ -158,7 +186,8 @@ class SparsePE(wiring.Component):
         abits = entry_address_bits(entries)
         rbits = (rows - 1).bit_length()
         super().__init__({
-            "i": In(stream.Signature(activation_layout(pbits, 8))),
+            "i": In(stream.Signature(activation_layout(pbits, 8, XNOR_GROUP if xnor else 0))),
+            **({"binary": In(1)} if xnor else {}),
             "ptr_we": In(1), "ptr_addr": In(pbits), "ptr_data": In(abits + 2),
             "ent_we": In(1), "ent_addr": In(abits),
             "ent_data": In(16),
@@ -192,6 +221,10 @@ class SparsePE(wiring.Component):
     @property
     def pipelined(self) -> bool:
         return self._pipelined
+
+    @property
+    def xnor(self) -> bool:
+        return self._xnor
 
     @property
     def abits(self) -> int:
@@ -265,6 +298,16 @@ class SparsePE(wiring.Component):
             issue.eq(Mux(pending, ~empty_p, has)),
             x_issue.eq(Mux(pending, x_next, x_cur)),
         ]
+        # The XNOR path: the plane rides with its weight, and the row an entry
+        # adds to is its place in the column.
+        G = XNOR_GROUP if self._xnor else 1
+        b_next, b_cur, b_issue, b1 = (Signal(G, name=f"bits_{n}")
+                                      for n in ("next", "cur", "issue", "1"))
+        brow, row_issue, r1 = Signal(rbits), Signal(rbits), Signal(rbits)
+        m.d.comb += [b_issue.eq(Mux(pending, b_next, b_cur)),
+                     row_issue.eq(Mux(pending, 0, brow))]
+        m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue),
+                     r1.eq(row_issue)]
         take = Signal()
         m.d.comb += [
             # Take the next activation in the cycle the last entry issues, or when
@@ -280,6 +323,8 @@ class SparsePE(wiring.Component):
             m.d.sync += has.eq(has & ~last)
         with m.If(take):
             m.d.sync += x_next.eq(self.i.payload.value)
+            if self._xnor:
+                m.d.sync += b_next.eq(self.i.payload.bits)
         m.d.comb += ent_addr.eq(Mux(self.ent_we, self.ent_addr, issue_addr))
 
         # ---- s1: the entry word; read its codebook weight and its row's accumulator
@@ -288,6 +333,12 @@ class SparsePE(wiring.Component):
         m.d.sync += [v1.eq(issue), x1.eq(x_issue)]
         row1 = ent_data[CB:CB + rbits]
         m.d.comb += cb_r.addr.eq(Cat(ent_data[:CB], self.cb_bank))
+        w2 = cb_r.data
+        if self._xnor:
+            row1 = Mux(self.binary, r1, row1)
+            pd2 = Signal(signed(5))
+            m.d.sync += pd2.eq(sign_dot(ent_data[:G], b1))
+            w2 = Mux(self.binary, pd2, cb_r.data)
 
         # ---- s2: product; the accumulator read, forwarded from the two writes behind
         v2, v3 = Signal(), Signal()
@@ -300,7 +351,7 @@ class SparsePE(wiring.Component):
         m.d.sync += [v2.eq(v1), row2.eq(row1), x2.eq(x1)]
         old2 = Mux(v3 & (row3 == row2), sum3,
                    Mux(last_v & (last_row == row2), last_sum, acc_r.data))
-        m.d.sync += [v3.eq(v2), row3.eq(row2), prod.eq(cb_r.data * x2), old3.eq(old2)]
+        m.d.sync += [v3.eq(v2), row3.eq(row2), prod.eq(w2 * x2), old3.eq(old2)]
 
         # ---- s3: add and write back
         m.d.comb += [sum3.eq(old3 + prod), self.mac.eq(v3)]
@@ -384,6 +435,21 @@ class SparsePE(wiring.Component):
             m.d.sync += b_v.eq(0)
         m.d.sync += [iss1.eq(issue), first1.eq(~live), cur.eq(issue_addr + 1),
                      x_cur.eq(x_issue), ent_q.eq(ent_data)]
+        # The XNOR path: the plane rides with its weight, and the row an entry
+        # adds to is its place in the column.
+        G = XNOR_GROUP if self._xnor else 1
+        a_b, b_b, b_cur, b_issue, b1, b2 = (Signal(G, name=f"bits_{n}")
+                                            for n in ("a", "b", "cur", "issue", "1", "2"))
+        brow, row_issue, r1, r2 = (Signal(rbits, name=f"brow_{n}")
+                                   for n in ("next", "issue", "1", "2"))
+        m.d.comb += [b_issue.eq(Mux(live, b_cur, b_b)), row_issue.eq(Mux(live, brow, 0))]
+        m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue), b2.eq(b1),
+                     r1.eq(row_issue), r2.eq(r1)]
+        if self._xnor:
+            with m.If(self.i.ready):
+                m.d.sync += a_b.eq(self.i.payload.bits)
+            with m.If(a_move):
+                m.d.sync += b_b.eq(a_b)
         with m.If(load):
             m.d.sync += le1_1.eq(b_le1)
 
@@ -393,6 +459,8 @@ class SparsePE(wiring.Component):
         v1, v2, v3, v4, v5 = (Signal(name=f"v{k}") for k in range(1, 6))
         x1, x2, x3 = (Signal(signed(8), name=f"x{k}") for k in range(1, 4))
         row2 = ent_q[CB:CB + rbits]
+        if self._xnor:
+            row2 = Mux(self.binary, r2, row2)
         row3, row4, row5 = (Signal(rbits, name=f"row{k}") for k in range(3, 6))
         m.d.sync += [v1.eq(issue), x1.eq(x_issue), v2.eq(v1), x2.eq(x1)]
         m.d.comb += cb_r.addr.eq(Cat(ent_q[:CB], self.cb_bank))
@@ -409,7 +477,12 @@ class SparsePE(wiring.Component):
         last1_row, last2_row = Signal(rbits), Signal(rbits)
         last1, last2 = Signal(signed(A)), Signal(signed(A))
         m.d.sync += [v3.eq(v2), x3.eq(x2), row3.eq(row2)]
-        m.d.sync += [v4.eq(v3), x4.eq(x3), row4.eq(row3), w4.eq(cb_r.data), acc4.eq(acc_r.data),
+        w3 = cb_r.data
+        if self._xnor:
+            pd3 = Signal(signed(5))
+            m.d.sync += pd3.eq(sign_dot(ent_q[:G], b2))
+            w3 = Mux(self.binary, pd3, cb_r.data)
+        m.d.sync += [v4.eq(v3), x4.eq(x3), row4.eq(row3), w4.eq(w3), acc4.eq(acc_r.data),
                      m1.eq(v4 & (row4 == row3)), m2.eq(v5 & (row5 == row3)),
                      m3.eq(last1_v & (last1_row == row3))]
 

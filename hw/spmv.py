@@ -1,11 +1,12 @@
 """The engine's sparse phase: a scanner broadcasting non-zero activations to N PEs."""
 
+import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.hwmodel.image import pe_tables
+from golden.hwmodel.image import XNOR_GROUP, pe_tables, sign_tables
 
 from .broadcast import BroadcastQueue
 from .params import COLLISION_FREE, reject
@@ -45,6 +46,14 @@ class SparseMatVec(wiring.Component):
     ports), a zero where the patch covers the padding; ``length`` is the
     patch's size. The timing is the same: one activation per cycle.
 
+    With PEs built ``xnor``, ``binary`` high at ``start`` and through the run
+    makes it a binary layer on the XNOR path: the scanner gathers the
+    activations into the eight bit planes (two's complement) of each group of
+    ``XNOR_GROUP`` inputs and broadcasts each non-zero plane with its weight
+    (1, 2, ..., 64, -128) and its group's pointer (``ptr_base`` plus the
+    group); the PEs hold the layer's sign words (``SparsePE``). The timing is
+    ``golden.hwmodel.cycles.xnor_cycles`` exactly (the same ``overhead``).
+
     Timing is ``golden.hwmodel.cycles`` (expanded mode) exactly: the scanner
     examines one activation per cycle and pushes a non-zero one into every
     PE's queue (``queue_depth`` each, a value pushed in one cycle can be taken
@@ -69,7 +78,7 @@ class SparseMatVec(wiring.Component):
         Activation vectors held, 1 or 2.
     pe : dict
         Parameters of each ``SparsePE`` (``code_bits``, ``rows``, ``pointers``,
-        ``entries``, ``acc_bits``, ``entry_ram``, ``pipelined``).
+        ``entries``, ``acc_bits``, ``entry_ram``, ``pipelined``, ``xnor``).
     conv_bits : int
         0 (no convolutions), or the width of the walker's addresses and sizes
         (``PatchWalker``'s ``addr_bits`` and ``dim_bits``), 1..16.
@@ -98,12 +107,13 @@ class SparseMatVec(wiring.Component):
         p = self._pes[0]
         sig = p.signature.members
         kbits = MAX_KERNEL.bit_length()
+        self.xnor = p.xnor
         conv = {} if not conv_bits else {
             "conv": In(1), "org": In(conv_bits), "iy0": In(signed(conv_bits + 2)),
             "ix0": In(signed(conv_bits + 2)), "kh": In(kbits), "kw": In(kbits),
             "h": In(conv_bits), "w": In(conv_bits), "hw": In(conv_bits)}
         super().__init__({
-            **conv,
+            **conv, **({"binary": In(1)} if p.xnor else {}),
             "act_we": In(1), "act_addr": In(self._col + bank_bits), "act_data": In(signed(8)),
             "bank": In(bank_bits),
             "ld_we": In(1), "ld_all": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
@@ -143,6 +153,19 @@ class SparseMatVec(wiring.Component):
             out += [(k, MEM_CB, a, int(v) & 0xFFFF) for a, v in enumerate(cb)]
         return out
 
+    def binary_loads(self, signs, *, ptr_base: int = 0) -> list[tuple[int, int, int, int]]:
+        """The ``(pe, mem, addr, data)`` writes that load a binary layer (``signs``,
+        ``(rows, cols)`` of +1/-1) for the XNOR path: per PE a pointer per group
+        of ``XNOR_GROUP`` inputs from ``ptr_base``, and its sign words
+        (``golden.hwmodel.image.sign_tables``)."""
+        out = []
+        for k, groups in enumerate(sign_tables(signs, self._n)):
+            ptr = np.cumsum([0] + [len(g) for g in groups]).tolist()
+            words, ents = pe_words(ptr, [v for g in groups for v in g], self.pe.abits)
+            out += [(k, MEM_PTR, ptr_base + j, w) for j, w in enumerate(words)]
+            out += [(k, MEM_ENT, a, v) for a, v in enumerate(ents)]
+        return out
+
     def elaborate(self, platform):
         m = Module()
         N = self._n
@@ -155,7 +178,8 @@ class SparseMatVec(wiring.Component):
         m.d.comb += [act_w.en.eq(self.act_we), act_w.addr.eq(self.act_addr),
                      act_w.data.eq(self.act_data)]
 
-        layout = activation_layout(len(self._pes[0].ptr_addr), 8)
+        layout = activation_layout(len(self._pes[0].ptr_addr), 8,
+                                   XNOR_GROUP if self.xnor else 0)
         # The PEs' queues, written together: one storage (``BroadcastQueue``).
         m.submodules.queues = bq = BroadcastQueue(layout, readers=N, depth=self._d)
         macs = 0
@@ -174,6 +198,8 @@ class SparseMatVec(wiring.Component):
                 pe.ent_we.eq(sel & (self.ld_mem == MEM_ENT)),
                 pe.cb_we.eq(sel & (self.ld_mem == MEM_CB)),
             ]
+            if self.xnor:
+                m.d.comb += pe.binary.eq(self.binary)
             m.d.comb += [
                 pe.cb_bank.eq(self.cb_bank),
                 pe.ptr_addr.eq(ld_addr), pe.ptr_data.eq(ld_data),
@@ -253,15 +279,17 @@ class SparseMatVec(wiring.Component):
             m.d.sync += j.eq(0)
         with m.Elif(advance):
             m.d.sync += j.eq(j + 1)
+        emitting = self._xnor_scanner(m, scanning, x, j, length, room, advance, push,
+                                      payload) if self.xnor else 0
 
         # ---- the end: scanner done, queues empty, every PE idle (registered)
         # The scanner counts as busy five cycles past its last examination, as long
         # as a PE's pointer read and last product take, so either way the run ends
         # ``overhead`` cycles after the cycle model's end.
         tail = Signal(5)
-        m.d.sync += tail.eq(Cat(scanning, tail[:-1]))
+        m.d.sync += tail.eq(Cat(scanning | emitting, tail[:-1]))
         running = Signal()
-        idle = ~reading & ~inflight & ~scanning & ~tail.any()
+        idle = ~reading & ~inflight & ~scanning & ~tail.any() & ~emitting
         for k, pe in enumerate(self._pes):
             idle = idle & ~bq.o[k].valid & ~pe.busy
         with m.If(starting):
@@ -270,3 +298,48 @@ class SparseMatVec(wiring.Component):
             m.d.sync += running.eq(0)
         m.d.comb += self.busy.eq(running)
         return m
+
+    def _xnor_scanner(self, m, scanning, x, j, length, room, advance, push, payload):
+        """The scanner of a binary layer (``binary``): examines an activation per
+        cycle into the bit planes of its group; the cycle it examines a group's
+        last, it hands the planes to the emit buffer, once that is empty or
+        pushes its last plane in that cycle (else it waits); the buffer pushes
+        its lowest non-zero plane each cycle every queue has room. Overrides
+        ``advance``, ``push`` and the payload while ``binary``; returns "the
+        buffer holds a plane"."""
+        G = XNOR_GROUP
+        gi = Signal(range(G))                   # the examined activation's place in its group
+        grp, egrp = Signal(self._col + 1), Signal(self._col + 1)   # its group; the buffer's
+        fill = [Signal(G, name=f"plane{k}") for k in range(8)]
+        ebuf = [Signal(G, name=f"emit{k}") for k in range(8)]
+        emask = Signal(8)                       # the buffer's non-zero planes
+        xb = x.as_unsigned()
+        complete = [fill[k] | (xb[k] << gi)[:G] for k in range(8)]
+        nonzero = Cat((fill[k] != 0) | xb[k] for k in range(8))
+        is_end = (gi == G - 1) | (j + 1 == length)
+        low = Signal(8)                         # the lowest non-zero plane, one-hot
+        m.d.comb += low.eq(emask & -emask)
+        single = emask == low
+        bpush = (emask != 0) & room
+        free = (emask == 0) | (room & single)
+        b_advance = scanning & (~is_end | free)
+        bits, value = Signal(G), Signal(signed(8))
+        for k in range(8):                      # a parallel choice on the one-hot ``low``
+            with m.If(low[k]):
+                m.d.comb += [bits.eq(ebuf[k]), value.eq(-128 if k == 7 else 1 << k)]
+        with m.If(self.binary):
+            m.d.comb += [advance.eq(b_advance), push.eq(bpush),
+                         payload.ptr.eq(self.ptr_base + egrp), payload.value.eq(value),
+                         payload.bits.eq(bits)]
+            with m.If(bpush):
+                m.d.sync += emask.eq(emask & ~low)
+            with m.If(b_advance):
+                with m.If(is_end):
+                    m.d.sync += [gi.eq(0), grp.eq(grp + 1), egrp.eq(grp), emask.eq(nonzero),
+                                 *(f.eq(0) for f in fill),
+                                 *(e.eq(c) for e, c in zip(ebuf, complete))]
+                with m.Else():
+                    m.d.sync += [gi.eq(gi + 1), *(f.eq(c) for f, c in zip(fill, complete))]
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [gi.eq(0), grp.eq(0), emask.eq(0), *(f.eq(0) for f in fill)]
+        return emask != 0

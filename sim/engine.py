@@ -37,16 +37,22 @@ async def write_acts(ctx, dut, x):
     ctx.set(dut.act_we, 0)
 
 
-def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0) -> tuple[list[int], list[np.ndarray]]:
-    """Load one layer (``codes``, int8 codebook ``cb``) into ``dut`` through its load
-    port, then run each activation vector of ``xs``. Returns, per run, the cycles
-    from the start pulse until ``busy`` falls and every row's accumulator (read
-    out, which clears it)."""
+def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0,
+             binary: bool = False) -> tuple[list[int], list[np.ndarray]]:
+    """Load one layer (``codes``, int8 codebook ``cb``; with ``binary``, ``codes``
+    are +1/-1 signs for the XNOR path and ``cb`` is unused) into ``dut`` through
+    its load port, then run each activation vector of ``xs``. Returns, per run,
+    the cycles from the start pulse until ``busy`` falls and every row's
+    accumulator (read out, which clears it)."""
     n, rows = dut.n_pe, np.asarray(codes).shape[0]
     res = {"cycles": [], "acc": []}
+    loads = (dut.binary_loads(codes, ptr_base=ptr_base) if binary
+             else dut.loads(codes, cb, ptr_base=ptr_base))
 
     async def tb(ctx):
-        await load_layer(ctx, dut, dut.loads(codes, cb, ptr_base=ptr_base), ptr_base=ptr_base)
+        await load_layer(ctx, dut, loads, ptr_base=ptr_base)
+        if dut.xnor:
+            ctx.set(dut.binary, binary)
         for x in xs:
             await write_acts(ctx, dut, x)
             ctx.set(dut.start, 1), ctx.set(dut.length, len(x))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from golden.hwmodel.compute import wrap
-from golden.hwmodel.image import pe_tables
+from golden.hwmodel.image import pe_tables, sign_tables
 from hw.pe import SparsePE, pe_words
 from sim.amsim import run_testbenches
 
@@ -131,3 +131,72 @@ def test_pe_pointer_base_selects_the_layer(pipelined):
 def test_pe_rejects_bad_parameters(kw):
     with pytest.raises((TypeError, ValueError)):
         SparsePE(**kw)
+
+
+def run_pe_binary(dut, signs, items, *, idle=0.0, seed=0):
+    """Load a binary layer's sign words (one PE), run ``items`` (group, plane
+    weight, plane bits) with ``binary`` high; returns the read-out and the
+    cycle of every take."""
+    groups = sign_tables(signs, 1)[0]
+    ptr = np.cumsum([0] + [len(g) for g in groups]).tolist()
+    ptr, ents = pe_words(ptr, [v for g in groups for v in g], dut.abits)
+    out = {"takes": []}
+
+    async def tb(ctx):
+        rng = random.Random(seed)
+        for we, addr, data, words in ((dut.ptr_we, dut.ptr_addr, dut.ptr_data, ptr),
+                                      (dut.ent_we, dut.ent_addr, dut.ent_data, ents)):
+            for a, v in enumerate(words):
+                ctx.set(we, 1), ctx.set(addr, a), ctx.set(data, v)
+                await ctx.tick()
+            ctx.set(we, 0)
+        ctx.set(dut.binary, 1)
+        cycle, k = 0, 0
+        while k < len(items):
+            ctx.set(dut.i.valid, not (idle and rng.random() < idle))
+            g, value, bits = items[k]
+            ctx.set(dut.i.payload, {"ptr": g, "value": value, "bits": bits})
+            *_, valid, ready = await ctx.tick().sample(dut.i.valid, dut.i.ready)
+            if valid and ready:
+                out["takes"].append(cycle)
+                k += 1
+            cycle += 1
+        ctx.set(dut.i.valid, 0)
+        while ctx.get(dut.busy):
+            await ctx.tick()
+        got = []
+        for r in range(signs.shape[0]):
+            ctx.set(dut.rd_addr, r)
+            await ctx.tick()
+            got.append(ctx.get(dut.rd_data))
+        out["reads"] = got
+
+    run_testbenches(dut, tb)
+    return out
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+@pytest.mark.parametrize("rows,idle", [(5, 0.0), (1, 0.0), (8, 0.3)])
+def test_pe_xnor_path_adds_plane_weight_times_sign_dot(rows, idle, pipelined):
+    """Binary layer: each (group, plane) adds ``value * sign_dot`` to every row,
+    one sign word per row per cycle (a column of ``rows`` entries), including
+    full planes, the -128 plane and the same row on consecutive cycles."""
+    rng = np.random.default_rng(rows)
+    inp = 40                                         # groups of 15, 15, 10
+    signs = np.where(rng.random((rows, inp)) < 0.5, 1, -1)
+    items = [(int(rng.integers(0, 3)), int(rng.choice([1, 2, 4, 8, 16, 32, 64, -128])),
+              int(rng.integers(0, 1 << 15))) for _ in range(30)]
+    items += [(0, -128, 0x7FFF), (1, 64, 0x7FFF), (2, 1, 0x3FF), (2, 2, 1)]
+    dut = SparsePE(code_bits=2, rows=8, pointers=8, entries=64, pipelined=pipelined,
+                   xnor=True)
+    res = run_pe_binary(dut, signs, items, idle=idle, seed=2)
+    s15 = np.pad(signs, ((0, 0), (0, 45 - inp)), constant_values=-1)
+    want = np.zeros(rows, dtype=np.int64)
+    for g, value, bits in items:
+        b = (bits >> np.arange(15)) & 1
+        want += value * (s15[:, 15 * g:15 * g + 15] * b).sum(axis=1)
+    assert res["reads"] == want.tolist()
+    if idle == 0.0:
+        gaps = np.diff(res["takes"]).tolist()
+        assert gaps == ([1, 1] + [rows] * (len(items) - 3) if pipelined
+                        else [rows] * (len(items) - 1))

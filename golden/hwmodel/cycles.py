@@ -34,6 +34,18 @@ convolution runs it once per output position, on that position's patch):
   cycle after that, once the previous column is done. A column's ``max(1,
   e)`` cycles count from its start, not from its pop.
 
+A binary layer on the XNOR path (``xnor_cycles``; an engine built with
+``xnor``) stores, per PE and group of ``XNOR_GROUP`` = 15 inputs, one sign
+word per row of the PE. Its scanner examines one activation per cycle into
+eight bit planes (two's complement: plane 7 weighs -128); the cycle it
+examines a group's last activation it hands the group's non-zero planes to
+an emit buffer, once that buffer is empty or pushes its last plane in that
+cycle (else it waits), and the buffer pushes one plane per cycle from the
+next cycle on, lowest plane first, when every queue has room. A PE spends
+``max(1, r)`` cycles on a plane, ``r`` its rows (a sign word each). Its
+useful MACs are the sign words so taken (each one XNOR-popcount of up to 15
+inputs' bits).
+
 Useful MACs are stored non-zero weights times non-zero activations; the ideal
 is ``ceil(useful / N)`` cycles and the utilisation ``useful / (N *
 mac_cycles)``.
@@ -46,8 +58,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..sparse import relindex_encode_1d
+from .image import XNOR_GROUP
 
-__all__ = ["PhaseCycles", "column_entries", "spmv_cycles", "layer_cycles", "model_cycles"]
+__all__ = ["PhaseCycles", "column_entries", "spmv_cycles", "layer_cycles", "model_cycles",
+           "xnor_cycles"]
 
 MODES = ("expanded", "stream")
 
@@ -116,30 +130,70 @@ def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: i
     T = len(cols)
     if T == 0:
         return PhaseCycles(inp, 0, 0, n_pe)
-    pop = np.zeros((n_pe, T), dtype=np.int64)
-    free = np.zeros(n_pe, dtype=np.int64)              # cycle each PE's next column can start
-    moved = np.zeros(n_pe, dtype=np.int64)             # (pipelined) A passed its last one on
-    started = np.zeros(n_pe, dtype=np.int64)           # (pipelined) B started its last one
+    pes = _PEs(n_pe, T, depth, pipelined)
     push_prev, col_prev = -1, -1
     for t, j in enumerate(cols):
-        push = push_prev + (j - col_prev) if t else int(j)
-        if t >= depth:
-            push = max(push, int(pop[:, t - depth].max()) + 1)
-        if pipelined:
-            p = np.maximum(moved, push + 1)
-            moved = np.maximum(p + 1, started)
-            started = np.maximum(moved + 1, free)
-            free = started + cost[:, t]
-        else:
-            p = np.maximum(free, push + 1)
-            free = p + cost[:, t]
-        pop[:, t] = p
+        push = pes.push(t, push_prev + (j - col_prev) if t else int(j), cost[:, t])
         push_prev, col_prev = push, j
-    end = int(free.max())
+    end = int(pes.free.max())
     # The scanner still examines the activations after the last non-zero one.
     end = max(end, push_prev + (inp - col_prev))
     useful = int(real[:, cols].sum())
     return PhaseCycles(end, useful, int(cost.sum()), n_pe)
+
+
+class _PEs:
+    """The queues and PEs of the timing contract: ``push`` an item no earlier
+    than a cycle, as queue room allows; returns the cycle it was pushed."""
+
+    def __init__(self, n_pe: int, items: int, depth: int, pipelined: bool):
+        self.pop = np.zeros((n_pe, items), dtype=np.int64)
+        self.free = np.zeros(n_pe, dtype=np.int64)      # cycle each PE's next column can start
+        self.moved = np.zeros(n_pe, dtype=np.int64)     # (pipelined) A passed its last one on
+        self.started = np.zeros(n_pe, dtype=np.int64)   # (pipelined) B started its last one
+        self.depth, self.pipelined = depth, pipelined
+
+    def push(self, t: int, earliest: int, cost: np.ndarray) -> int:
+        push = earliest
+        if t >= self.depth:
+            push = max(push, int(self.pop[:, t - self.depth].max()) + 1)
+        if self.pipelined:
+            p = np.maximum(self.moved, push + 1)
+            self.moved = np.maximum(p + 1, self.started)
+            self.started = np.maximum(self.moved + 1, self.free)
+            self.free = self.started + cost
+        else:
+            p = np.maximum(self.free, push + 1)
+            self.free = p + cost
+        self.pop[:, t] = p
+        return push
+
+
+def xnor_cycles(rows: np.ndarray, x: np.ndarray, *, depth: int,
+                pipelined: bool = False) -> PhaseCycles:
+    """Cycles of one binary layer on the XNOR path (above), for ``rows`` per PE
+    (an ``(n_pe,)`` array) and int8 activations ``x``."""
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"queue depth must be a positive integer, not {depth!r}")
+    rows = np.asarray(rows, dtype=np.int64)
+    x = np.asarray(x, dtype=np.int64).ravel()
+    inp, n_pe = x.size, rows.size
+    planes = ((x & 0xFF)[:, None] >> np.arange(8)) & 1          # (inp, 8)
+    groups = -(-inp // XNOR_GROUP)
+    nz = [np.flatnonzero(planes[g * XNOR_GROUP:(g + 1) * XNOR_GROUP].any(axis=0))
+          for g in range(groups)]
+    pes = _PEs(n_pe, sum(len(k) for k in nz), depth, pipelined)
+    cost = np.maximum(rows, 1)
+    t, exam, last_push, hand = 0, 0, -1, -1
+    for g in range(groups):
+        n = min(XNOR_GROUP, inp - g * XNOR_GROUP)
+        hand = max(exam + n - 1, last_push)        # the group's hand-off to the buffer
+        exam, prev = hand + 1, hand
+        for _ in nz[g]:
+            prev = last_push = pes.push(t, prev + 1, cost)
+            t += 1
+    end = max(int(pes.free.max()), hand + 1)
+    return PhaseCycles(end, t * int(rows.sum()), t * int(cost.sum()), n_pe)
 
 
 def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap_bits: int,
@@ -158,14 +212,15 @@ def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap
 
 
 def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
-                 pipelined: bool = False) -> list[PhaseCycles]:
+                 pipelined: bool = False, xnor: bool = False) -> list[PhaseCycles]:
     """The sparse phase of every weighted layer of ``zm`` (a ``ZModel`` of fully
     connected layers, shared or binary as entries, and shared convolutions, as
     the engine runs it from its memory image) on one int8 input ``xq``: each
     layer's input is the previous layer's output of ``golden.hwmodel.engine``;
     a convolution's products are one per output position, on its im2col
     patches (``phases`` of them). A stored code counts as a MAC even when its
-    int8 codebook value is 0, as the engine issues it."""
+    int8 codebook value is 0, as the engine issues it. With ``xnor`` binary
+    layers run on the XNOR path (``xnor_cycles``), else as entries."""
     from .engine import _im2col, engine_model, layer_forward  # noqa: PLC0415
     from .image import layer_codes  # noqa: PLC0415
 
@@ -173,7 +228,11 @@ def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
     x = np.asarray(xq, dtype=np.int64).reshape(1, -1)
     out = []
     for zl, el in zip(zm.layers, em.layers):
-        if el.weights is not None:
+        if el.weights is not None and xnor and zl.storage == "binary":
+            out.append(xnor_cycles([len(range(k, el.weights.shape[0], n_pe))
+                                    for k in range(n_pe)], x[0], depth=depth,
+                                   pipelined=pipelined))
+        elif el.weights is not None:
             codes, _ = layer_codes(zl)
             v = x[0]
             if el.kind == "conv":

@@ -6,7 +6,8 @@ one and gives the per-layer integers back. The word-level layout is in
 ``docs/FORMAT.md`` ("The engine memory image"). In short: 16-bit words
 (the width of iCE40 SPRAM and EBR ports), a 16-word header, one 32-word
 descriptor per layer, then per weighted layer its codebook, per PE and column
-the count of its (row, code) entries followed by them, biases and
+the count of its (row, code) entries followed by them (a binary layer's:
+per PE and group of ``XNOR_GROUP`` inputs, its rows' sign words), biases and
 requantization constants.
 
 This is the ``expanded`` form of ``golden.hwmodel.cycles``: the Huffman-coded
@@ -26,10 +27,11 @@ from ..zcm import ZModel
 from .engine import EngineLayer, EngineModel, engine_model, int8_codebook
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
-           "EngineImage", "pe_tables", "layer_codes", "BINARY_CODEBOOK"]
+           "EngineImage", "pe_tables", "layer_codes", "BINARY_CODEBOOK", "XNOR_GROUP",
+           "sign_tables"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
-IMAGE_VERSION = 3
+IMAGE_VERSION = 4
 HEADER_WORDS = 16
 DESC_WORDS = 32
 KIND = {"fc": 1, "conv": 2, "maxpool": 3}
@@ -69,6 +71,23 @@ def pe_tables(codes: np.ndarray, n_pe: int, code_bits: int) -> list[tuple[list, 
 
 BINARY_CODEBOOK = (0, 1, -1, 0)       # a binary layer as entries: code 1 is +1, code 2 is -1
 
+#: Inputs per sign word of a binary layer: bits 0..14 (bit 15 is the engine's flag).
+XNOR_GROUP = 15
+
+
+def sign_tables(signs: np.ndarray, n_pe: int) -> list[list[list[int]]]:
+    """A binary layer's sign words as the image holds them: per PE ``k``, per
+    group ``g`` of ``XNOR_GROUP`` inputs, one word per row of PE ``k`` (rows
+    ``k, k + n_pe, ...``), bit ``b`` the sign of input ``g * XNOR_GROUP + b``
+    (1 for +1; inputs past the end 0)."""
+    s = (np.asarray(signs) > 0).astype(np.int64)
+    out, inp = s.shape
+    groups = -(-inp // XNOR_GROUP)
+    packed = np.pad(s, ((0, 0), (0, groups * XNOR_GROUP - inp))).reshape(out, groups, XNOR_GROUP)
+    words = (packed << np.arange(XNOR_GROUP)).sum(axis=2)          # (out, groups)
+    return [[[int(v) for v in words[k::n_pe, g]] for g in range(groups)]
+            for k in range(n_pe)]
+
 
 def layer_codes(zl) -> tuple[np.ndarray, int] | None:
     """The codebook indices the engine's entries hold for a weighted layer, and
@@ -95,6 +114,7 @@ def _desc(el: EngineLayer, storage: str, code_bits: int, relu: bool, last: bool,
          el.kh, el.kw, el.stride, el.pad, el.pool, code_bits]
     for key in ("codebook", "columns", "reserved", "bias", "requant", "bits"):
         d += _u32(bases.get(key, 0))
+    d.append(-(-inp // XNOR_GROUP) if storage == "binary" else 0)
     return d + [0] * (DESC_WORDS - len(d))
 
 
@@ -160,10 +180,8 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
                 put("columns", columns)
             else:
                 cb_bits = 0
-                signs = (el.weights > 0).astype(np.int64)
-                pad = (-inp) % 16
-                packed = np.pad(signs, ((0, 0), (0, pad))).reshape(out, -1, 16)
-                put("bits", (packed << np.arange(16)).sum(axis=2).ravel())
+                put("bits", [v for groups in sign_tables(el.weights, n_pe) for col in groups
+                             for v in (len(col), *col)])
             put("bias", [w for b in el.bias for w in _u32(int(b) & 0xFFFFFFFF)])
             if el.multiplier is not None:
                 put("requant", [w for m, s in zip(el.multiplier, el.shift)
@@ -250,10 +268,24 @@ def read_image(data: bytes) -> EngineImage:
                     wmat[rows, j] = cb[code]
             el.weights = wmat
         elif st == "binary":
-            per = -(-inp // 16)
-            bits = block(bits_base, out * per, "sign bits", i).reshape(out, per)
-            signs = (bits[:, :, None] >> np.arange(16)) & 1
-            el.weights = np.where(signs.reshape(out, -1)[:, :inp] == 1, 1, -1)
+            groups = -(-inp // XNOR_GROUP)
+            _need(int(d[26]) == groups, f"layer {i}: {d[26]} sign groups, not "
+                  f"ceil({inp} / {XNOR_GROUP}) = {groups}")
+            _need(cb_bits == 0, f"layer {i}: a binary layer with code_bits {cb_bits}")
+            wmat = np.zeros((out, groups * XNOR_GROUP), dtype=np.int64)
+            pos = bits_base
+            for k in range(n_pe):
+                rows = np.arange(k, out, n_pe)
+                for g in range(groups):
+                    count = int(block(pos, 1, "sign words", i)[0])
+                    _need(count == len(rows), f"layer {i}: PE {k} group {g} holds {count} "
+                          f"sign words, not its {len(rows)} rows")
+                    e = block(pos + 1, count, "sign words", i)
+                    pos += 1 + count
+                    _need(bool(np.all(e < 0x8000)), f"layer {i}: sign word with bit 15 set")
+                    bits = (e[:, None] >> np.arange(XNOR_GROUP)) & 1
+                    wmat[rows, g * XNOR_GROUP:(g + 1) * XNOR_GROUP] = np.where(bits == 1, 1, -1)
+            el.weights = wmat[:, :inp]
         if st != "none":
             b = block(bias_base, 2 * out, "biases", i)
             b = b[0::2] | b[1::2] << 16
