@@ -12,7 +12,7 @@ from .params import reject
 from .patches import MAX_KERNEL
 from .spmv import SparseMatVec
 
-__all__ = ["Engine", "engine_params"]
+__all__ = ["Engine", "engine_params", "engine_runs_xnor"]
 
 
 class Engine(wiring.Component):
@@ -48,7 +48,10 @@ class Engine(wiring.Component):
         As ``SparseMatVec``.
     pe : dict
         ``SparsePE`` parameters (``code_bits``, ``rows``, ``pointers``,
-        ``entries``, ``entry_ram``); ``cb_banks`` is ``max_layers``.
+        ``entries``, ``entry_ram``, ``pipelined``, ``xnor``); ``cb_banks`` is
+        ``max_layers``. With ``xnor`` the engine also runs binary fully
+        connected layers on the XNOR path (``SparseMatVec``), from the image's
+        sign words (``ImageLoader``).
     max_layers, max_len, max_rows, max_out : int
         As ``ImageLoader``. An activation bank holds ``max(max_len, 4 *
         max_out)`` bytes.
@@ -98,7 +101,7 @@ class Engine(wiring.Component):
             n_pe=n_pe, code_bits=p.code_bits, rows_per_pe=p.rows, pointers=p.pointers,
             entries=p.entries,
             max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out,
-            bias_bits=bias_bits, row_consts=row_consts, conv=conv)
+            bias_bits=bias_bits, row_consts=row_consts, conv=conv, xnor=p.xnor)
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows,
                                 max_rows=self._loader.param_depth,
                                 digit_bits=digit_bits, bias_bits=bias_bits,
@@ -106,6 +109,7 @@ class Engine(wiring.Component):
                                 pipelined=p.pipelined)
         self.bias_bits, self.row_consts = bias_bits, row_consts
         self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p.code_bits
+        self.xnor = p.xnor
         self.rows_per_pe, self.pointers, self.entries = p.rows, p.pointers, p.entries
         self.max_layers, self.max_len, self.max_rows, self.max_out = (
             max_layers, max_len, max_rows, max_out)
@@ -162,6 +166,8 @@ class Engine(wiring.Component):
                      mv.ptr_base.eq(L.ptr_base), mv.length.eq(L.inp),
                      out.rows.eq(L.out), out.row_base.eq(L.row_base), out.relu.eq(L.relu),
                      out.raw.eq(L.last)]
+        if mv.xnor:
+            m.d.comb += mv.binary.eq(L.binary)
         # Layer outputs go to the other bank: an activation per row, or the last
         # layer's sums as four bytes each (``o`` is taken with the fourth); the
         # host's input goes to bank 0 and its reads come from ``bank`` (where the
@@ -314,7 +320,8 @@ def _pow2(n: int, least: int = 2) -> int:
 
 
 def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | None = None,
-                  entry_ram: str | None = None, pipelined: bool = False) -> dict:
+                  entry_ram: str | None = None, pipelined: bool = False,
+                  xnor: bool | None = None) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of fully connected layers, shared or binary, as
     ``memory_image(..., binary_as_entries=True)`` writes them, and shared
@@ -327,10 +334,13 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     overflow them (so they compute the int32 sums exactly). With
     ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM; ``pipelined``
     picks ``SparsePE``'s pipelined form (every memory output registered, the
-    ECP5 boards'). Raises
+    ECP5 boards'). ``xnor`` builds the XNOR path and sizes the memories for the
+    binary layers' sign words (``memory_image(..., binary_as_entries=False)``);
+    by default (None) it is built for a model with binary layers, all fully
+    connected (``engine_runs_xnor``). Raises
     ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.engine import engine_model  # noqa: PLC0415
-    from golden.hwmodel.image import layer_codes, pe_tables  # noqa: PLC0415
+    from golden.hwmodel.image import XNOR_GROUP, layer_codes, pe_tables  # noqa: PLC0415
 
     from .layerout import consts_words  # noqa: PLC0415
 
@@ -346,17 +356,26 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     if zm.layers[-1].kind != "fc":
         raise ValueError("the engine needs a model whose last layer is fully connected")
     conv = any(ly.kind != "fc" for ly in zm.layers)
+    if xnor is None:
+        xnor = engine_runs_xnor(zm)
+    elif xnor and any(ly.storage == "binary" and ly.kind != "fc" for ly in zm.layers):
+        raise ValueError("the XNOR path runs fully connected binary layers, not convolutions")
     fc = [ly for ly in zm.layers if ly.storage != "none"]
-    codes = [layer_codes(ly) for ly in fc]
+    signs = [ly for ly in fc if xnor and ly.storage == "binary"]
+    entried = [ly for ly in fc if not (xnor and ly.storage == "binary")]
+    codes = [layer_codes(ly) for ly in entried]
     if code_bits is None:
-        code_bits = max(bits for _, bits in codes)
+        code_bits = max((bits for _, bits in codes), default=1)
     layers = engine_model(zm).layers
     # Every activation vector: each layer's input, and each output but the last.
     widths = ([int(np.prod(el.in_shape)) for el in layers]
               + [int(np.prod(el.out_shape)) for el in layers[:-1]])
     most_rows = max(-(-ly.out // n_pe) for ly in fc)
     tables = [pe_tables(c, n_pe, code_bits) for c, _ in codes]
-    entries = max(sum(len(t[k][1]) for t in tables) for k in range(n_pe))
+    groups = [-(-ly.inp // XNOR_GROUP) for ly in signs]
+    entries = max(sum(len(t[k][1]) for t in tables)
+                  + sum(g * len(range(k, ly.out, n_pe)) for g, ly in zip(groups, signs))
+                  for k in range(n_pe))
     if entries > 1 << 14:
         raise ValueError(f"the model needs {entries} weight entries in a PE, more than the "
                          f"16384 a PE holds; use more PEs (it has {n_pe})")
@@ -378,6 +397,14 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
                 max_len=_pow2(max(widths)), max_rows=words, max_out=_pow2(fc[-1].out),
                 bias_bits=bias_bits, row_consts=row_consts, conv=conv,
                 pe=dict(code_bits=code_bits, rows=_pow2(most_rows), acc_bits=acc_bits,
-                        pointers=max(2, sum(ly.inp for ly in fc)),
+                        pointers=max(2, sum(ly.inp for ly in entried)
+                                     + sum(groups)),
                         entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
-                        entry_ram=entry_ram, pipelined=pipelined))
+                        entry_ram=entry_ram, pipelined=pipelined, xnor=xnor))
+
+
+def engine_runs_xnor(zm) -> bool:
+    """Whether ``engine_params`` builds the XNOR path for ``zm`` by default: it
+    has binary layers, all fully connected."""
+    binary = [ly for ly in zm.layers if ly.storage == "binary"]
+    return bool(binary) and all(ly.kind == "fc" for ly in binary)

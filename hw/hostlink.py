@@ -53,7 +53,7 @@ class HostLink(wiring.Component):
         e = self._engine
         self.info = EngineInfo(PROTOCOL_VERSION, e.n_pe, e.queue_depth, e.code_bits,
                                e.max_layers, e.rows_per_pe, e.max_len, e.max_rows, e.max_out,
-                               e.pointers, e.entries)
+                               e.pointers, e.entries, e.xnor)
         super().__init__({
             "i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
             "loaded": Out(1), "error": Out(1), "busy": Out(1),

@@ -6,7 +6,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION
+from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION, XNOR_GROUP
 from golden.hwmodel.protocol import CODE
 
 from .layerout import consts_words
@@ -19,7 +19,7 @@ __all__ = ["ImageLoader", "layer_entry_layout", "read_words"]
 
 
 def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int,
-                       conv: bool = False) -> data.StructLayout:
+                       conv: bool = False, xnor: bool = False) -> data.StructLayout:
     """One layer of the engine's layer table: lengths, where its column
     pointers and rows start, its codebook bank, ReLU and last-layer flags;
     with ``conv``, also its kind (``conv``, ``pool``, or neither: fully
@@ -27,7 +27,8 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
     the kernel's ``kh``, ``kw`` and ``pad``, the output's ``oh``, ``ow`` and
     ``pos`` (``oh * ow``; a pool's is its output length), and ``org``, the
     address of the first patch's corner (``-(pad * w + pad)``, modulo
-    ``2**len_bits``)."""
+    ``2**len_bits``); with ``xnor``, ``binary`` (a binary layer on the XNOR
+    path) and its ``groups`` of ``XNOR_GROUP`` inputs, its pointers."""
     fields = {
         "inp": unsigned(len_bits), "out": unsigned(len_bits), "ptr_base": unsigned(ptr_bits),
         "row_base": unsigned(row_bits), "bank": unsigned(max(1, bank_bits)),
@@ -38,6 +39,8 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
         fields.update({"conv": 1, "pool": 1, "kh": k, "kw": k, "pad": k,
                        **{f: unsigned(len_bits) for f in ("h", "w", "hw", "oh", "ow", "pos",
                                                           "org")}})
+    if xnor:
+        fields.update({"binary": 1, "groups": unsigned(len_bits)})
     return data.StructLayout(fields)
 
 
@@ -126,12 +129,21 @@ class ImageLoader(wiring.Component):
         (``out * oh * ow``, a pool's ``c * (h // 2) * (w // 2)``) fits
         ``max_len`` (else ``IMG_CAPACITY``); the other shape errors are
         ``IMG_FIELD``. A pool takes no words beyond its descriptor.
+    xnor : bool
+        Also load binary fully connected layers (storage 2) for the XNOR path
+        (``SparsePE``): code_bits 0, descriptor word 18 ``ceil(inp / 15)``
+        groups, which take the layer's pointers, and per PE and group the
+        count of the PE's rows, then as many sign words, stored as a shared
+        layer's entries are (a wrong count or group number, or a sign word
+        with bit 15 set, is ``IMG_FIELD``). A build without refuses them
+        (``IMG_UNSUPPORTED``).
     """
 
     def __init__(self, *, n_pe: int = 4, code_bits: int = 4, rows_per_pe: int = 128,
                  pointers: int = 1024, entries: int = 4096, max_layers: int = 8,
                  max_len: int = 1024, max_rows: int = 1024, max_out: int = 256,
-                 bias_bits: int = 32, row_consts: bool = True, conv: bool = False):
+                 bias_bits: int = 32, row_consts: bool = True, conv: bool = False,
+                 xnor: bool = False):
         for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 7),
                                 ("rows_per_pe", rows_per_pe, 2, 1 << 15),
                                 ("pointers", pointers, 2, 1 << 16),
@@ -147,7 +159,9 @@ class ImageLoader(wiring.Component):
             reject(self, f"row_consts must be a bool, not {row_consts!r}")
         if not isinstance(conv, bool):
             reject(self, f"conv must be a bool, not {conv!r}")
-        self.bias_bits, self.row_consts, self.conv = bias_bits, row_consts, conv
+        if not isinstance(xnor, bool):
+            reject(self, f"xnor must be a bool, not {xnor!r}")
+        self.bias_bits, self.row_consts, self.conv, self.xnor = bias_bits, row_consts, conv, xnor
         self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
         self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
         self.max_len, self.max_rows, self.max_out = max_len, max_rows, max_out
@@ -155,7 +169,7 @@ class ImageLoader(wiring.Component):
         bank_bits = (max_layers - 1).bit_length()
         self.entry_layout = layer_entry_layout(
             (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,
-            (max_rows - 1).bit_length() or 1, bank_bits, conv)
+            (max_rows - 1).bit_length() or 1, bank_bits, conv, xnor)
         # The layer table follows the parameters in the parameter memory: entry
         # ``l`` is ``table_words`` words from ``max_rows + table_words * l``.
         self.table_words = -(-self.entry_layout.size // bias_bits)
@@ -444,7 +458,8 @@ class ImageLoader(wiring.Component):
                 m.d.sync += [fill[i].eq(fill[(i + 1) % N]) for i in range(N)]
         wq, dq, chk = Signal(16), Signal.like(d), Signal()   # a descriptor word's checks
         rowq, chk_ent = Signal(len(w[CB:] * N + k)), Signal()  # an entry's
-        m.d.sync += [chk.eq(0), chk_ent.eq(0)]
+        cntq, chk_cnt = Signal(len(w * N + k)), Signal()        # a binary column's count
+        m.d.sync += [chk.eq(0), chk_ent.eq(0), chk_cnt.eq(0)]
         with m.FSM() as fsm:
             with state("IDLE"):
                 pass
@@ -475,6 +490,8 @@ class ImageLoader(wiring.Component):
                             m.next = "DESC"
 
             conv, pool = (ent.conv, ent.pool) if self.conv else (Const(0), Const(0))
+            binary = ent.binary if self.xnor else Const(0)
+            cols = Mux(binary, ent.groups, ent.inp) if self.xnor else ent.inp   # its pointers
             shaped = conv | pool            # the layer has a (c, h, w) input
             creg = Signal(16)               # the input's channels
             prod = Signal(32)               # the shape's products, one per word
@@ -489,6 +506,11 @@ class ImageLoader(wiring.Component):
                 m.d.comb += want.eq(1)
                 with m.If(take):
                     m.d.sync += [d.eq(d + 1), wq.eq(w), dq.eq(d), chk.eq(1)]
+                    if self.xnor:               # not ``Case``s: the shape's may share them
+                        with m.If(d == 1):
+                            m.d.sync += ent.binary.eq(w == 2)
+                        with m.If(d == 18):
+                            m.d.sync += ent.groups.eq(w)
                     with m.Switch(d):
                         with m.Case(0):
                             if self.conv:                        # fc, conv, maxpool
@@ -513,13 +535,13 @@ class ImageLoader(wiring.Component):
                                 m.d.sync += ta.eq(ta + 1)
                     with m.Switch(d):
                         with m.Case(31):
-                            m.d.sync += [ptr_next.eq(ptr_next + ent.inp),
+                            m.d.sync += [ptr_next.eq(ptr_next + cols),
                                          row_next.eq(row_next + Mux(pool, 0, ent.out + C)),
-                                         ptr_room.eq(ptr_room - ent.inp),
+                                         ptr_room.eq(ptr_room - cols),
                                          row_room.eq(row_room - Mux(pool, 0, ent.out + C)),
                                          prev_out.eq(Mux(shaped, olen, ent.out)),
                                          lay.eq(lay + 1)]
-                            with m.If(ent.inp > ptr_room):
+                            with m.If(cols > ptr_room):
                                 fail("IMG_CAPACITY")
                             with m.Elif(lay == n_layers - 1):
                                 m.d.sync += [lay.eq(0), ta.eq(TB)]
@@ -534,17 +556,19 @@ class ImageLoader(wiring.Component):
                     m.d.sync += ta.eq(ta + T)
                     m.next = "CONF"
             with state("CONF"):
+                L_cols = Mux(L.binary, L.groups, L.inp) if self.xnor else L.inp
                 m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0),
                              cb_last.eq((Const(1, 9) << L.cb_bits) - 1),
-                             inp_m1.eq(L.inp - 1), out_m1.eq(L.out - 1)]
+                             inp_m1.eq(L_cols - 1), out_m1.eq(L.out - 1)]
+                m.next = "CBOOK"
+                if self.xnor:                   # a binary layer has no codebook
+                    with m.If(L.binary):
+                        m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(L_cols - 1)]
+                        m.next = "COUNT"
                 if self.conv:                   # a pool has no sections
                     with m.If(L.pool):
                         m.d.sync += lay.eq(lay + 1)
                         m.next = "FETCH"
-                    with m.Else():
-                        m.next = "CBOOK"
-                else:
-                    m.next = "CBOOK"
 
             with state("CBOOK"):
                 m.d.comb += [want.eq(1), self.ld_all.eq(1), self.ld_mem.eq(MEM_CB),
@@ -576,6 +600,8 @@ class ImageLoader(wiring.Component):
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
                     m.d.sync += left.eq(w)
+                    if self.xnor:               # a binary column holds the PE's rows
+                        m.d.sync += [cntq.eq(w * N + k), chk_cnt.eq(L.binary)]
                     with m.If(w != 0):
                         m.next = "ENT"
                     with m.Else():
@@ -681,7 +707,10 @@ class ImageLoader(wiring.Component):
                     with m.If(((wq == 0) | (wq > 3)) if self.conv else (wq != 1)):
                         fail("IMG_UNSUPPORTED")              # fc (conv, maxpool)
                 with m.Case(1):
-                    with m.If(wq != Mux(pool, 0, 1)):        # shared (a pool: none)
+                    # Shared (a pool: none; with ``xnor``, a fully connected layer
+                    # may be binary).
+                    ok = (wq == 1) | ((wq == 2) & ~conv) if self.xnor else wq == 1
+                    with m.If(Mux(pool, wq != 0, ~ok)):
                         fail("IMG_UNSUPPORTED")
                 with m.Case(2):
                     is_last = lay == n_layers - 1
@@ -705,10 +734,24 @@ class ImageLoader(wiring.Component):
                     with m.Elif(last & (wq != classes)):
                         fail("IMG_FIELD")
                 with m.Case(13):
-                    with m.If(Mux(pool, wq != 0, (wq == 0) | (wq > CB))):
+                    with m.If(Mux(pool | binary, wq != 0, (wq == 0) | (wq > CB))):
                         fail("IMG_FIELD")
+                if self.xnor:
+                    # ``ceil(inp / 15)`` groups: ``15 * groups - inp`` in 0..14.
+                    with m.Case(18):
+                        spare = wq * XNOR_GROUP - ent.inp
+                        with m.If(binary & ((wq * XNOR_GROUP < ent.inp)
+                                            | (spare >= XNOR_GROUP))):
+                            fail("IMG_FIELD")
 
-        with m.If(chk_ent & ((rowq >= L.out) | (wq[:CB] > cb_last))):
+        bad_ent = (rowq >= L.out) | (wq[:CB] > cb_last)
+        if self.xnor:
+            # A sign word has no row or code, and bit 15 clear; its column holds
+            # one per row of the PE: ``count * N + k`` in ``out .. out + N - 1``.
+            bad_ent = Mux(L.binary, wq[15], bad_ent)
+            with m.If(chk_cnt & ((cntq < L.out) | (cntq >= L.out + N))):
+                fail("IMG_FIELD")
+        with m.If(chk_ent & bad_ent):
             fail("IMG_FIELD")
         m.d.comb += self.finished.eq(fsm.ongoing("FINISHED"))
         return m

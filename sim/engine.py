@@ -133,7 +133,7 @@ def _engine_top(zm, *, n_pe: int, queue_depth: int = 8, entry_ram: str | None = 
     params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram,
                            pipelined=pipelined)
     image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
-                         binary_as_entries=True)
+                         binary_as_entries=not params["pe"]["xnor"])
     top = UartEngine(divisor=uart_divisor, **params) if uart_divisor else HostLink(**params)
     return image, top
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from golden.hwmodel.compute import wrap
-from golden.hwmodel.cycles import layer_cycles, model_cycles
+from golden.hwmodel.cycles import layer_cycles, model_cycles, xnor_cycles
 from golden.hwmodel.engine import (
     engine_forward,
     engine_model,
@@ -60,6 +60,61 @@ def test_spmv(sim, n_pe, depth, density, ram, pipelined):
                    cells=(("ice40", "SB_SPRAM256KA"),) if ram else ())
     except SimulatorMissing as e:
         pytest.skip(str(e))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("n_pe,depth,pipelined", [(3, 1, False), (4, 2, True)])
+def test_spmv_xnor_path(sim, n_pe, depth, pipelined):
+    """A binary layer on the XNOR path (a group cut short, a PE with fewer rows):
+    sums against NumPy's +1/-1 product and cycles against ``xnor_cycles``, for
+    every plane, ReLU'd, all-zero and -128 inputs."""
+    rng = np.random.default_rng(40 + n_pe)
+    out, inp, ptr_base = 11, 37, 3
+    signs = np.where(rng.random((out, inp)) < 0.5, 1, -1)
+    xs = [rng.integers(-128, 128, inp), rng.integers(0, 128, inp) * (rng.random(inp) < 0.3),
+          np.zeros(inp, dtype=np.int64), np.full(inp, -128)]
+    rows = [len(range(k, out, n_pe)) for k in range(n_pe)]
+    runs = [{"acts": [int(v) for v in x], "expected": [int(v) for v in signs @ x],
+             "cycles": xnor_cycles(rows, x, depth=depth, pipelined=pipelined).mac_cycles
+             + SparseMatVec.overhead} for x in xs]
+    dut = SparseMatVec(n_pe=n_pe, queue_depth=depth, max_len=64,
+                       pe={"code_bits": 2, "rows": 4, "pointers": 8, "entries": 64,
+                           "pipelined": pipelined, "xnor": True})
+    p = {"loads": dut.binary_loads(signs, ptr_base=ptr_base), "ptr_base": ptr_base,
+         "n_pe": n_pe, "acc_bits": 32, "runs": runs, "binary": 1,
+         "read_latency": 2 if pipelined else 1}
+    try:
+        run_cocotb(dut, "spmv", "sim.tb.tb_spmv", sim=sim, params=p,
+                   case=f"xnor_n{n_pe}d{depth}{'p' if pipelined else ''}")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim,pipelined", [("verilator", False), ("icarus", True)])
+def test_binary_model_on_the_xnor_path_through_the_host_protocol(sim, pipelined):
+    """A shared layer then binary layers, run from the image's sign words on the
+    XNOR path (``engine_params`` builds it for the model), random stalls on both
+    byte streams: every output equals engine_forward and every run's sparse
+    cycles ``model_cycles(xnor=True)``."""
+    from tests.test_hw_engine import binary_model  # noqa: PLC0415
+
+    rng = np.random.default_rng(50)
+    zm = binary_model(rng)
+    xs = np.vstack([rng.integers(-128, 128, (3, 20)), np.zeros((1, 20), int)])
+    try:
+        r = simulate_model(zm, xs, sim=sim, n_pe=3, queue_depth=2, stall=0.3,
+                           pipelined=pipelined, case=f"xnor_{sim}{'_p' if pipelined else ''}")
+    except SimulatorMissing as e:
+        pytest.skip(str(e))
+    assert np.array_equal(r["outputs"], engine_forward(engine_model(zm), xs))
+    assert r["info"]["xnor"]
+    tail = SparseMatVec.overhead - 1
+    for x, c in zip(xs, r["counters"]):
+        phases = model_cycles(zm, x, n_pe=3, depth=2, pipelined=pipelined, xnor=True)
+        assert c["mac_cycles"] == sum(p.mac_cycles + tail for p in phases)
+        assert c["macs"] == sum(p.useful_macs for p in phases)
 
 
 @pytest.mark.cocotb

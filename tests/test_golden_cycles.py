@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from golden.hwmodel.cycles import column_entries, layer_cycles, spmv_cycles
+from golden.hwmodel.cycles import column_entries, layer_cycles, spmv_cycles, xnor_cycles
 
 
 def test_column_entries_count_padding_where_it_lands():
@@ -114,3 +114,19 @@ def test_bad_arguments():
         spmv_cycles(*e, np.ones(1), depth=0)
     with pytest.raises(ValueError, match="1 activations expected"):
         spmv_cycles(*e, np.ones(2), depth=1)
+
+
+def test_xnor_path_by_hand():
+    """One PE of 2 rows, queue depth 1; inputs 3 (planes 0, 1) then 13 zeros,
+    then -128 (plane 7) alone in a second group of one input. Group 0 is handed
+    off when its 15th input is examined (cycle 14); its planes are pushed in 15
+    and, the queue's one place freed by the pop in 16, in 17. Group 1's one input
+    waits for that last push (hand-off 17); its plane goes in 19, after the pop
+    in 18. Each plane costs the PE 2 cycles: pops 16, 18, 20, the end 22."""
+    x = np.r_[3, np.zeros(14, int), -128]
+    c = xnor_cycles([2], x, depth=1)
+    assert (c.mac_cycles, c.useful_macs, c.entries) == (22, 6, 6)
+    # No plane at all: the scan alone, one cycle per input.
+    assert xnor_cycles([2, 1], np.zeros(31, int), depth=1).mac_cycles == 31
+    # A PE without rows still spends a cycle per plane (its empty column).
+    assert xnor_cycles([0], x, depth=4).entries == 3

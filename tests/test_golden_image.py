@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from golden.hwmodel.engine import EngineModel, engine_forward, engine_model
-from golden.hwmodel.image import HEADER_WORDS, IMAGE_MAGIC, ImageError, memory_image, read_image
+from golden.hwmodel.image import (
+    HEADER_WORDS,
+    IMAGE_MAGIC,
+    ImageError,
+    memory_image,
+    read_image,
+    sign_tables,
+)
 from golden.zcm import ZLayer, ZModel
 
 
@@ -161,3 +168,33 @@ def test_binary_layers_as_entries_hold_the_same_integers():
     assert as_entries.code_bits[2] == 2
     for a, b in zip(plain.layers, as_entries.layers):
         assert (a.weights is None and b.weights is None) or np.array_equal(a.weights, b.weights)
+
+
+def test_binary_sign_words_by_hand_and_their_checks():
+    """Sign words: per PE and group of 15 inputs, one word per row of the PE,
+    bit b the sign of input 15 g + b; the reader checks the counts, the group
+    count and bit 15."""
+    signs = np.where(np.arange(2 * 17).reshape(2, 17) % 3 == 0, 1, -1)
+    (pe0,), (pe1,) = ([g[0]] for g in sign_tables(signs, 2))   # group 0 only
+    row0 = sum(1 << b for b in range(15) if b % 3 == 0)
+    row1 = sum(1 << b for b in range(15) if (17 + b) % 3 == 0)
+    assert (pe0, pe1) == ([row0], [row1])
+    assert sign_tables(signs, 2)[0][1] == [1 << 0]             # inputs 15, 16 of row 0
+    zm = model(np.random.default_rng(5), binary=True)
+    image = memory_image(zm, 2)
+    w = np.frombuffer(image, "<u2").copy()
+    d = HEADER_WORDS + 32 * 2
+    at = int(w[d + 24] | w[d + 25] << 16)
+
+    def changed(pos, v):
+        b = w.copy()
+        b[pos] = v
+        b[8:10] = [(c := zlib.crc32(b[HEADER_WORDS:].astype("<u2").tobytes())) & 0xFFFF, c >> 16]
+        return b.astype("<u2").tobytes()
+
+    with pytest.raises(ImageError, match="sign words, not its"):
+        read_image(changed(at, int(w[at]) + 1))
+    with pytest.raises(ImageError, match="sign groups"):
+        read_image(changed(d + 18, int(w[d + 18]) + 1))
+    with pytest.raises(ImageError, match="bit 15"):
+        read_image(changed(at + 1, int(w[at + 1]) | 0x8000))

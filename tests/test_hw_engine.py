@@ -321,13 +321,15 @@ def test_convolutions_and_pools_match_the_engine_model_and_the_cycle_model(n_pe,
     assert p["conv"] and p["row_consts"] == (which == "binary")
     n_in = int(np.prod(zm.input_shape))
     xs = inputs(rng, n_in)
-    image = memory_image(zm, n_pe, code_field=p["pe"]["code_bits"], binary_as_entries=True)
+    image = memory_image(zm, n_pe, code_field=p["pe"]["code_bits"],
+                         binary_as_entries=not p["pe"]["xnor"])
     y, counters = host_run(HostLink(**p), image, xs, stall=0.3, seed=n_pe)
     em = engine_model(zm)
     assert np.array_equal(y, engine_forward(em, xs))
     overhead = SparseMatVec.overhead - 1
     for x, c in zip(xs, counters):
-        phases = model_cycles(zm, x, n_pe=n_pe, depth=4, pipelined=pipelined)
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=4, pipelined=pipelined,
+                              xnor=p["pe"]["xnor"])
         assert c["macs"] == sum(p.useful_macs for p in phases)
         assert c["mac_cycles"] == sum(p.mac_cycles + overhead * p.phases for p in phases)
 
@@ -368,3 +370,96 @@ def test_bad_convolution_images_end_in_their_error_status():
     run_testbenches(dut, tb)
     assert seen[:-1] == [code for _, _, code in cases]
     assert seen[-1] == engine_forward(engine_model(zm), (np.arange(72) - 36)[None])[0].tolist()
+
+
+def binary_model(rng, *, sizes=(20, 16, 33, 5)):
+    """A shared layer, then binary (BWN, per-row alpha) layers: one with a group
+    cut short (33 = 15 + 15 + 3 inputs after it), and a binary last layer."""
+    from golden.zcm import ZLayer, ZModel
+
+    first = random_fc_model(rng, list(sizes[:2]), [0.6]).layers[0]
+    first.act = "relu"
+    layers = [first]
+    for i, (inp, out) in enumerate(zip(sizes[1:], sizes[2:])):
+        layers.append(ZLayer(kind="fc", act="relu" if i < len(sizes) - 3 else "none",
+                             out=out, inp=inp, storage="binary",
+                             signs=rng.choice([-1, 1], (out, inp)).astype(np.int8),
+                             alpha=rng.uniform(0.02, 0.1, out).astype(np.float16),
+                             bias=rng.normal(0, 0.1, out).astype(np.float32),
+                             act_scale=0.05))
+    return ZModel(layers, (sizes[0], 1, 1), classes=sizes[-1], input_scale=0.05)
+
+
+@pytest.mark.parametrize("n_pe,pipelined", [(3, False), (4, True), (1, False)])
+def test_binary_layers_run_on_the_xnor_path(n_pe, pipelined):
+    """Binary layers from the image's sign words, on the XNOR path that
+    ``engine_params`` builds for them: engine_forward's integers, with random
+    stalls on both byte streams, and every phase's cycles and MACs as
+    ``model_cycles(xnor=True)`` says."""
+    from hw.engine import engine_params
+
+    rng = np.random.default_rng(30 + n_pe)
+    zm = binary_model(rng)
+    p = engine_params(zm, n_pe=n_pe, queue_depth=2, pipelined=pipelined)
+    assert p["pe"]["xnor"]
+    image = memory_image(zm, n_pe, code_field=p["pe"]["code_bits"])
+    xs = inputs(rng, 20)
+    y, counters = host_run(HostLink(**p), image, xs, stall=0.3, seed=n_pe)
+    assert np.array_equal(y, engine_forward(engine_model(zm), xs))
+    overhead = SparseMatVec.overhead - 1
+    for x, c in zip(xs, counters):
+        phases = model_cycles(zm, x, n_pe=n_pe, depth=2, pipelined=pipelined, xnor=True)
+        assert c["macs"] == sum(p.useful_macs for p in phases)
+        assert c["mac_cycles"] == sum(p.mac_cycles + overhead for p in phases)
+
+
+def test_bad_binary_images_end_in_their_error_status():
+    """The XNOR build refuses sign-word columns of the wrong count, a wrong group
+    count, a sign word with bit 15 set and a binary layer with code bits; a build
+    without the XNOR path refuses binary layers."""
+    from hw.engine import engine_params
+
+    rng = np.random.default_rng(9)
+    zm = binary_model(rng)
+    p = engine_params(zm, n_pe=3, queue_depth=2)
+    good = memory_image(zm, 3, code_field=p["pe"]["code_bits"])
+    w = np.frombuffer(good, "<u2")
+    d1 = HEADER_WORDS + 32 * 1                       # the first binary layer's descriptor
+    s1 = desc_field(good, 1, 24)                     # its sign words: PE 0, group 0's count
+    assert w[s1] == 11 and w[d1 + 18] == 2           # 33 rows over 3 PEs; 16 inputs
+    cases = [
+        ("count one more", set_words(good, {s1: 12}), "IMG_FIELD"),
+        ("count one less", set_words(good, {s1: 10}), "IMG_FIELD"),
+        ("groups too few", set_words(good, {d1 + 18: 1}), "IMG_FIELD"),
+        ("groups too many", set_words(good, {d1 + 18: 3}), "IMG_FIELD"),
+        ("sign word bit 15", set_words(good, {s1 + 2: int(w[s1 + 2]) | 0x8000}), "IMG_FIELD"),
+        ("code bits", set_words(good, {d1 + 13: 2}), "IMG_FIELD"),
+        ("storage 3", set_words(good, {d1 + 1: 3}), "IMG_UNSUPPORTED"),
+    ]
+    no_xnor = engine_params(zm, n_pe=3, queue_depth=2, xnor=False)
+    x = inputs(rng, 20)[0]
+    seen = []
+
+    def bench(dut, images):
+        async def tb(ctx):
+            client = EngineClient(AmaranthLink(ctx, dut, timeout=50_000))
+            for name, image, _ in images:
+                try:
+                    await client.load(image)
+                    seen.append((name, "OK"))
+                except EngineError as e:
+                    seen.append((name, e.name))
+            await client.load(images[-1][1] if images[-1][2] == "OK" else good)
+            y, _ = await client.infer(x)
+            seen.append(("recovered", y.tolist()))
+        run_testbenches(dut, tb)
+
+    bench(HostLink(**p), cases)
+    want = engine_forward(engine_model(zm), x[None])[0].tolist()
+    assert seen == [(n, code) for n, _, code in cases] + [("recovered", want)]
+    seen.clear()
+    entries = memory_image(zm, 3, code_field=no_xnor["pe"]["code_bits"], binary_as_entries=True)
+    bench(HostLink(**no_xnor), [("sign words", good, "IMG_UNSUPPORTED"),
+                                ("as entries", entries, "OK")])
+    assert seen == [("sign words", "IMG_UNSUPPORTED"), ("as entries", "OK"),
+                    ("recovered", want)]

@@ -26,7 +26,8 @@ async def _run_board(link, zm, xq):
     client = EngineClient(link)
     info = await client.info()
     try:
-        image = memory_image(zm, info.n_pe, code_field=info.code_bits, binary_as_entries=True)
+        image = memory_image(zm, info.n_pe, code_field=info.code_bits,
+                             binary_as_entries=not info.xnor)
     except (ImageError, ZcmError) as e:
         raise UserError(f"the model does not fit the board's engine: {e}") from None
     await client.load(image)

@@ -112,9 +112,8 @@ def _desc(el: EngineLayer, storage: str, code_bits: int, relu: bool, last: bool,
     out = 0 if el.weights is None else el.weights.shape[0]
     d = [KIND[el.kind], STORAGE[storage], int(relu) | int(last) << 1, inp, out, c, h, w,
          el.kh, el.kw, el.stride, el.pad, el.pool, code_bits]
-    for key in ("codebook", "columns", "reserved", "bias", "requant", "bits"):
+    for key in ("codebook", "columns", "groups", "bias", "requant", "bits"):
         d += _u32(bases.get(key, 0))
-    d.append(-(-inp // XNOR_GROUP) if storage == "binary" else 0)
     return d + [0] * (DESC_WORDS - len(d))
 
 
@@ -161,6 +160,8 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
 
         if el.weights is not None:
             out, inp = el.weights.shape
+            if zl.storage not in as_entries:
+                bases["groups"] = -(-inp // XNOR_GROUP)
             _check16(inp, "input length", i)
             _check16(out, "output length", i)
             storage = "shared" if zl.storage in as_entries else zl.storage
@@ -269,7 +270,7 @@ def read_image(data: bytes) -> EngineImage:
             el.weights = wmat
         elif st == "binary":
             groups = -(-inp // XNOR_GROUP)
-            _need(int(d[26]) == groups, f"layer {i}: {d[26]} sign groups, not "
+            _need(int(d[18]) == groups, f"layer {i}: {d[18]} sign groups, not "
                   f"ceil({inp} / {XNOR_GROUP}) = {groups}")
             _need(cb_bits == 0, f"layer {i}: a binary layer with code_bits {cb_bits}")
             wmat = np.zeros((out, groups * XNOR_GROUP), dtype=np.int64)

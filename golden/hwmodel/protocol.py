@@ -68,16 +68,18 @@ class EngineInfo:
     max_out: int
     pointers: int
     entries: int
+    xnor: bool = False      # binary layers run on the XNOR path (the image's sign words)
 
     def pack(self) -> bytes:
-        return struct.pack("<6B5H", self.version, self.n_pe, self.queue_depth, self.code_bits,
+        return struct.pack("<6B5H", self.version, self.n_pe, self.queue_depth,
+                           self.code_bits | self.xnor << 7,
                            self.max_layers, self.rows_per_pe.bit_length() - 1, self.max_len,
                            self.max_rows, self.max_out, self.pointers, self.entries)
 
     @classmethod
     def unpack(cls, b: bytes) -> EngineInfo:
         v, n, d, cb, layers, rlog, ml, mr, mo, p, e = struct.unpack("<6B5H", b)
-        return cls(v, n, d, cb, layers, 1 << rlog, ml, mr, mo, p, e)
+        return cls(v, n, d, cb & 0x7F, layers, 1 << rlog, ml, mr, mo, p, e, bool(cb >> 7))
 
 
 class EngineError(RuntimeError):

@@ -18,6 +18,8 @@ async def spmv_matches_the_models(dut):
     for name in ("ld_we", "ld_all", "act_we", "start", "rd_pe", "rd_addr", "clr_en",
                  "clr_pe", "clr_addr", "length", "ptr_base", "peek", "peek_addr"):
         getattr(dut, name).value = 0          # every input driven (Icarus starts them at X)
+    if p.get("binary") is not None:
+        dut.binary.value = 0
     await start_clock_and_reset(dut)
     for pe, mem, addr, data in p["loads"]:
         dut.ld_we.value, dut.ld_pe.value, dut.ld_mem.value = 1, pe, mem
@@ -25,6 +27,8 @@ async def spmv_matches_the_models(dut):
         await FallingEdge(dut.clk)
     dut.ld_we.value = 0
     dut.ptr_base.value = p["ptr_base"]
+    if p.get("binary"):                        # a binary layer on the XNOR path
+        dut.binary.value = 1
     n_pe, acc_bits = p["n_pe"], p["acc_bits"]
     for k, run in enumerate(p["runs"]):
         for a, v in enumerate(run["acts"]):
