@@ -18,6 +18,11 @@ time (``engine.digits_sim_s``, the Verilator build included when the
 design changed), mismatches, cycles per inference and utilisation, and the
 cycle model's error on its sparse phases; and LeNet-5 (``build/lenet5.zcm``,
 convolutions and pools) the same way on the first digits28 test images.
+Binary layers: the binary digits model (``build/digits-bin.zcm``, made by
+``zipcore compress builtin:digits-mlp --binary`` if missing) on the first
+digits test images, on the XNOR path (sign words, bit planes) and as +1/-1
+entries on the multipliers: cycles per inference, the weight words per PE,
+mismatches and the cycle model's error, for N = 4 and 16.
 
 Writes bench/results/engine.json and bench/results/engine_queue_depth.png.
 Run: ``.venv/bin/python bench/engine.py`` (a few minutes); ``--quick`` for a
@@ -121,6 +126,7 @@ def main(argv=None):
     metrics["engine.cycle_model_error.max"] = worst
     digits = None if args.quick else _digits(metrics)
     lenet5 = None if args.quick else _lenet5(metrics)
+    binary = [] if args.quick else _binary(metrics)
     rows_synth = _synth(metrics) if args.synth else []
     path = write_results("engine", metrics)
     print_table(table, ("density", "N", "useful MACs", "ideal", "RTL cycles", "model",
@@ -145,6 +151,11 @@ def main(argv=None):
               f"per inference ({lenet5['sparse_cycles_per_inference']:.0f} in sparse phases), "
               f"utilisation {lenet5['utilization']:.3f} of all cycles; cycle model error "
               f"{lenet5['cycle_model_error']:.2%}; {lenet5['sim_seconds']:.1f} s")
+    if binary:
+        print(f"\nbinary digits model (--binary), first {BINARY_IMAGES} digits test images on "
+              f"Verilator, queues 8 deep:")
+        print_table(binary, ("N", "binary layers", "weight words / PE", "fits", "mismatches",
+                             "cycles / inference", "model error"))
     if rows_synth:
         print()
         print_table(rows_synth, ("build", "device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR",
@@ -193,6 +204,58 @@ def _lenet5(metrics: dict) -> dict:
     metrics["engine.cycle_model_error.max"] = max(metrics["engine.cycle_model_error.max"],
                                                   rep["cycle_model_error"])
     return rep
+
+
+BINARY_IMAGES = 60
+
+
+def _binary(metrics: dict) -> list:
+    """The binary digits model on the XNOR path and as +1/-1 entries (the one
+    that fits: 16384 words per PE), N = 4 and 16."""
+    from golden.data import load  # noqa: PLC0415
+    from golden.hwmodel.image import layer_codes, pe_tables, sign_tables  # noqa: PLC0415
+    from zipcore.simulate import simulate_report  # noqa: PLC0415
+
+    path = Path(__file__).resolve().parent.parent / "build" / "digits-bin.zcm"
+    if not path.exists():
+        from zipcore.cli import main as zipcore  # noqa: PLC0415
+
+        if zipcore(["compress", "builtin:digits-mlp", "--binary", "-o", str(path), "-q"]) != 0:
+            raise SystemExit("zipcore compress builtin:digits-mlp --binary failed")
+    from golden.zcm import read_zcm  # noqa: PLC0415
+
+    zm = read_zcm(path)
+    d = load("digits")
+    x, y = d.x_test[:BINARY_IMAGES], d.y_test[:BINARY_IMAGES]
+    rows = []
+    for n in (4, 16):
+        for xnor in (True, False):
+            words = 0
+            for k in range(n):
+                w = 0
+                for ly in zm.layers:
+                    if ly.storage == "binary" and xnor:
+                        w += sum(len(g) for g in sign_tables(ly.signs, n)[k])
+                    elif ly.storage != "none":
+                        codes, _ = layer_codes(ly)
+                        w += len(pe_tables(codes, n, 2)[k][1])
+                words = max(words, w)
+            key = f"engine.binary.{'xnor' if xnor else 'entries'}.n{n}"
+            metrics[f"{key}.words_per_pe"] = words
+            fits = words <= 1 << 14
+            if not fits:
+                rows.append((n, "XNOR" if xnor else "entries", words, "no", "-", "-", "-"))
+                continue
+            rep = simulate_report(zm, x, y, sim="verilator", n_pe=n, queue_depth=8, xnor=xnor)
+            metrics.update({f"{key}.mismatches": rep["mismatches"],
+                            f"{key}.cycles_per_inference": round(rep["cycles_per_inference"], 1),
+                            f"{key}.cycle_model_error": round(rep["cycle_model_error"], 4)})
+            metrics["engine.cycle_model_error.max"] = max(
+                metrics["engine.cycle_model_error.max"], rep["cycle_model_error"])
+            rows.append((n, "XNOR" if xnor else "entries", words, "yes", rep["mismatches"],
+                         f"{rep['cycles_per_inference']:.0f}",
+                         f"{rep['cycle_model_error']:.2%}"))
+    return rows
 
 
 def _digits(metrics: dict) -> dict:

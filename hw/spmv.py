@@ -1,7 +1,7 @@
 """The engine's sparse phase: a scanner broadcasting non-zero activations to N PEs."""
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import fifo, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -280,7 +280,7 @@ class SparseMatVec(wiring.Component):
         with m.Elif(advance):
             m.d.sync += j.eq(j + 1)
         emitting = self._xnor_scanner(m, scanning, x, j, length, room, advance, push,
-                                      payload) if self.xnor else 0
+                                      payload) if self.xnor else C(0, 1)
 
         # ---- the end: scanner done, queues empty, every PE idle (registered)
         # The scanner counts as busy five cycles past its last examination, as long

@@ -122,7 +122,8 @@ def host_run(dut, image: bytes, xs, *, stall: float = 0.0, seed: int = 0
 
 
 def _engine_top(zm, *, n_pe: int, queue_depth: int = 8, entry_ram: str | None = None,
-                uart_divisor: int | None = None, pipelined: bool = False):
+                uart_divisor: int | None = None, pipelined: bool = False,
+                xnor: bool | None = None):
     """``zm``'s memory image and the engine top sized for it: ``HostLink``, or the
     board's ``UartEngine`` with ``uart_divisor``."""
     from golden.hwmodel.image import memory_image  # noqa: PLC0415
@@ -131,7 +132,7 @@ def _engine_top(zm, *, n_pe: int, queue_depth: int = 8, entry_ram: str | None = 
     from hw.uartengine import UartEngine  # noqa: PLC0415
 
     params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram,
-                           pipelined=pipelined)
+                           pipelined=pipelined, xnor=xnor)
     image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
                          binary_as_entries=not params["pe"]["xnor"])
     top = UartEngine(divisor=uart_divisor, **params) if uart_divisor else HostLink(**params)
@@ -141,7 +142,8 @@ def _engine_top(zm, *, n_pe: int, queue_depth: int = 8, entry_ram: str | None = 
 def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth: int = 8,
                    stall: float = 0.0, waves: bool = False, build_root=None,
                    case: str | None = None, entry_ram: str | None = None,
-                   uart_divisor: int | None = None, pipelined: bool = False) -> dict:
+                   uart_divisor: int | None = None, pipelined: bool = False,
+                   xnor: bool | None = None) -> dict:
     """Run ``zm`` on the engine RTL (``hw.hostlink.HostLink`` sized by
     ``hw.engine.engine_params``) in ``sim`` through the host protocol: load its
     memory image, then each int8 input row of ``xq``. Returns ``outputs``
@@ -150,9 +152,11 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
     the iCE40 configuration (entries in SPRAM, simulated with Yosys's model).
     ``uart_divisor`` runs the board's UART top (``hw.uartengine.UartEngine``)
     instead, the host bytes going over its simulated serial line. ``pipelined``
-    builds ``SparsePE``'s pipelined form (the ECP5 boards')."""
+    builds ``SparsePE``'s pipelined form (the ECP5 boards'); ``xnor`` the XNOR
+    path for binary layers (``hw.engine.engine_params``: by default when the
+    model has them)."""
     image, top = _engine_top(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram,
-                             uart_divisor=uart_divisor, pipelined=pipelined)
+                             uart_divisor=uart_divisor, pipelined=pipelined, xnor=xnor)
     with tempfile.TemporaryDirectory(prefix="zipcore-sim-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.zimg").write_bytes(image)

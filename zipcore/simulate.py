@@ -22,9 +22,10 @@ __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
 
 
 def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: bool = False,
-                    build_root=None, pipelined: bool = False) -> dict:
+                    build_root=None, pipelined: bool = False, xnor: bool | None = None) -> dict:
     """Run the test inputs ``x`` (float) with labels ``y`` through the engine RTL and
-    the golden model; the report ``zipcore simulate`` prints and writes."""
+    the golden model; the report ``zipcore simulate`` prints and writes. ``xnor``:
+    as ``hw.engine.engine_params``."""
     from sim.engine import simulate_model  # noqa: PLC0415
     from sim.harness import SimulatorMissing  # noqa: PLC0415
 
@@ -37,7 +38,7 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
     t0 = time.monotonic()
     try:
         r = simulate_model(zm, xq, sim=sim, n_pe=n_pe, queue_depth=queue_depth, waves=waves,
-                           build_root=build_root, pipelined=pipelined)
+                           build_root=build_root, pipelined=pipelined, xnor=xnor)
     except SimulatorMissing as e:
         raise UserError(str(e)) from None
     except ImageError as e:
@@ -58,10 +59,12 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
     tail = SparseMatVec.overhead - 1
     predicted = np.array([sum(p.mac_cycles + tail * p.phases
                               for p in model_cycles(zm, v, n_pe=n_pe, depth=queue_depth,
-                                                    pipelined=pipelined))
+                                                    pipelined=pipelined,
+                                                    xnor=r["info"]["xnor"]))
                           for v in xq], dtype=np.float64)
     return {
         "simulator": sim, "pes": n_pe, "queue_depth": queue_depth, "pipelined": pipelined,
+        "xnor": bool(r["info"]["xnor"]),
         "images": int(len(xq)),
         "mismatches": int((got != want).any(axis=1).sum()),
         "accuracy": float(np.mean(pred == y)) if len(y) else 0.0,
@@ -89,15 +92,20 @@ def cmd_simulate(args) -> int:
     from hw.engine import engine_params  # noqa: PLC0415
 
     try:
-        engine_params(zm, n_pe=args.pes, queue_depth=args.queue_depth)
+        engine_params(zm, n_pe=args.pes, queue_depth=args.queue_depth,
+                      xnor=False if args.no_xnor else None)
     except ValueError as e:
         raise UserError(str(e)) from None
     x, y, name = test_split(zm, args.dataset, args.limit)
     form = ", pipelined PEs" if args.pipelined else ""
+    if any(ly.storage == "binary" for ly in zm.layers):
+        form += (", binary layers as +1/-1 entries" if args.no_xnor
+                 else ", binary layers on the XNOR path")
     print(f"simulating {len(x)} {name} test images on {args.sim} "
           f"({args.pes} PEs, queue depth {args.queue_depth}{form})...", file=sys.stderr)
     rep = simulate_report(zm, x, y, sim=args.sim, n_pe=args.pes, queue_depth=args.queue_depth,
-                          waves=bool(args.waves), pipelined=args.pipelined)
+                          waves=bool(args.waves), pipelined=args.pipelined,
+                          xnor=False if args.no_xnor else None)
     if args.waves and rep["waves"]:
         dest = Path(args.waves)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,9 @@ def add_parser(sub):
     s.add_argument("--pipelined", action="store_true",
                    help="the ECP5 boards' PE form: every memory output registered, column "
                         "pointers fetched two activations ahead")
+    s.add_argument("--no-xnor", action="store_true",
+                   help="run binary layers as +1/-1 entries on the multipliers, not on the "
+                        "XNOR path (bit planes against packed sign words)")
     s.add_argument("--waves", metavar="FILE", help="write the simulator's trace (FST) to FILE")
     s.add_argument("--json", metavar="FILE", help="write the report as JSON")
     s.set_defaults(func=cmd_simulate)
