@@ -128,6 +128,19 @@ def test_the_uart_and_the_image_loader_build_for_up5k(tmp_path):
     assert ld.core_lc <= 5280 and ld.fmax > 0
 
 
+@pytest.mark.slow
+def test_the_xnor_path_builds_for_up5k_on_the_same_multipliers(tmp_path):
+    """The sparse phase with the XNOR path (two PEs, binary layers' planes and sign
+    words) places on UP5K, its sign dot products on the PEs' own DSPs."""
+    from hw.spmv import SparseMatVec
+
+    r = synthesize(SparseMatVec(n_pe=2, queue_depth=4, max_len=256,
+                                pe={"code_bits": 2, "rows": 32, "pointers": 64,
+                                    "entries": 1024, "xnor": True}),
+                   "up5k", freq_mhz=30, build_dir=tmp_path)
+    assert r.dsp == 2 and r.core_lc <= 5280 and r.fmax > 0
+
+
 class TwoMemories(wiring.Component):
     """A 128 x 32 memory marked collision-free and an unmarked one, both 1W1R."""
 
