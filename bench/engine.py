@@ -309,7 +309,8 @@ def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
 def _synth(metrics: dict) -> list:
     """Out-of-context builds: the N = 4 sparse phase (128 rows per PE, 256
     pointers, 16384 entries per PE, an SPRAM on UP5K, queue depth 8; the
-    pipelined PEs on ECP5, as the ECP5 boards build them), then the
+    pipelined PEs on ECP5, as the ECP5 boards build them), the same with the
+    XNOR path for binary layers (``xnor``), then the
     whole N = 4 engine sized for the digits model as each board builds it
     (``boards.catalog.board_engine_params``: on UP5K the iCEBreaker's, entries in
     SPRAM and queues 4 deep; on ECP5-85F queues 8 deep), and the N = 4 engine
@@ -318,12 +319,12 @@ def _synth(metrics: dict) -> list:
     from hw.engine import engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
 
-    def spmv(dev):
+    def spmv(dev, xnor=False):
         return SparseMatVec(n_pe=4, queue_depth=8, max_len=512,
                             pe={"code_bits": CODE_BITS, "rows": 128, "pointers": 256,
                                 "entries": 1 << 14,
                                 "entry_ram": "spram" if dev == "up5k" else None,
-                                "pipelined": dev != "up5k"})
+                                "pipelined": dev != "up5k", "xnor": xnor})
 
     zm = _digits_model()
 
@@ -332,8 +333,10 @@ def _synth(metrics: dict) -> list:
         return HostLink(**board_engine_params(board, zm, pes=4))
 
     rows = []
-    for build, name, prefix in ((spmv, "bench-spmv4", "spmv4"), (engine, "bench-engine4",
-                                                                 "engine")):
+    for build, name, prefix in ((spmv, "bench-spmv4", "spmv4"),
+                                (lambda dev: spmv(dev, xnor=True), "bench-spmv4-xnor",
+                                 "spmv4_xnor"),
+                                (engine, "bench-engine4", "engine")):
         for dev, freq in (("up5k", 40), ("ecp5-85f", 100)):
             rows.append(_placed(build, dev, freq, name, metrics, prefix))
     # The convolution build (LeNet-5's): ECP5 only, LeNet-5's activations and the
