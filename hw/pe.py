@@ -298,16 +298,16 @@ class SparsePE(wiring.Component):
             issue.eq(Mux(pending, ~empty_p, has)),
             x_issue.eq(Mux(pending, x_next, x_cur)),
         ]
-        # The XNOR path: the plane rides with its weight, and the row an entry
-        # adds to is its place in the column.
-        G = XNOR_GROUP if self._xnor else 1
-        b_next, b_cur, b_issue, b1 = (Signal(G, name=f"bits_{n}")
-                                      for n in ("next", "cur", "issue", "1"))
-        brow, row_issue, r1 = Signal(rbits), Signal(rbits), Signal(rbits)
-        m.d.comb += [b_issue.eq(Mux(pending, b_next, b_cur)),
-                     row_issue.eq(Mux(pending, 0, brow))]
-        m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue),
-                     r1.eq(row_issue)]
+        if self._xnor:
+            # The XNOR path: the plane rides with its weight, and the row an entry
+            # adds to is its place in the column.
+            b_next, b_cur, b_issue, b1 = (Signal(XNOR_GROUP, name=f"bits_{n}")
+                                          for n in ("next", "cur", "issue", "1"))
+            brow, row_issue, r1 = Signal(rbits), Signal(rbits), Signal(rbits)
+            m.d.comb += [b_issue.eq(Mux(pending, b_next, b_cur)),
+                         row_issue.eq(Mux(pending, 0, brow))]
+            m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue),
+                         r1.eq(row_issue)]
         take = Signal()
         m.d.comb += [
             # Take the next activation in the cycle the last entry issues, or when
@@ -336,8 +336,9 @@ class SparsePE(wiring.Component):
         w2 = cb_r.data
         if self._xnor:
             row1 = Mux(self.binary, r1, row1)
-            pd2 = Signal(signed(5))
-            m.d.sync += pd2.eq(sign_dot(ent_data[:G], b1))
+            dot = sign_dot(ent_data[:XNOR_GROUP], b1)
+            pd2 = Signal(dot.shape())
+            m.d.sync += pd2.eq(dot)
             w2 = Mux(self.binary, pd2, cb_r.data)
 
         # ---- s2: product; the accumulator read, forwarded from the two writes behind
@@ -435,17 +436,17 @@ class SparsePE(wiring.Component):
             m.d.sync += b_v.eq(0)
         m.d.sync += [iss1.eq(issue), first1.eq(~live), cur.eq(issue_addr + 1),
                      x_cur.eq(x_issue), ent_q.eq(ent_data)]
-        # The XNOR path: the plane rides with its weight, and the row an entry
-        # adds to is its place in the column.
-        G = XNOR_GROUP if self._xnor else 1
-        a_b, b_b, b_cur, b_issue, b1, b2 = (Signal(G, name=f"bits_{n}")
-                                            for n in ("a", "b", "cur", "issue", "1", "2"))
-        brow, row_issue, r1, r2 = (Signal(rbits, name=f"brow_{n}")
-                                   for n in ("next", "issue", "1", "2"))
-        m.d.comb += [b_issue.eq(Mux(live, b_cur, b_b)), row_issue.eq(Mux(live, brow, 0))]
-        m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue), b2.eq(b1),
-                     r1.eq(row_issue), r2.eq(r1)]
         if self._xnor:
+            # The XNOR path: the plane rides with its weight, and the row an entry
+            # adds to is its place in the column.
+            a_b, b_b, b_cur, b_issue, b1, b2 = (
+                Signal(XNOR_GROUP, name=f"bits_{n}")
+                for n in ("a", "b", "cur", "issue", "1", "2"))
+            brow, row_issue, r1, r2 = (Signal(rbits, name=f"brow_{n}")
+                                       for n in ("next", "issue", "1", "2"))
+            m.d.comb += [b_issue.eq(Mux(live, b_cur, b_b)), row_issue.eq(Mux(live, brow, 0))]
+            m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue),
+                         b2.eq(b1), r1.eq(row_issue), r2.eq(r1)]
             with m.If(self.i.ready):
                 m.d.sync += a_b.eq(self.i.payload.bits)
             with m.If(a_move):
@@ -479,8 +480,9 @@ class SparsePE(wiring.Component):
         m.d.sync += [v3.eq(v2), x3.eq(x2), row3.eq(row2)]
         w3 = cb_r.data
         if self._xnor:
-            pd3 = Signal(signed(5))
-            m.d.sync += pd3.eq(sign_dot(ent_q[:G], b2))
+            dot = sign_dot(ent_q[:XNOR_GROUP], b2)
+            pd3 = Signal(dot.shape())
+            m.d.sync += pd3.eq(dot)
             w3 = Mux(self.binary, pd3, cb_r.data)
         m.d.sync += [v4.eq(v3), x4.eq(x3), row4.eq(row3), w4.eq(w3), acc4.eq(acc_r.data),
                      m1.eq(v4 & (row4 == row3)), m2.eq(v5 & (row5 == row3)),
