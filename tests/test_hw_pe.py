@@ -12,6 +12,29 @@ from hw.pe import SparsePE, pe_words
 from sim.amsim import run_testbenches
 
 
+async def send(ctx, dut, payloads, rng, idle, takes, cycle=0):
+    """Offer each payload on ``dut.i`` (idle cycles at random with chance
+    ``idle``), appending the cycle of each take to ``takes``; then wait until
+    the PE is idle. Returns the cycle count."""
+    k = 0
+    while k < len(payloads):
+        if idle and rng.random() < idle:
+            ctx.set(dut.i.valid, 0)
+        else:
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.payload, payloads[k])
+        *_, valid, ready = await ctx.tick().sample(dut.i.valid, dut.i.ready)
+        if valid and ready:
+            takes.append(cycle)
+            k += 1
+        cycle += 1
+    ctx.set(dut.i.valid, 0)
+    while ctx.get(dut.busy):
+        await ctx.tick()
+        cycle += 1
+    return cycle
+
+
 def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
     """Load the PE, run ``acts`` (a list of (col, x)) ``layers`` times, reading out
     after each; returns the read-outs and the cycle of every take."""
@@ -36,22 +59,8 @@ def run_pe(dut, codes, cb, acts, *, ptr_base=0, idle=0.0, seed=0, layers=1):
         ctx.set(dut.cb_we, 0)
         cycle = 0
         for _ in range(layers):
-            k = 0
-            while k < len(acts):
-                if idle and rng.random() < idle:
-                    ctx.set(dut.i.valid, 0)
-                else:
-                    ctx.set(dut.i.valid, 1)
-                    ctx.set(dut.i.payload, {"ptr": ptr_base + acts[k][0], "value": acts[k][1]})
-                *_, valid, ready = await ctx.tick().sample(dut.i.valid, dut.i.ready)
-                if valid and ready:
-                    out["takes"].append(cycle)
-                    k += 1
-                cycle += 1
-            ctx.set(dut.i.valid, 0)
-            while ctx.get(dut.busy):
-                await ctx.tick()
-                cycle += 1
+            cycle = await send(ctx, dut, [{"ptr": ptr_base + j, "value": v} for j, v in acts],
+                               rng, idle, out["takes"], cycle)
             got = []
             for r in range(rows):
                 ctx.set(dut.rd_addr, r)
@@ -151,19 +160,8 @@ def run_pe_binary(dut, signs, items, *, idle=0.0, seed=0):
                 await ctx.tick()
             ctx.set(we, 0)
         ctx.set(dut.binary, 1)
-        cycle, k = 0, 0
-        while k < len(items):
-            ctx.set(dut.i.valid, not (idle and rng.random() < idle))
-            g, value, bits = items[k]
-            ctx.set(dut.i.payload, {"ptr": g, "value": value, "bits": bits})
-            *_, valid, ready = await ctx.tick().sample(dut.i.valid, dut.i.ready)
-            if valid and ready:
-                out["takes"].append(cycle)
-                k += 1
-            cycle += 1
-        ctx.set(dut.i.valid, 0)
-        while ctx.get(dut.busy):
-            await ctx.tick()
+        await send(ctx, dut, [{"ptr": g, "value": v, "bits": b} for g, v, b in items], rng,
+                   idle, out["takes"])
         got = []
         for r in range(signs.shape[0]):
             ctx.set(dut.rd_addr, r)
