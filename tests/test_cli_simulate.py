@@ -108,14 +108,21 @@ def test_dense_uniform_and_ternary_layers_run_on_the_engine(tmp_path, options, p
 @pytest.mark.slow
 @pytest.mark.cocotb
 def test_a_binary_model_runs_on_the_engine(tmp_path):
-    """XNOR-Net's binary weights (+1/-1 per weight, alpha per row) run on the engine's
-    multipliers, one entry per weight: bit for bit."""
+    """XNOR-Net's binary weights (+1/-1 per weight, alpha per row), bit for bit: on
+    the XNOR path (packed sign words, 15 weights a word) the model fits 4 PEs; as
+    one +1/-1 entry per weight on the multipliers (``--no-xnor``) it needs 16,
+    and 4 are refused in one line."""
     if find_simulator("verilator") is None:
         pytest.skip("verilator is not installed")
     zcm, js = tmp_path / "b.zcm", tmp_path / "sim.json"
     r = run("compress", "builtin:digits-mlp", "--binary", "-o", str(zcm), "-q")
     assert r.returncode == 0, r.stderr
-    r = run("simulate", str(zcm), "--limit", "3", "--pes", "16", "--json", str(js))
-    assert r.returncode == 0, r.stderr
-    rep = json.loads(js.read_text())
-    assert (rep["images"], rep["mismatches"]) == (3, 0)
+    for pes, form in (("4", []), ("16", ["--no-xnor"])):
+        r = run("simulate", str(zcm), "--limit", "3", "--pes", pes, *form, "--json", str(js))
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(js.read_text())
+        assert (rep["images"], rep["mismatches"], rep["cycle_model_error"]) == (3, 0, 0.0)
+        assert rep["xnor"] == (not form) == rep["engine"]["xnor"]
+    too_few = run("simulate", str(zcm), "--pes", "4", "--no-xnor")
+    assert too_few.returncode == 2 and "use more PEs" in too_few.stderr
+    assert len(too_few.stderr.strip().splitlines()) == 1
