@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["PROTOCOL_VERSION", "CMD", "STATUS", "EngineInfo", "EngineError", "LinkError",
            "EngineClient", "INFO_BYTES"]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 CMD = {
     "info": 0x01,       # -> status, 16 info bytes
