@@ -323,8 +323,7 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
                   entry_ram: str | None = None, pipelined: bool = False,
                   xnor: bool | None = None) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
-    ``ZModel`` of fully connected layers, shared or binary, as
-    ``memory_image(..., binary_as_entries=True)`` writes them, and shared
+    ``ZModel`` of fully connected layers, shared or binary, and shared
     convolutions and max-pools, which need ``conv``) with ``n_pe`` PEs: the
     pointer and parameter memories exactly as deep as the model needs, other
     depths rounded up to powers of two, one codebook bank per layer; 16-bit
@@ -335,9 +334,10 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     ``entry_ram="spram"`` each PE's entries are an iCE40 SPRAM; ``pipelined``
     picks ``SparsePE``'s pipelined form (every memory output registered, the
     ECP5 boards'). ``xnor`` builds the XNOR path and sizes the memories for the
-    binary layers' sign words (``memory_image(..., binary_as_entries=False)``);
-    by default (None) it is built for a model with binary layers, all fully
-    connected (``engine_runs_xnor``). Raises
+    binary layers' sign words (``memory_image(..., binary_as_entries=False)``),
+    else for their +1/-1 entries (``binary_as_entries=True``); by default
+    (None) it is built for a model with binary layers, all fully connected
+    (``engine_runs_xnor``). Raises
     ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.engine import engine_model  # noqa: PLC0415
     from golden.hwmodel.image import XNOR_GROUP, layer_codes, pe_tables  # noqa: PLC0415
