@@ -433,7 +433,7 @@ class ImageLoader(wiring.Component):
                 m.d.sync += [widx.eq(0), hdr.eq(1), remain.eq(0), herr.eq(0), err.eq(0),
                              *(f.eq(0) for f in failed.values()),
                              self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0),
-                             crc.eq(0xFFFFFFFF), crc_n.eq(0)]
+                             crc.eq(0xFFFFFFFF), crc_n.eq(0), fetched.eq(0)]
                 m.d.sync += [f.eq(0) for f in fill]
                 m.next = "HDR"
 
@@ -541,9 +541,12 @@ class ImageLoader(wiring.Component):
                                          row_room.eq(row_room - Mux(pool, 0, ent.out + C)),
                                          prev_out.eq(Mux(shaped, olen, ent.out)),
                                          lay.eq(lay + 1)]
+                            # The capacity check's compare only sets its flag: the
+                            # next state does not wait for it (a failure leaves FETCH
+                            # for SKIP a cycle later, through ``pend``).
                             with m.If(cols > ptr_room):
                                 fail("IMG_CAPACITY")
-                            with m.Elif(lay == n_layers - 1):
+                            with m.If(lay == n_layers - 1):
                                 m.d.sync += [lay.eq(0), ta.eq(TB)]
                                 m.next = "FETCH"
                 m.d.comb += [entry.ptr_base.eq(ptr_next), entry.row_base.eq(row_next),
