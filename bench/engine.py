@@ -213,7 +213,7 @@ def _binary(metrics: dict) -> list:
     """The binary digits model on the XNOR path and as +1/-1 entries (the one
     that fits: 16384 words per PE), N = 4 and 16."""
     from golden.data import load  # noqa: PLC0415
-    from golden.hwmodel.image import layer_codes, pe_tables, sign_tables  # noqa: PLC0415
+    from hw.engine import weight_words  # noqa: PLC0415
     from zipcore.simulate import simulate_report  # noqa: PLC0415
 
     path = Path(__file__).resolve().parent.parent / "build" / "digits-bin.zcm"
@@ -230,16 +230,7 @@ def _binary(metrics: dict) -> list:
     rows = []
     for n in (4, 16):
         for xnor in (True, False):
-            words = 0
-            for k in range(n):
-                w = 0
-                for ly in zm.layers:
-                    if ly.storage == "binary" and xnor:
-                        w += sum(len(g) for g in sign_tables(ly.signs, n)[k])
-                    elif ly.storage != "none":
-                        codes, _ = layer_codes(ly)
-                        w += len(pe_tables(codes, n, 2)[k][1])
-                words = max(words, w)
+            words = max(weight_words(zm, n, xnor=xnor))
             key = f"engine.binary.{'xnor' if xnor else 'entries'}.n{n}"
             metrics[f"{key}.words_per_pe"] = words
             fits = words <= 1 << 14

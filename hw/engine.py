@@ -12,7 +12,7 @@ from .params import reject
 from .patches import MAX_KERNEL
 from .spmv import SparseMatVec
 
-__all__ = ["Engine", "engine_params", "engine_runs_xnor"]
+__all__ = ["Engine", "engine_params", "engine_runs_xnor", "weight_words"]
 
 
 class Engine(wiring.Component):
@@ -340,7 +340,7 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     (``engine_runs_xnor``). Raises
     ``ValueError`` (one line) for a model no such engine holds."""
     from golden.hwmodel.engine import engine_model  # noqa: PLC0415
-    from golden.hwmodel.image import XNOR_GROUP, layer_codes, pe_tables  # noqa: PLC0415
+    from golden.hwmodel.image import XNOR_GROUP, layer_codes  # noqa: PLC0415
 
     from .layerout import consts_words  # noqa: PLC0415
 
@@ -371,11 +371,8 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     widths = ([int(np.prod(el.in_shape)) for el in layers]
               + [int(np.prod(el.out_shape)) for el in layers[:-1]])
     most_rows = max(-(-ly.out // n_pe) for ly in fc)
-    tables = [pe_tables(c, n_pe, code_bits) for c, _ in codes]
     groups = [-(-ly.inp // XNOR_GROUP) for ly in signs]
-    entries = max(sum(len(t[k][1]) for t in tables)
-                  + sum(g * len(range(k, ly.out, n_pe)) for g, ly in zip(groups, signs))
-                  for k in range(n_pe))
+    entries = max(weight_words(zm, n_pe, xnor=xnor))
     if entries > 1 << 14:
         raise ValueError(f"the model needs {entries} weight entries in a PE, more than the "
                          f"16384 a PE holds; use more PEs (it has {n_pe})")
@@ -401,6 +398,25 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
                                      + sum(groups)),
                         entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
                         entry_ram=entry_ram, pipelined=pipelined, xnor=xnor))
+
+
+def weight_words(zm, n_pe: int, *, xnor: bool) -> list[int]:
+    """Per PE, the weight words ``zm``'s memory image stores in its entry memory:
+    the entries of its shared layers (and, without ``xnor``, of its binary ones
+    as +1/-1 entries), and with ``xnor`` its binary layers' sign words."""
+    from golden.hwmodel.image import XNOR_GROUP, layer_codes, pe_tables  # noqa: PLC0415
+
+    words = [0] * n_pe
+    for ly in zm.layers:
+        if ly.storage == "binary" and xnor:
+            groups = -(-ly.inp // XNOR_GROUP)
+            for k in range(n_pe):
+                words[k] += groups * len(range(k, ly.out, n_pe))
+        elif ly.storage != "none":
+            codes, bits = layer_codes(ly)
+            for k, (_, ents) in enumerate(pe_tables(codes, n_pe, bits)):
+                words[k] += len(ents)
+    return words
 
 
 def engine_runs_xnor(zm) -> bool:

@@ -10,7 +10,7 @@ from golden.hwmodel.image import XNOR_GROUP
 from .params import COLLISION_FREE, reject
 
 __all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "entry_address_bits",
-           "NEXT_LAST", "sign_dot"]
+           "NEXT_LAST", "sign_dot", "sign_pe_words"]
 
 
 def activation_layout(ptr_bits: int, act_bits: int, plane_bits: int = 0) -> data.StructLayout:
@@ -64,6 +64,16 @@ def pe_words(ptr: list, ents: list, abits: int) -> tuple[list, list]:
         if b - a >= 2:
             ents[b - 2] |= 1 << NEXT_LAST
     return words, ents
+
+
+def sign_pe_words(groups: list, abits: int) -> tuple[list, list]:
+    """``pe_words`` of one PE's share of a binary layer (its list of groups from
+    ``golden.hwmodel.image.sign_tables``): a pointer word per group, the sign
+    words as its entries."""
+    ptr = [0]
+    for g in groups:
+        ptr.append(ptr[-1] + len(g))
+    return pe_words(ptr, [v for g in groups for v in g], abits)
 
 
 class SparsePE(wiring.Component):
@@ -299,15 +309,8 @@ class SparsePE(wiring.Component):
             x_issue.eq(Mux(pending, x_next, x_cur)),
         ]
         if self._xnor:
-            # The XNOR path: the plane rides with its weight, and the row an entry
-            # adds to is its place in the column.
-            b_next, b_cur, b_issue, b1 = (Signal(XNOR_GROUP, name=f"bits_{n}")
-                                          for n in ("next", "cur", "issue", "1"))
-            brow, row_issue, r1 = Signal(rbits), Signal(rbits), Signal(rbits)
-            m.d.comb += [b_issue.eq(Mux(pending, b_next, b_cur)),
-                         row_issue.eq(Mux(pending, 0, brow))]
-            m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue),
-                         r1.eq(row_issue)]
+            b_next = Signal(XNOR_GROUP)
+            b1, r1 = self._xnor_issue(m, pending, b_next, stages=1)
         take = Signal()
         m.d.comb += [
             # Take the next activation in the cycle the last entry issues, or when
@@ -336,10 +339,7 @@ class SparsePE(wiring.Component):
         w2 = cb_r.data
         if self._xnor:
             row1 = Mux(self.binary, r1, row1)
-            dot = sign_dot(ent_data[:XNOR_GROUP], b1)
-            pd2 = Signal(dot.shape())
-            m.d.sync += pd2.eq(dot)
-            w2 = Mux(self.binary, pd2, cb_r.data)
+            w2 = self._xnor_weight(m, ent_data, b1, cb_r.data)
 
         # ---- s2: product; the accumulator read, forwarded from the two writes behind
         v2, v3 = Signal(), Signal()
@@ -379,6 +379,33 @@ class SparsePE(wiring.Component):
         m.d.sync += tail.eq(Cat(active, tail[:-1]))
         m.d.comb += self.busy.eq(active | tail.any())
         return m
+
+    def _xnor_issue(self, m, new_column, bits_new, *, stages: int):
+        """The XNOR path at issue: the plane rides with the entries of its column
+        (``bits_new`` when a column starts, ``new_column``, else the last one's),
+        and an entry's row is its place in the column. Returns both, ``stages``
+        registers after issue."""
+        rbits = (self._rows - 1).bit_length()
+        bits, bits_cur = Signal(XNOR_GROUP), Signal(XNOR_GROUP)
+        row, row_next = Signal(rbits), Signal(rbits)
+        m.d.comb += [bits.eq(Mux(new_column, bits_new, bits_cur)),
+                     row.eq(Mux(new_column, 0, row_next))]
+        m.d.sync += [bits_cur.eq(bits), row_next.eq(row + 1)]
+        for k in range(stages):
+            bits_q, row_q = Signal.like(bits, name=f"bits_{k + 1}"), \
+                Signal.like(row, name=f"brow_{k + 1}")
+            m.d.sync += [bits_q.eq(bits), row_q.eq(row)]
+            bits, row = bits_q, row_q
+        return bits, row
+
+    def _xnor_weight(self, m, word, bits, cb_weight):
+        """The weight of an entry ``word`` a cycle later: on a binary layer the
+        ``sign_dot`` of its sign bits with the plane ``bits``, registered, else
+        ``cb_weight`` (the codebook's, read in that cycle)."""
+        dot = sign_dot(word[:XNOR_GROUP], bits)
+        dot_q = Signal(dot.shape())
+        m.d.sync += dot_q.eq(dot)
+        return Mux(self.binary, dot_q, cb_weight)
 
     def _elaborate_pipelined(self, m, ptr_r, ent_addr, ent_data, cb_r, acc_r, acc_w):
         """``pipelined=True``: every memory output goes straight into a flip-flop
@@ -437,16 +464,8 @@ class SparsePE(wiring.Component):
         m.d.sync += [iss1.eq(issue), first1.eq(~live), cur.eq(issue_addr + 1),
                      x_cur.eq(x_issue), ent_q.eq(ent_data)]
         if self._xnor:
-            # The XNOR path: the plane rides with its weight, and the row an entry
-            # adds to is its place in the column.
-            a_b, b_b, b_cur, b_issue, b1, b2 = (
-                Signal(XNOR_GROUP, name=f"bits_{n}")
-                for n in ("a", "b", "cur", "issue", "1", "2"))
-            brow, row_issue, r1, r2 = (Signal(rbits, name=f"brow_{n}")
-                                       for n in ("next", "issue", "1", "2"))
-            m.d.comb += [b_issue.eq(Mux(live, b_cur, b_b)), row_issue.eq(Mux(live, brow, 0))]
-            m.d.sync += [b_cur.eq(b_issue), brow.eq(row_issue + 1), b1.eq(b_issue),
-                         b2.eq(b1), r1.eq(row_issue), r2.eq(r1)]
+            a_b, b_b = Signal(XNOR_GROUP), Signal(XNOR_GROUP)
+            b2, r2 = self._xnor_issue(m, ~live, b_b, stages=2)
             with m.If(self.i.ready):
                 m.d.sync += a_b.eq(self.i.payload.bits)
             with m.If(a_move):
@@ -478,12 +497,7 @@ class SparsePE(wiring.Component):
         last1_row, last2_row = Signal(rbits), Signal(rbits)
         last1, last2 = Signal(signed(A)), Signal(signed(A))
         m.d.sync += [v3.eq(v2), x3.eq(x2), row3.eq(row2)]
-        w3 = cb_r.data
-        if self._xnor:
-            dot = sign_dot(ent_q[:XNOR_GROUP], b2)
-            pd3 = Signal(dot.shape())
-            m.d.sync += pd3.eq(dot)
-            w3 = Mux(self.binary, pd3, cb_r.data)
+        w3 = self._xnor_weight(m, ent_q, b2, cb_r.data) if self._xnor else cb_r.data
         m.d.sync += [v4.eq(v3), x4.eq(x3), row4.eq(row3), w4.eq(w3), acc4.eq(acc_r.data),
                      m1.eq(v4 & (row4 == row3)), m2.eq(v5 & (row5 == row3)),
                      m3.eq(last1_v & (last1_row == row3))]

@@ -1,6 +1,5 @@
 """The engine's sparse phase: a scanner broadcasting non-zero activations to N PEs."""
 
-import numpy as np
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import fifo, wiring
 from amaranth.lib.memory import Memory
@@ -11,7 +10,7 @@ from golden.hwmodel.image import XNOR_GROUP, pe_tables, sign_tables
 from .broadcast import BroadcastQueue
 from .params import COLLISION_FREE, reject
 from .patches import MAX_KERNEL, PatchWalker
-from .pe import SparsePE, activation_layout, pe_words
+from .pe import SparsePE, activation_layout, pe_words, sign_pe_words
 
 __all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
 
@@ -160,8 +159,7 @@ class SparseMatVec(wiring.Component):
         (``golden.hwmodel.image.sign_tables``)."""
         out = []
         for k, groups in enumerate(sign_tables(signs, self._n)):
-            ptr = np.cumsum([0] + [len(g) for g in groups]).tolist()
-            words, ents = pe_words(ptr, [v for g in groups for v in g], self.pe.abits)
+            words, ents = sign_pe_words(groups, self.pe.abits)
             out += [(k, MEM_PTR, ptr_base + j, w) for j, w in enumerate(words)]
             out += [(k, MEM_ENT, a, v) for a, v in enumerate(ents)]
         return out
@@ -279,8 +277,8 @@ class SparseMatVec(wiring.Component):
             m.d.sync += j.eq(0)
         with m.Elif(advance):
             m.d.sync += j.eq(j + 1)
-        emitting = self._xnor_scanner(m, scanning, x, j, length, room, advance, push,
-                                      payload) if self.xnor else C(0, 1)
+        emitting = self._xnor_scanner(m, starting, scanning, x, j, length, room, advance,
+                                      push, payload) if self.xnor else C(0, 1)
 
         # ---- the end: scanner done, queues empty, every PE idle (registered)
         # The scanner counts as busy five cycles past its last examination, as long
@@ -299,7 +297,8 @@ class SparseMatVec(wiring.Component):
         m.d.comb += self.busy.eq(running)
         return m
 
-    def _xnor_scanner(self, m, scanning, x, j, length, room, advance, push, payload):
+    def _xnor_scanner(self, m, starting, scanning, x, j, length, room, advance, push,
+                      payload):
         """The scanner of a binary layer (``binary``): examines an activation per
         cycle into the bit planes of its group; the cycle it examines a group's
         last, it hands the planes to the emit buffer, once that is empty or
@@ -340,6 +339,6 @@ class SparseMatVec(wiring.Component):
                                  *(e.eq(c) for e, c in zip(ebuf, complete))]
                 with m.Else():
                     m.d.sync += [gi.eq(gi + 1), *(f.eq(c) for f, c in zip(fill, complete))]
-        with m.If(self.start & ~self.busy):
+        with m.If(starting):
             m.d.sync += [gi.eq(0), grp.eq(0), emask.eq(0), *(f.eq(0) for f in fill)]
         return emask != 0

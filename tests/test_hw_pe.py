@@ -8,7 +8,7 @@ import pytest
 
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.image import pe_tables, sign_tables
-from hw.pe import SparsePE, pe_words
+from hw.pe import SparsePE, pe_words, sign_pe_words
 from sim.amsim import run_testbenches
 
 
@@ -146,9 +146,7 @@ def run_pe_binary(dut, signs, items, *, idle=0.0, seed=0):
     """Load a binary layer's sign words (one PE), run ``items`` (group, plane
     weight, plane bits) with ``binary`` high; returns the read-out and the
     cycle of every take."""
-    groups = sign_tables(signs, 1)[0]
-    ptr = np.cumsum([0] + [len(g) for g in groups]).tolist()
-    ptr, ents = pe_words(ptr, [v for g in groups for v in g], dut.abits)
+    ptr, ents = sign_pe_words(sign_tables(signs, 1)[0], dut.abits)
     out = {"takes": []}
 
     async def tb(ctx):
