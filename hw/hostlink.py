@@ -148,9 +148,8 @@ class HostLink(wiring.Component):
                                 respond(CODE["NO_INPUT"])
                                 m.next = "SEND"
                             with m.Else():            # the layers overwrite the input
-                                m.d.comb += eng.run.eq(1)
                                 m.d.sync += have_input.eq(0)
-                                m.next = "RUN"
+                                m.next = "RUN_GO"
                         with m.Case(CMD["output"]):
                             with m.If(~have_output):
                                 respond(CODE["NO_OUTPUT"])
@@ -219,6 +218,8 @@ class HostLink(wiring.Component):
                     m.d.sync += have_input.eq(ok)
                     m.next = "SEND"
 
+            with m.State("RUN_GO"):           # ``run``, a state's decode (below)
+                m.next = "RUN"
             with m.State("RUN"):
                 with m.If(~eng.busy):
                     m.d.sync += have_output.eq(1)
@@ -242,10 +243,16 @@ class HostLink(wiring.Component):
                 m.next = "SEND"
         # Handshakes as expressions of the state, not defaults overridden in it:
         # Icarus never runs an ``always @*`` block whose inputs do not change, so
-        # a default-and-override ``ready`` stayed X until the first byte.
+        # a default-and-override ``ready`` stayed X until the first byte. Neither
+        # the request byte's ``ready`` nor the engine's ``run`` is a function of
+        # the other side's handshake: a word's low byte is always taken (it has
+        # its own register), its high byte once the last word has gone to the
+        # loader; ``run`` is a state of its own, so the byte decode that chose
+        # it is not in front of the engine.
         m.d.comb += [
+            eng.run.eq(fsm.ongoing("RUN_GO")),
             self.i.ready.eq(fsm.ongoing("CMD") | fsm.ongoing("ARG")
-                            | (fsm.ongoing("LOAD") & more & ~(word_valid & ~eng.img.ready))
+                            | (fsm.ongoing("LOAD") & more & ~(word_valid & word_half))
                             | (fsm.ongoing("INPUT") & more)),
             self.o.valid.eq(fsm.ongoing("SEND")),
             eng.out_addr.eq(n),
