@@ -191,7 +191,7 @@ class LayerOutput(wiring.Component):
         m.d.sync += [r_valid.eq(q_valid), r_pe.eq(q_pe), r_addr.eq(q_addr), r_brow.eq(q_brow)]
         with m.If(self.start & ~self.busy):
             m.d.sync += [r_valid.eq(0), s_valid.eq(0)]
-        m.d.comb += [self.busy.eq((sq.left != 0) | (sq.pre != 0) | cw_v),
+        m.d.comb += [self.busy.eq(sq.leaving | (sq.pre != 0) | cw_v),
                      self.reading.eq((sq.to_present != 0) | r_valid | s_valid | (sq.pre != 0)
                                      | cw_v)]
         return m
@@ -208,7 +208,7 @@ class LayerOutput(wiring.Component):
             pre=Signal(range(C + 1)), row_base=Signal.like(self.row_base),
             n_pe=Signal.like(self.rd_pe), n_addr=Signal.like(self.rd_addr),
             n_brow=Signal.like(self.row_base), to_present=Signal.like(self.rows),
-            advance=Signal())
+            advance=Signal(), leaving=Signal())
         m.d.comb += sq.advance.eq(next_ok & (sq.to_present != 0) & (sq.pre == 0))
         with m.If(sq.pre != 0):
             m.d.sync += [sq.pre.eq(sq.pre - 1), sq.n_brow.eq(sq.n_brow + 1)]
@@ -219,10 +219,13 @@ class LayerOutput(wiring.Component):
             m.d.sync += [sq.to_present.eq(sq.to_present - 1), sq.n_brow.eq(sq.n_brow + 1),
                          sq.n_pe.eq(Mux(last_pe, 0, sq.n_pe + 1)),
                          sq.n_addr.eq(Mux(last_pe, sq.n_addr + 1, sq.n_addr))]
+        # ``leaving`` is ``left != 0``, registered beside it, so ``busy`` (which
+        # gates ``start`` and the engine's next state) is no wide compare.
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += sq.left.eq(sq.left - 1)
+            m.d.sync += [sq.left.eq(sq.left - 1), sq.leaving.eq(sq.left != 1)]
         with m.If(self.start & ~self.busy):
-            m.d.sync += [sq.left.eq(self.rows), sq.to_present.eq(self.rows),
+            m.d.sync += [sq.left.eq(self.rows), sq.leaving.eq(self.rows != 0),
+                         sq.to_present.eq(self.rows),
                          sq.relu.eq(self.relu), sq.raw.eq(self.raw), sq.n_pe.eq(0),
                          sq.n_addr.eq(0), sq.n_brow.eq(self.row_base)]
             if not self.row_consts:
@@ -303,5 +306,5 @@ class LayerOutput(wiring.Component):
         consts = q.r_data[acc_w + self.bias_bits:] if rq_r is not None else s_consts
         ready = self._offer(m, rq, sq, q.r_rdy, s_acc, s_bias, consts)
         m.d.comb += q.r_en.eq(ready)
-        m.d.comb += [self.busy.eq((sq.left != 0) | (sq.pre != 0) | c1 | c2),
+        m.d.comb += [self.busy.eq(sq.leaving | (sq.pre != 0) | c1 | c2),
                      self.reading.eq((sq.to_present != 0) | p1 | (sq.pre != 0) | c1 | c2)]
