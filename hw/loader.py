@@ -579,9 +579,12 @@ class ImageLoader(wiring.Component):
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
                     m.d.sync += count.eq(count + 1)
+                    # The value's check only sets its flag (a failure leaves for
+                    # SKIP a cycle later, through ``pend``): no compare of the
+                    # word is in front of the state.
                     with m.If((w[7:] != 0) & (w[7:] != 0x1FF)):
                         fail("IMG_FIELD")
-                    with m.Elif(count == cb_last):
+                    with m.If(count == cb_last):
                         m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
                         m.next = "COUNT"
 
@@ -682,9 +685,11 @@ class ImageLoader(wiring.Component):
                         m.d.sync += mid.eq(w)
                         with m.If(w[15]):
                             fail("IMG_FIELD")
-                    with m.Elif(w > 31):
-                        fail("IMG_FIELD")
                     with m.Else():
+                        # A bad shift is written and counted like a good one: its
+                        # flag sends the loader to SKIP a cycle later.
+                        with m.If(w > 31):
+                            fail("IMG_FIELD")
                         m.d.comb += self.rq_we.eq(self.row_consts)
                         m.d.sync += count.eq(count + 1)
                         with m.If(count == out_m1):
