@@ -1,13 +1,15 @@
-"""boards/: PLL settings, a real ULX3S-85F bitstream of the engine sized for the
-default digits model (cached once built), and the one-line answers of
-``zipcore build`` for a design that does not fit and for bad options."""
+"""boards/: PLL settings, every board top's build plan, a real ULX3S-85F
+bitstream of the engine sized for the default digits model (cached once
+built), a build that misses its clock rebuilt at the Fmax it achieved, and
+the one-line answers of ``zipcore build`` for a design that does not fit and
+for bad options."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from boards.build import BuildError, pll_settings
+from boards.build import BuildError, pll_below, pll_settings
 from tests.test_cli import run
 
 
@@ -21,6 +23,57 @@ def test_pll_settings_for_both_families():
     assert 25 * ecp["params"]["CLKFB_DIV"] / ecp["params"]["CLKI_DIV"] == 125
     with pytest.raises(BuildError, match="no PLL setting"):
         pll_settings("ice40", 12, 5000)
+
+
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s-85f", "orangecrab-25f"])
+def test_every_board_top_makes_a_build_plan(name, digits_zcm):
+    """The board top (PLL, UART, LEDs, I/O buffers) elaborates on each board's
+    platform: the OrangeCrab, which has no UART resource, gets one on its
+    Feather pins; the plan's constraints name the UART's pins."""
+    from boards.build import BoardTop, _fin_mhz, _platform
+    from boards.catalog import BOARDS, board_engine_params
+    from golden.zcm import read_zcm
+
+    board = BOARDS[name]
+    platform = _platform(board)
+    top = BoardTop(board, board_engine_params(board, read_zcm(digits_zcm)),
+                   freq_mhz=board.freq_mhz, fin_mhz=_fin_mhz(platform))
+    plan = platform.build(top, name="zipcore", do_build=False)
+    pins = next(v for k, v in plan.files.items() if k.endswith((".pcf", ".lpf")))
+    assert "uart_0__rx" in pins and "uart_0__tx" in pins
+
+
+def test_the_highest_pll_clock_at_or_below_a_frequency():
+    from boards.catalog import BOARDS
+
+    ice, ecp = BOARDS["icebreaker"], BOARDS["ulx3s-85f"]
+    assert pll_below(ice, 48) == 48.0
+    f = pll_below(ice, 31.3)                  # icepll's nearest to 31.3 is above it
+    assert 30.5 < f <= 31.3 and pll_settings("ice40", 12, f)["mhz"] == f
+    assert pll_below(ecp, 113.1) == 112.5     # 25 MHz * 9 / 2
+
+
+@pytest.mark.slow
+def test_a_missed_clock_is_rebuilt_at_the_fmax_achieved(digits_zcm, tmp_path):
+    """``build_closing`` (``zipcore build`` without ``--freq``): a 4-PE ULX3S
+    engine asked for 200 MHz misses it, and is built again at the highest PLL
+    clock below the Fmax nextpnr achieved, where timing closes."""
+    from boards.build import build_closing
+    from boards.catalog import BOARDS, board_engine_params
+    from golden.zcm import read_zcm
+
+    board = BOARDS["ulx3s-85f"]
+    params = board_engine_params(board, read_zcm(digits_zcm), pes=4)
+    heard = []
+    r, attempts = build_closing(board, params, freq_mhz=200, build_root=tmp_path,
+                                progress=heard.append)
+    first, last = attempts[0], attempts[-1]
+    assert first["requested_mhz"] == 200 and not first["timing_met"]
+    assert first["achieved_mhz"] < 200 and len(heard) == len(attempts) - 1 >= 1
+    assert last["requested_mhz"] <= attempts[-2]["achieved_mhz"]
+    assert last["timing_met"] and r.timing_met and Path(r.bitstream).exists()
+    (clk, got), = r.fmax_mhz.items()
+    assert got >= r.constraint_mhz[clk] == pytest.approx(last["requested_mhz"], abs=0.05)
 
 
 @pytest.mark.slow

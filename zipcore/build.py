@@ -14,7 +14,7 @@ __all__ = ["cmd_build", "add_parser", "DEFAULT_MODEL"]
 DEFAULT_MODEL = Path("build") / "digits-mlp.zcm"
 
 def cmd_build(args) -> int:
-    from boards.build import BuildError, build_board, resources  # noqa: PLC0415
+    from boards.build import BuildError, build_board, build_closing, resources  # noqa: PLC0415
     from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
 
     board = BOARDS.get(args.board)
@@ -36,12 +36,21 @@ def cmd_build(args) -> int:
         params = board_engine_params(board, zm, pes=args.pes)
     except ValueError as e:
         raise UserError(str(e)) from None
+    # Without --freq, the board's clock, or if it misses timing, the highest PLL
+    # clock below the Fmax nextpnr achieved (a bitstream that closes timing).
+    attempts = None
     try:
-        r = build_board(board, params, freq_mhz=freq, build_root=args.build_dir)
+        if args.freq is None:
+            r, attempts = build_closing(board, params, freq_mhz=freq, build_root=args.build_dir,
+                                        progress=lambda msg: print(f"  {msg}", flush=True))
+        else:
+            r = build_board(board, params, freq_mhz=freq, build_root=args.build_dir)
     except BuildError as e:
         raise UserError(str(e)) from None
     res = resources(r.utilization)
     rep = {**r.as_dict(), "label": board.label, "model": str(model), "resources": res}
+    if attempts is not None:
+        rep["attempts"] = attempts
     if args.json:
         write_json(args.json, rep)
     if not r.fits:
@@ -69,8 +78,9 @@ def add_parser(sub):
     b.add_argument("--board", required=True, help="icebreaker | ulx3s-85f | orangecrab-25f")
     b.add_argument("--pes", type=int, metavar="N", help="processing elements (default: the "
                                                         "board's)")
-    b.add_argument("--freq", type=float, metavar="MHZ", help="core clock the PLL makes "
-                                                             "(default: the board's)")
+    b.add_argument("--freq", type=float, metavar="MHZ",
+                   help="core clock the PLL makes (default: the board's, or if the design "
+                        "misses it, the highest PLL clock below the Fmax it achieves)")
     b.add_argument("--model", metavar="FILE.zcm", help="the model the engine is sized for "
                                                        f"(default {DEFAULT_MODEL})")
     b.add_argument("--build-dir", metavar="DIR", help="where builds are cached (default "
