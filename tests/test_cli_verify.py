@@ -10,6 +10,7 @@ import pytest
 
 from sim.tools import find_simulator
 from tests.test_cli import run
+from zipcore.verify import built_clock
 
 
 @pytest.mark.cocotb
@@ -25,8 +26,30 @@ def test_verify_on_the_icebreaker_top_through_its_simulated_uart(digits_zcm, tmp
     rep = json.loads(js.read_text())
     assert (rep["images"], rep["mismatches"], rep["board"]) == (3, 0, "icebreaker")
     assert rep["accuracy"] == rep["golden_accuracy"]
-    clock = BOARDS["icebreaker"].freq_mhz * 1e6          # the board's default clock
-    assert rep["inferences_per_second"] == pytest.approx(clock / rep["cycles_per_inference"])
+    # At the clock of the newest iCEBreaker build, else the board's default.
+    assert rep["clock_mhz"] == built_clock(BOARDS["icebreaker"])
+    assert rep["inferences_per_second"] == pytest.approx(rep["clock_mhz"] * 1e6
+                                                         / rep["cycles_per_inference"])
+
+
+def test_verify_counts_time_at_the_clock_of_the_newest_build(tmp_path):
+    """``zipcore build`` may lower a board's clock to close timing: ``verify``
+    takes the clock of the newest build of the board (its ``report.json``),
+    and the board's default when there is none or it predates ``clock_mhz``."""
+    import time
+
+    from boards.catalog import BOARDS
+
+    board = BOARDS["ulx3s-85f"]
+    assert built_clock(board, tmp_path) == board.freq_mhz
+    for name, clock in (("ulx3s-85f-aaaa", None), ("ulx3s-85f-bbbb", 112.5),
+                        ("icebreaker-cccc", 27.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps({"clock_mhz": clock}))
+        time.sleep(0.01)
+    assert built_clock(board, tmp_path) == 112.5
+    os.utime(tmp_path / "ulx3s-85f-aaaa" / "report.json")      # now the newest
+    assert built_clock(board, tmp_path) == board.freq_mhz
 
 
 @pytest.mark.parametrize("args,message", [

@@ -17,7 +17,7 @@ from golden.zcm import ZcmError
 from .errors import UserError
 from .models import finish, read_engine_model, test_split
 
-__all__ = ["cmd_verify", "add_parser"]
+__all__ = ["cmd_verify", "add_parser", "built_clock"]
 
 SIM_DIVISOR = 4          # clock cycles per UART bit on the simulated line
 
@@ -39,6 +39,15 @@ async def _run_board(link, zm, xq):
     return info, np.array(outs), counters
 
 
+def built_clock(board, build_root=None) -> float:
+    """The core clock of ``board``'s newest build (``zipcore build`` may have
+    lowered it to close timing), else the board's default clock."""
+    from boards.build import latest_build  # noqa: PLC0415
+
+    rep = latest_build(board.name, build_root) or {}
+    return rep.get("clock_mhz") or board.freq_mhz
+
+
 def cmd_verify(args) -> int:
     from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
 
@@ -55,7 +64,7 @@ def cmd_verify(args) -> int:
     xq = quantize_input(em, x)
     want = engine_forward(em, xq)
     t0 = time.monotonic()
-    freq = args.freq or board.freq_mhz
+    freq = args.freq or built_clock(board)
     if args.sim:
         from sim.engine import simulate_model  # noqa: PLC0415
         from sim.harness import SimulatorMissing  # noqa: PLC0415
@@ -116,8 +125,9 @@ def add_parser(sub):
     v.add_argument("--baud", type=int, default=115200)
     v.add_argument("--timeout", type=float, default=2.0, metavar="S",
                    help="seconds to wait for an answer (default 2)")
-    v.add_argument("--freq", type=float, metavar="MHZ", help="the core clock, for "
-                                                             "inferences per second")
+    v.add_argument("--freq", type=float, metavar="MHZ",
+                   help="the core clock, for inferences per second (default: the clock of "
+                        "the board's newest build under build/boards, else the board's)")
     v.add_argument("--dataset", help="digits | digits28 | mnist:DIR (default: the model's)")
     v.add_argument("--limit", type=int, metavar="N", help="the first N test images only")
     v.add_argument("--json", metavar="FILE", help="write the report as JSON")
