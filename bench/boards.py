@@ -1,7 +1,8 @@
 """Board builds of the engine sized for the default digits model: each board's
 bitstream through ``zipcore build`` (nextpnr's achieved Fmax and resources),
 and the digits model's inferences per second at the achieved clock (cycles
-per inference from the RTL on Verilator, 20 test images, engine time only).
+per inference from the RTL on Verilator, in the board's PE form, 20 test
+images, engine time only).
 A board whose engine does not fit is recorded with what nextpnr said it
 needs (``fits`` 0).
 
@@ -28,7 +29,7 @@ def main():
     zm = _digits_model()
     d = load("digits")
     metrics, rows = {}, []
-    for name in ("icebreaker", "ulx3s-85f"):
+    for name in ("icebreaker", "ulx3s-85f", "orangecrab-25f"):
         board = BOARDS[name]
         params = board_engine_params(board, zm)
         r = build_board(board, params, freq_mhz=board.freq_mhz)
@@ -44,7 +45,8 @@ def main():
         ips = None
         if fmax:
             rep = simulate_report(zm, d.x_test[:20], d.y_test[:20], sim="verilator",
-                                  n_pe=params["n_pe"], queue_depth=params["queue_depth"])
+                                  n_pe=params["n_pe"], queue_depth=params["queue_depth"],
+                                  pipelined=board.pipelined)
             ips = fmax * 1e6 / rep["cycles_per_inference"]
             metrics.update({f"boards.{key}.fmax_mhz": round(fmax, 1),
                             f"boards.{key}.timing_met": int(r.timing_met),
