@@ -271,8 +271,9 @@ def _digits(metrics: dict) -> dict:
 
 
 def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
-    """One out-of-context build; a design that does not place is reported with
-    nextpnr's utilisation of what it asked for."""
+    """One out-of-context build; a design that does not place on the UP5K is
+    reported with nextpnr's utilisation of what it asked for, any other failure
+    (a tool's timeout) with its message."""
     import re  # noqa: PLC0415
 
     from boards.synth import SynthError, synthesize  # noqa: PLC0415
@@ -281,9 +282,14 @@ def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
     try:
         r = synthesize(build(dev), dev, freq_mhz=freq, name=name)
     except SynthError as e:
-        log = Path(re.search(r"log: (\S+?)\)", str(e)).group(1)).with_name("nextpnr.log")
+        found = re.search(r"log: (\S+?)\)", str(e))
+        log = Path(found.group(1)).with_name("nextpnr.log") if found else None
         used = dict((k, int(v)) for k, v in re.findall(r"ICESTORM_(\w+):\s+(\d+)/",
-                                                        log.read_text()))
+                                                        log.read_text())) \
+            if log is not None and log.exists() else {}
+        if "LC" not in used:        # not an iCE40 placement's failure (a timeout, say)
+            metrics[f"{prefix}.placed.{key}"] = 0
+            return (name, dev, "-", "-", "-", "-", "-", "-", str(e)[:60])
         metrics.update({f"{prefix}.placed.{key}": 0, f"{prefix}.lc_needed.{key}": used["LC"],
                         f"{prefix}.ebr_needed.{key}": used["RAM"],
                         f"{prefix}.dsp.{key}": used["DSP"],
