@@ -284,9 +284,8 @@ def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
     except SynthError as e:
         found = re.search(r"log: (\S+?)\)", str(e))
         log = Path(found.group(1)).with_name("nextpnr.log") if found else None
-        used = dict((k, int(v)) for k, v in re.findall(r"ICESTORM_(\w+):\s+(\d+)/",
-                                                        log.read_text())) \
-            if log is not None and log.exists() else {}
+        text = log.read_text() if log is not None and log.exists() else ""
+        used = dict((k, int(v)) for k, v in re.findall(r"ICESTORM_(\w+):\s+(\d+)/", text))
         if "LC" not in used:        # not an iCE40 placement's failure (a timeout, say)
             metrics[f"{prefix}.placed.{key}"] = 0
             return (name, dev, "-", "-", "-", "-", "-", "-", str(e)[:60])
