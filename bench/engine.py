@@ -299,7 +299,13 @@ def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
                     f"{prefix}.core_lc.{key}": r.core_lc, f"{prefix}.dsp.{key}": r.dsp,
                     f"{prefix}.ebr.{key}": r.ebr, f"{prefix}.spram.{key}": r.spram,
                     f"{prefix}.placed.{key}": 1})
-    return (name, dev, f"{r.fmax:.1f}", r.lc, r.core_lc, r.dsp, r.ebr, r.spram, "yes")
+    # An ECP5 build that router1 did not finish is routed with router2
+    # (``boards.synth.synthesize``): said in the row and in ``*.router2.*``.
+    router2 = r.extra.get("router") == "router2"
+    if router2:
+        metrics[f"{prefix}.router2.{key}"] = 1
+    return (name, dev, f"{r.fmax:.1f}", r.lc, r.core_lc, r.dsp, r.ebr, r.spram,
+            "yes, router2" if router2 else "yes")
 
 
 def _synth(metrics: dict) -> list:

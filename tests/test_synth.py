@@ -6,6 +6,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from boards import synth
 from boards.synth import OOCWrapper, synthesize
 from hw.queue import Queue
 
@@ -48,6 +49,28 @@ def test_mac_builds_and_reports_nextpnr_figures(device, tmp_path):
     assert (tmp_path / "report.json").exists()
     util_key = "ICESTORM_LC" if device == "up5k" else "TRELLIS_COMB"
     assert r.utilization[util_key]["used"] == r.lc
+
+
+@pytest.mark.slow
+def test_an_ecp5_route_that_does_not_finish_is_routed_with_router2(tmp_path, monkeypatch):
+    # router1 "times out" here (this design routes in a second, so its run is
+    # replaced by the error a timeout gives); router2 then really builds it.
+    real_run = synth._run
+
+    def run(cmd, log, cwd, timeout):
+        if "nextpnr-ecp5" in cmd[0] and "--router" not in cmd:
+            assert timeout == synth.ECP5_ROUTER1_TIMEOUT
+            log.write_text("")
+            raise synth.SynthError(f"nextpnr-ecp5 timed out after {timeout} s (log: {log})")
+        real_run(cmd, log, cwd, timeout)
+
+    monkeypatch.setattr(synth, "_run", run)
+    r = synthesize(Mac8(), "ecp5-85f", freq_mhz=40, build_dir=tmp_path)
+    assert r.extra["router"] == "router2" and r.fmax > 40 and r.dsp == 1
+    assert "router2" in (tmp_path / "nextpnr.log").read_text()
+    monkeypatch.setattr(synth, "_run", real_run)
+    assert synthesize(Mac8(), "ecp5-85f", freq_mhz=40,
+                      build_dir=tmp_path / "again").extra["router"] == "router1"
 
 
 @pytest.mark.slow
