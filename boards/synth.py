@@ -228,10 +228,11 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     router = "router1"
     if family == "ecp5":
         # nextpnr-ecp5's default router (router1) can fail to converge on a
-        # congested placement: its overuse grows until the timeout (an N = 4
-        # engine ran 25 minutes so). Such a build is routed again with router2,
-        # which converges but is less timing-driven (that engine: 103 MHz, where
-        # router1 gave 108.6 on its last pass); the report says which router.
+        # congested placement: its overuse grows until the timeout (the N = 4
+        # spmv4-xnor build ran 25 minutes so). Such a build is routed again with
+        # router2, which converges but is less timing-driven (on one netlist of
+        # the N = 4 engine: 103.0 MHz with router2, 118.6 with router1); the
+        # report says which router.
         try:
             pnr([], min(timeout, ECP5_ROUTER1_TIMEOUT))
         except SynthError as e:
