@@ -21,7 +21,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from hw.uartengine import UartEngine
 
 from .catalog import Board
-from .synth import DEVICES, collisions_dont_care
+from .synth import collisions_dont_care, synth_options
 from .tools import tool_path
 
 __all__ = ["BoardTop", "BuildError", "BuildReport", "build_board", "build_closing",
@@ -249,10 +249,8 @@ def build_board(board: Board, engine: dict, *, freq_mhz: float, build_root=None,
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     platform = _platform(board)
     top = BoardTop(board, engine, freq_mhz=freq_mhz, fin_mhz=_fin_mhz(platform))
-    # synth_ice40 maps multipliers to SB_MAC16 only when asked (-dsp); synth_ecp5
-    # infers its MULT18X18D by default. Then the device's own options.
-    opts = f"{'-dsp ' if board.device == 'up5k' else ''}{DEVICES[board.device]['synth']}"
-    synth = {"synth_opts": opts.strip()} if opts.strip() else {}
+    opts = synth_options(board.device)
+    synth = {"synth_opts": opts} if opts else {}
     plan = platform.build(top, name="zipcore", do_build=False,
                           nextpnr_opts="--timing-allow-fail", **synth)
     for name, content in plan.files.items():

@@ -31,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 from .tools import tool_env, tool_path
 
 __all__ = ["DEVICES", "ECP5_ABC_LUT_MAP", "SynthError", "SynthReport", "OOCWrapper",
-           "collisions_dont_care", "synthesize"]
+           "collisions_dont_care", "synth_options", "synthesize"]
 
 #: Per device: its family, nextpnr and its arguments, and ``synth``, options of
 #: ``synth_<family>`` that every build of it gets. On the UP5K, ``-device u``:
@@ -194,6 +194,16 @@ def _count_ffs(netlist: Path, top: str) -> int:
     return sum(1 for c in cells if c["type"].startswith(("SB_DFF", "TRELLIS_FF")))
 
 
+def synth_options(device: str, *, dsp: bool = True, extra: str = "") -> str:
+    """The options of ``synth_<family>`` for ``device``: ``-dsp`` on iCE40 when
+    asked (Yosys maps multipliers to SB_MAC16 only then; ECP5 infers its
+    MULT18X18D anyway), the device's own (``DEVICES``), then ``extra``. The
+    out-of-context flow and the board builds both take them from here."""
+    dev = DEVICES[device]
+    return " ".join(o for o in ("-dsp" if dev["family"] == "ice40" and dsp else "",
+                                dev["synth"], extra.strip()) if o)
+
+
 def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: float = 48.0,
                name: str = "core", build_dir=None, dsp: bool = True,
                synth_opts: str = "", seed: int = 1, timeout: int = 1800) -> SynthReport:
@@ -212,10 +222,7 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     family = dev["family"]
     top = OOCWrapper(component)
     il = collisions_dont_care(rtlil.convert(top, name="top", emit_src=False))
-    opts = f"{dev['synth']} {synth_opts}".strip()
-    if family == "ice40" and dsp:
-        opts = f"-dsp {opts}"
-    synth = f"synth_{family} -top top {opts}".strip()
+    synth = f"synth_{family} -top top {synth_options(device, dsp=dsp, extra=synth_opts)}".strip()
     # The build directory is named by everything the build depends on.
     key = hashlib.sha256(f"{il}{device}{freq_mhz}{synth}{seed}".encode()).hexdigest()
     out = Path(build_dir) if build_dir else DEFAULT_BUILD_ROOT / f"{name}-{device}-{key[:10]}"
