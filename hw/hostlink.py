@@ -37,10 +37,11 @@ class HostLink(wiring.Component):
     the last error (and clears it) and the flags (model loaded, input
     written, output valid). ``loaded`` and ``error`` are for LEDs.
 
-    Throughput: one request byte per cycle (the engine's loader may stall an
-    image word for a cycle), one response byte per cycle when ``o`` is
-    ready, but one per two cycles for the output's bytes (each is read from
-    the engine's activation memory).
+    Throughput: one request byte per two cycles (the engine's loader takes
+    an image word per four), one response byte per two cycles (each is
+    selected, then registered: a UART at 115200 baud takes a byte per 2,344
+    cycles at 27 MHz). A request's length and a run's end each take a cycle
+    more to be registered before they are acted on.
 
     Parameters
     ----------
@@ -67,10 +68,18 @@ class HostLink(wiring.Component):
         m = Module()
         m.submodules.engine = eng = self._engine
 
+        # A request byte waits in ``b`` (``full``) until the state takes it: the
+        # state's decode and the byte's are never in front of ``i.ready``, nor
+        # the other side's ``valid`` in front of the state (a byte per two cycles).
+        full, b = Signal(), Signal(8)
+        m.d.comb += self.i.ready.eq(~full)
+        with m.If(self.i.valid & ~full):
+            m.d.sync += [full.eq(1), b.eq(self.i.payload)]
+        want = Signal()                   # the state takes a byte now
         take = Signal()
-        m.d.comb += take.eq(self.i.valid & self.i.ready)
-        b = self.i.payload
-        cmd = Signal(8)
+        m.d.comb += take.eq(full & want)
+        with m.If(take):
+            m.d.sync += full.eq(0)
         n = Signal(32)                    # argument, then bytes still to take
         more = Signal()                   # n != 0 (registered: n is wide)
         begin = Signal()                  # the loader's begin, a cycle after the length
@@ -83,12 +92,12 @@ class HostLink(wiring.Component):
         # The response is not held in a shift register: ``kind`` says what it is,
         # ``idx`` which byte leaves now, and each byte is selected from its source
         # (the status byte ``st``, the build's constant info, the counters, the
-        # ``status`` snapshot ``aux``, or ``row_byte``, an output byte registered off
-        # the engine's read port, so the block RAM's clock-to-out is not in front of
-        # the multiplexer). Every source is stable while the response leaves: the
-        # engine is idle.
-        row_byte = Signal(8)
-        m.d.sync += row_byte.eq(eng.out_data)
+        # ``status`` snapshot ``aux``, or an output byte off the engine's read
+        # port). The selected byte and whether it is the last are registered
+        # (``byte``, ``last_byte``) and ``fresh`` says they are ``idx``'s: a byte
+        # leaves every other cycle, and neither the multiplexer nor the block
+        # RAM's clock-to-out is in front of ``o`` or of the state. Every source is
+        # stable while the response leaves: the engine is idle.
         K_STATUS, K_INFO, K_STAT, K_COUNT, K_OUTHDR, K_ROW = range(6)
         resp_bytes = {K_STATUS: 1, K_INFO: 1 + INFO_BYTES, K_STAT: 3, K_COUNT: 13,
                       K_OUTHDR: 3, K_ROW: 1}
@@ -99,20 +108,23 @@ class HostLink(wiring.Component):
         info = Const(int.from_bytes(self.info.pack(), "little"), 8 * INFO_BYTES)
         sources = {K_STATUS: st, K_INFO: Cat(st, info), K_STAT: Cat(st, aux),
                    K_COUNT: Cat(st, eng.cycles, eng.mac_cycles, eng.macs),
-                   K_OUTHDR: Cat(st, eng.classes), K_ROW: row_byte}
-        last_byte = Signal()
+                   K_OUTHDR: Cat(st, eng.classes), K_ROW: eng.out_data}
+        byte, last_byte = Signal(8), Signal()
+        fresh = Signal()                      # ``byte`` and ``last_byte`` are ``idx``'s
+        m.d.sync += fresh.eq(1)               # (cleared where ``kind`` or ``idx`` moves)
+        m.d.comb += self.o.payload.eq(byte)
         with m.Switch(kind):
             for k, src in sources.items():
                 with m.Case(k):
-                    m.d.comb += last_byte.eq(idx == resp_bytes[k] - 1)
+                    m.d.sync += last_byte.eq(idx == resp_bytes[k] - 1)
                     with m.Switch(idx):     # a mux (a variable shift would be a shifter)
                         for j in range(resp_bytes[k]):
                             with m.Case(j):
-                                m.d.comb += self.o.payload.eq(src[8 * j:8 * j + 8])
+                                m.d.sync += byte.eq(src[8 * j:8 * j + 8])
 
         def respond(status, k=K_STATUS):
             """Start a response of kind ``k`` with status byte ``status``."""
-            m.d.sync += [st.eq(status), kind.eq(k), idx.eq(0)]
+            m.d.sync += [st.eq(status), kind.eq(k), idx.eq(0), fresh.eq(0)]
             with m.If(Value.cast(status) != 0):
                 m.d.sync += last_err.eq(status)
 
@@ -122,6 +134,12 @@ class HostLink(wiring.Component):
         m.d.comb += [eng.img.valid.eq(word_valid), eng.img.payload.eq(word)]
         odd = Signal()
         n_in = Signal(16)                 # input bytes taken
+        in_left = Signal(16)              # the model's input bytes still to come
+        room, over = Signal(), Signal()
+        is_load = Signal()                # ``cmd`` is ``load``
+        busy_q = Signal()                 # the engine's ``busy``, registered
+        last_row = Signal()               # ``rows_left == 1``, registered
+        m.d.sync += [busy_q.eq(eng.busy), last_row.eq(rows_left == 1)]
 
         m.d.comb += [self.loaded.eq(eng.loaded), self.busy.eq(eng.busy),
                      self.error.eq(last_err != 0)]
@@ -129,7 +147,7 @@ class HostLink(wiring.Component):
         with m.FSM() as fsm:
             with m.State("CMD"):
                 with m.If(take):
-                    m.d.sync += [cmd.eq(b), n.eq(0)]
+                    m.d.sync += [n.eq(0), is_load.eq(b == CMD["load"])]
                     with m.Switch(b):
                         with m.Case(CMD["info"]):
                             respond(0, K_INFO)
@@ -172,18 +190,21 @@ class HostLink(wiring.Component):
 
             with m.State("ARG"):              # little-endian length argument
                 with m.If(take):
-                    n_new = Mux(cmd == CMD["load"], Cat(n[8:32], b), Cat(n[8:16], b))
-                    m.d.sync += [n.eq(n_new), more.eq(n_new != 0),
+                    m.d.sync += [n.eq(Mux(is_load, Cat(n[8:32], b), Cat(n[8:16], b))),
                                  narg.eq(narg - 1)]
                     with m.If(narg == 1):
-                        with m.If(cmd == CMD["load"]):
-                            m.d.sync += begin.eq(1)
-                            m.d.sync += [word_half.eq(0), word_valid.eq(0),
-                                         have_input.eq(0), have_output.eq(0)]
-                            m.next = "LOAD"
-                        with m.Else():            # input bytes overwrite the outputs
-                            m.d.sync += have_output.eq(0)
-                            m.next = "INPUT"
+                        m.next = "ARG_END"
+            with m.State("ARG_END"):          # the length is whole: its checks, registered
+                m.d.sync += more.eq(n != 0)
+                with m.If(is_load):
+                    m.d.sync += begin.eq(1)
+                    m.d.sync += [word_half.eq(0), word_valid.eq(0),
+                                 have_input.eq(0), have_output.eq(0)]
+                    m.next = "LOAD"
+                with m.Else():                # input bytes overwrite the outputs
+                    m.d.sync += [have_output.eq(0), room.eq(eng.in_len != 0), over.eq(0),
+                                 in_left.eq(eng.in_len)]
+                    m.next = "INPUT"
 
             with m.State("LOAD"):
                 # Pair bytes into words for the loader; a word waits (and the byte
@@ -206,12 +227,20 @@ class HostLink(wiring.Component):
                     m.next = "SEND"
 
             with m.State("INPUT"):
-                ok = eng.loaded & (n_in == eng.in_len)
+                # ``in_left`` counts the model's input bytes down; ``room`` is
+                # ``in_left != 0`` and ``over`` says a byte came after it reached 0,
+                # both registered, so no compare of the lengths is in front of the
+                # write or the verdict.
                 with m.If(take):
                     m.d.sync += [n.eq(n - 1), more.eq(n != 1), n_in.eq(n_in + 1)]
-                    m.d.comb += [eng.act_we.eq(eng.loaded & (n_in < eng.in_len)),
+                    m.d.comb += [eng.act_we.eq(eng.loaded & room),
                                  eng.act_addr.eq(n_in), eng.act_data.eq(b)]
+                    with m.If(room):
+                        m.d.sync += [in_left.eq(in_left - 1), room.eq(in_left != 1)]
+                    with m.Else():
+                        m.d.sync += over.eq(1)
                 with m.If(~more):
+                    ok = eng.loaded & ~room & ~over
                     m.d.sync += n_in.eq(0)
                     respond(Mux(~eng.loaded, CODE["NO_MODEL"],
                                 Mux(ok, 0, CODE["BAD_LENGTH"])))
@@ -219,42 +248,47 @@ class HostLink(wiring.Component):
                     m.next = "SEND"
 
             with m.State("RUN_GO"):           # ``run``, a state's decode (below)
+                m.next = "RUN_WAIT"
+            with m.State("RUN_WAIT"):         # ``busy`` rises, and is registered
                 m.next = "RUN"
             with m.State("RUN"):
-                with m.If(~eng.busy):
+                with m.If(~busy_q):
                     m.d.sync += have_output.eq(1)
                     respond(0)
                     m.next = "SEND"
 
             with m.State("SEND"):
-                with m.If(self.o.ready):
-                    m.d.sync += idx.eq(idx + 1)
+                with m.If(self.o.ready & fresh):
+                    m.d.sync += [idx.eq(idx + 1), fresh.eq(0)]
                     with m.If(last_byte):
                         with m.If(kind == K_ROW):
                             m.d.sync += [n.eq(n + 1), rows_left.eq(rows_left - 1)]
-                        with m.If((kind == K_OUTHDR) | ((kind == K_ROW) & (rows_left != 1))):
+                        with m.If((kind == K_OUTHDR) | ((kind == K_ROW) & ~last_row)):
                             m.next = "ROW"
                         with m.Else():
                             m.next = "CMD"
-            with m.State("ROW"):                  # output byte ``n`` is read ...
-                m.d.sync += [kind.eq(K_ROW), idx.eq(0)]
-                m.next = "ROW_HELD"
-            with m.State("ROW_HELD"):             # ... and registered (``row_byte``)
+            with m.State("ROW"):                  # output byte ``n`` is read (``fresh``
+                m.d.sync += [kind.eq(K_ROW), idx.eq(0), fresh.eq(0)]   # waits for it)
                 m.next = "SEND"
+        # One-hot (Yosys recodes the state): a state's next value is an OR of the
+        # transitions into it, not a decode of all of them. Yosys drops the
+        # state's initial value: the design leaves reset in ``CMD`` (the board
+        # tops hold ``sync`` in reset until their PLL locks).
+        fsm.state.attrs["fsm_encoding"] = "one-hot"
         # Handshakes as expressions of the state, not defaults overridden in it:
         # Icarus never runs an ``always @*`` block whose inputs do not change, so
         # a default-and-override ``ready`` stayed X until the first byte. Neither
-        # the request byte's ``ready`` nor the engine's ``run`` is a function of
+        # the state's ``want`` nor the engine's ``run`` is a function of
         # the other side's handshake: a word's low byte is always taken (it has
         # its own register), its high byte once the last word has gone to the
         # loader; ``run`` is a state of its own, so the byte decode that chose
         # it is not in front of the engine.
         m.d.comb += [
             eng.run.eq(fsm.ongoing("RUN_GO")),
-            self.i.ready.eq(fsm.ongoing("CMD") | fsm.ongoing("ARG")
-                            | (fsm.ongoing("LOAD") & more & ~(word_valid & word_half))
-                            | (fsm.ongoing("INPUT") & more)),
-            self.o.valid.eq(fsm.ongoing("SEND")),
+            want.eq(fsm.ongoing("CMD") | fsm.ongoing("ARG")
+                     | (fsm.ongoing("LOAD") & more & ~(word_valid & word_half))
+                     | (fsm.ongoing("INPUT") & more)),
+            self.o.valid.eq(fsm.ongoing("SEND") & fresh),
             eng.out_addr.eq(n),
         ]
         return m
