@@ -290,6 +290,7 @@ class Engine(wiring.Component):
                         m.d.sync += [sparse.eq(0), bank.eq(~bank)]
                         m.next = "FETCH"
             running = ~fsm.ongoing("IDLE")
+        fsm.state.attrs["fsm_encoding"] = "one-hot"
         # Starts as expressions of the state (Icarus: see ``HostLink``).
         m.d.comb += [mv.start.eq(fsm.ongoing("SPARSE") & ~sparse),
                      out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy & ~out.busy)]

@@ -68,17 +68,27 @@ class HostLink(wiring.Component):
         m = Module()
         m.submodules.engine = eng = self._engine
 
-        # A request byte waits in ``b`` (``full``) until the state takes it: the
-        # state's decode and the byte's are never in front of ``i.ready``, nor
-        # the other side's ``valid`` in front of the state (a byte per two cycles).
+        # A request byte waits in ``b`` (``full``) until the state wants it; the
+        # state acts on it the cycle after (``take``, registered), when ``b`` still
+        # holds it (the next byte comes in at the end of that cycle at the
+        # earliest, and the state has moved on by then). So neither the state's
+        # decode nor the byte's is in front of ``i.ready``, the other side's
+        # ``valid`` is not in front of the state, and what the state does with
+        # a byte starts from flip-flops (a byte per two cycles).
+        # ``op`` is the byte decoded as a command as it comes in (0: none).
         full, b = Signal(), Signal(8)
+        ops = ("info", "load", "input", "run", "output", "counters", "status")
+        op = Signal(range(len(ops) + 1))
         m.d.comb += self.i.ready.eq(~full)
         with m.If(self.i.valid & ~full):
-            m.d.sync += [full.eq(1), b.eq(self.i.payload)]
-        want = Signal()                   # the state takes a byte now
-        take = Signal()
-        m.d.comb += take.eq(full & want)
-        with m.If(take):
+            m.d.sync += [full.eq(1), b.eq(self.i.payload), op.eq(0)]
+            for j, name in enumerate(ops):
+                with m.If(self.i.payload == CMD[name]):
+                    m.d.sync += op.eq(j + 1)
+        want = Signal()                   # the state wants a byte now
+        take = Signal()                   # the state takes ``b`` now
+        m.d.sync += take.eq(full & want)
+        with m.If(full & want):
             m.d.sync += full.eq(0)
         n = Signal(32)                    # argument, then bytes still to take
         more = Signal()                   # n != 0 (registered: n is wide)
@@ -147,18 +157,18 @@ class HostLink(wiring.Component):
         with m.FSM() as fsm:
             with m.State("CMD"):
                 with m.If(take):
-                    m.d.sync += [n.eq(0), is_load.eq(b == CMD["load"])]
-                    with m.Switch(b):
-                        with m.Case(CMD["info"]):
+                    m.d.sync += [n.eq(0), is_load.eq(op == 1 + ops.index("load"))]
+                    with m.Switch(op):
+                        with m.Case(1 + ops.index("info")):
                             respond(0, K_INFO)
                             m.next = "SEND"
-                        with m.Case(CMD["load"]):
+                        with m.Case(1 + ops.index("load")):
                             m.d.sync += narg.eq(4)
                             m.next = "ARG"
-                        with m.Case(CMD["input"]):
+                        with m.Case(1 + ops.index("input")):
                             m.d.sync += narg.eq(2)
                             m.next = "ARG"
-                        with m.Case(CMD["run"]):
+                        with m.Case(1 + ops.index("run")):
                             with m.If(~eng.loaded):
                                 respond(CODE["NO_MODEL"])
                                 m.next = "SEND"
@@ -168,7 +178,7 @@ class HostLink(wiring.Component):
                             with m.Else():            # the layers overwrite the input
                                 m.d.sync += have_input.eq(0)
                                 m.next = "RUN_GO"
-                        with m.Case(CMD["output"]):
+                        with m.Case(1 + ops.index("output")):
                             with m.If(~have_output):
                                 respond(CODE["NO_OUTPUT"])
                                 m.next = "SEND"
@@ -176,10 +186,10 @@ class HostLink(wiring.Component):
                                 respond(0, K_OUTHDR)
                                 m.d.sync += [rows_left.eq(eng.classes << 2), n.eq(0)]
                                 m.next = "SEND"
-                        with m.Case(CMD["counters"]):
+                        with m.Case(1 + ops.index("counters")):
                             respond(0, K_COUNT)
                             m.next = "SEND"
-                        with m.Case(CMD["status"]):
+                        with m.Case(1 + ops.index("status")):
                             flags = Cat(eng.loaded, have_input, have_output)
                             respond(0, K_STAT)
                             m.d.sync += [aux.eq(Cat(last_err, flags)), last_err.eq(0)]

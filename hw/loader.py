@@ -285,17 +285,23 @@ class ImageLoader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N, CB = self.n_pe, self.code_bits
-        w = self.i.payload
-        take = Signal()
-        want = Signal()                     # the state takes a word now
+        want = Signal()                     # the state wants a word now
+        # A word taken on ``i`` (``arrive``) is registered (``w``) and acted on the
+        # cycle after (``take``), in the same state: what the states do with a
+        # word starts from flip-flops, not from the handshake. No word is taken
+        # in that cycle (``i.ready`` is low), so the state has moved on first.
+        arrive, take, w = Signal(), Signal(), Signal(16)
         # The CRC (CRC-32/ISO-HDLC, the image's) runs a nibble per cycle over a copy
         # of each word from word 16 to the header's total: 4 cycles a word, so a
         # word is taken at most every fourth cycle (the host link brings one every
         # other cycle at best). A wider CRC step costs ~200 LCs more on iCE40.
         crc, crc_sh = Signal(32, init=0xFFFFFFFF), Signal(16)
         crc_n = Signal(range(5))            # nibbles of ``crc_sh`` still to go
-        m.d.comb += [self.i.ready.eq(want & (crc_n <= 1)),
-                     take.eq(self.i.valid & self.i.ready)]
+        m.d.comb += [self.i.ready.eq(want & (crc_n <= 1) & ~take),
+                     arrive.eq(self.i.valid & self.i.ready)]
+        m.d.sync += take.eq(arrive)
+        with m.If(arrive):
+            m.d.sync += w.eq(self.i.payload)
         nxt = crc ^ crc_sh[:4]
         for _ in range(4):
             nxt = Mux(nxt[0], (nxt >> 1) ^ 0xEDB88320, nxt >> 1)
@@ -309,13 +315,18 @@ class ImageLoader(wiring.Component):
         # ``remain``: words of the body the CRC still covers (from the header's total).
         # Both registers, so no wide compare of ``widx`` decides on a word.
         hdr = Signal(init=1)
-        remain = Signal(32)
-        with m.If(take & ~hdr & (remain != 0)):
-            m.d.sync += [crc_sh.eq(w), crc_n.eq(4), remain.eq(remain - 1)]
+        # ``covered`` is ``remain != 0``, registered beside it.
+        remain, covered = Signal(32), Signal()
+        # The CRC starts on a word as it arrives (``hdr`` has fallen by then: a
+        # word is acted on before the next arrives).
+        with m.If(arrive & ~hdr & covered):
+            m.d.sync += [crc_sh.eq(self.i.payload), crc_n.eq(4), remain.eq(remain - 1),
+                         covered.eq(remain != 1)]
         with m.If(take):
             m.d.sync += widx.eq(widx + 1)
             with m.If(hdr & (widx[:4] == 15)):
-                m.d.sync += [hdr.eq(0), remain.eq(Mux(total > 16, total - 16, 0))]
+                m.d.sync += [hdr.eq(0), remain.eq(Mux(total > 16, total - 16, 0)),
+                             covered.eq(total > 16)]
         with m.If(take & hdr):
             with m.Switch(widx[:4]):
                 for at, reg, hi in ((6, total, 0), (7, total, 1), (8, crc_exp, 0),
@@ -430,7 +441,8 @@ class ImageLoader(wiring.Component):
                                  self.loaded.eq(verdict == CODE["OK"])]
                     m.next = "FINISHED"
             with m.If(self.begin):
-                m.d.sync += [widx.eq(0), hdr.eq(1), remain.eq(0), herr.eq(0), err.eq(0),
+                m.d.sync += [widx.eq(0), hdr.eq(1), remain.eq(0), covered.eq(0), herr.eq(0),
+                             err.eq(0),
                              *(f.eq(0) for f in failed.values()),
                              self.loaded.eq(0), total.eq(0), crc_exp.eq(0), n_layers.eq(0),
                              crc.eq(0xFFFFFFFF), crc_n.eq(0), fetched.eq(0)]
@@ -460,6 +472,19 @@ class ImageLoader(wiring.Component):
         rowq, chk_ent = Signal(len(w[CB:] * N + k)), Signal()  # an entry's
         cntq, chk_cnt = Signal(len(w * N + k)), Signal()        # a binary column's count
         m.d.sync += [chk.eq(0), chk_ent.eq(0), chk_cnt.eq(0)]
+        # The counters' compares the states decide on, registered: a counter moves
+        # only in a cycle that acts on a word, in a state entered without one, or
+        # (the column counters) the cycle after (``col_done``), and a body word is
+        # acted on at most every fourth cycle (the CRC's pace), so each flag is
+        # its counter's by the next word's cycle. ``w_nz`` is found as the word
+        # arrives.
+        at_cb, at_out, at_zero = Signal(), Signal(), Signal()
+        left1, left2, col_last, w_nz = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [at_cb.eq(count == cb_last), at_out.eq(count == out_m1),
+                     at_zero.eq(count == 0), left1.eq(left == 1), left2.eq(left == 2),
+                     col_last.eq((cols_left == 0) & (k == N - 1))]
+        with m.If(arrive):
+            m.d.sync += w_nz.eq(self.i.payload != 0)
         with m.FSM() as fsm:
             with state("IDLE"):
                 pass
@@ -584,7 +609,7 @@ class ImageLoader(wiring.Component):
                     # word is in front of the state.
                     with m.If((w[7:] != 0) & (w[7:] != 0x1FF)):
                         fail("IMG_FIELD")
-                    with m.If(count == cb_last):
+                    with m.If(at_cb):
                         m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
                         m.next = "COUNT"
 
@@ -593,7 +618,7 @@ class ImageLoader(wiring.Component):
                 # the last PE's last column, the biases (``col_done`` moves the
                 # counters and turns the fill ring a cycle later).
                 m.d.sync += col_done.eq(1)
-                with m.If((cols_left == 0) & (k == N - 1)):
+                with m.If(col_last):
                     m.d.sync += [count.eq(0), half.eq(0)]
                     m.next = "BIAS"
                 with m.Else():
@@ -608,7 +633,7 @@ class ImageLoader(wiring.Component):
                     m.d.sync += left.eq(w)
                     if self.xnor:               # a binary column holds the PE's rows
                         m.d.sync += [cntq.eq(w * N + k), chk_cnt.eq(L.binary)]
-                    with m.If(w != 0):
+                    with m.If(w_nz):
                         m.next = "ENT"
                     with m.Else():
                         next_column()
@@ -616,7 +641,7 @@ class ImageLoader(wiring.Component):
             with state("ENT"):
                 m.d.comb += [want.eq(1), self.ld_pe.eq(k), self.ld_mem.eq(MEM_ENT),
                              self.ld_addr.eq(a[:self.abits]),
-                             self.ld_data.eq(Cat(w[:NEXT_LAST], left == 2))]
+                             self.ld_data.eq(Cat(w[:NEXT_LAST], left2))]
                 with m.If(take):
                     m.d.comb += self.ld_we.eq(1)
                     m.d.sync += [a.eq(a + 1), left.eq(left - 1)]
@@ -625,7 +650,7 @@ class ImageLoader(wiring.Component):
                     m.d.sync += [rowq.eq(w[CB:] * N + k), wq.eq(w), chk_ent.eq(~self._full(a))]
                     with m.If(self._full(a)):
                         fail("IMG_CAPACITY")
-                    with m.If(left == 1):
+                    with m.If(left1):
                         next_column()
 
             with state("BIAS"):
@@ -642,7 +667,7 @@ class ImageLoader(wiring.Component):
                             with m.If(w != Mux(lo[15], 0xFFFF, 0)):
                                 fail("IMG_CAPACITY")
                         m.d.sync += count.eq(count + 1)
-                        with m.If(count == out_m1):
+                        with m.If(at_out):
                             m.d.sync += [count.eq(0), half.eq(0)]
                             m.next = "BIAS_END"
 
@@ -670,12 +695,12 @@ class ImageLoader(wiring.Component):
                             with m.Case(h):
                                 if h == 2 and P == 32:
                                     m.d.comb += self.bias_data.eq(w)
-                                with m.If(take & (count == 0)):
+                                with m.If(take & at_zero):
                                     m.d.comb += self.bias_we.eq(h in written)
                                     m.d.sync += first[h].eq(w)
                                     if h in written:
                                         m.d.sync += pw.eq(pw + 1)
-                                with m.If(take & (count != 0) & (w != first[h])):
+                                with m.If(take & ~at_zero & (w != first[h])):
                                     fail("IMG_UNSUPPORTED")
                 with m.If(take):
                     m.d.sync += half.eq(Mux(half == 2, 0, half + 1))
@@ -692,7 +717,7 @@ class ImageLoader(wiring.Component):
                             fail("IMG_FIELD")
                         m.d.comb += self.rq_we.eq(self.row_consts)
                         m.d.sync += count.eq(count + 1)
-                        with m.If(count == out_m1):
+                        with m.If(at_out):
                             m.d.sync += lay.eq(lay + 1)
                             m.next = "FETCH"
 
@@ -703,7 +728,7 @@ class ImageLoader(wiring.Component):
             with state("FINISHED"):
                 pass
 
-        # The descriptor's checks of its words 0..4 and 13 run the cycle after
+        # The descriptor's checks of its words 0..3 and 13 run the cycle after
         # the word is taken, on its copy (``wq``): a word is taken at most every
         # fourth cycle (the CRC), so they end in ``pend`` before the next one
         # comes, and no word's compares sit in front of a state register. What
@@ -730,17 +755,6 @@ class ImageLoader(wiring.Component):
                     # A convolution's is its patch (checked below), a pool's 0.
                     with m.If(Mux(conv, 0, wq != Mux(pool, 0, prev_out))):
                         fail("IMG_FIELD")
-                with m.Case(4):
-                    last = lay == n_layers - 1
-                    with m.If(pool):
-                        with m.If(wq != 0):
-                            fail("IMG_FIELD")
-                    with m.Elif((wq == 0) | (wq > N * self.rows_per_pe)
-                                | (wq > row_room)
-                                | (~last & (wq > self.max_len))):
-                        fail("IMG_CAPACITY")
-                    with m.Elif(last & (wq != classes)):
-                        fail("IMG_FIELD")
                 with m.Case(13):
                     with m.If(Mux(pool | binary, wq != 0, (wq == 0) | (wq > CB))):
                         fail("IMG_FIELD")
@@ -752,14 +766,36 @@ class ImageLoader(wiring.Component):
                                             | (spare >= XNOR_GROUP))):
                             fail("IMG_FIELD")
 
+        # Word 4's (the output length's) checks and an entry's run a cycle later
+        # still, on compares registered from ``wq`` (which holds until the next
+        # word): the room compare's carry chain and the entry's are each a path
+        # of their own, not in front of the flags.
+        chk4, over_room = Signal(), Signal()
+        m.d.sync += [chk4.eq(chk & (dq == 4)), over_room.eq(wq > row_room)]
+        with m.If(chk4):
+            last = lay == n_layers - 1
+            with m.If(pool):
+                with m.If(wq != 0):
+                    fail("IMG_FIELD")
+            with m.Elif((wq == 0) | (wq > N * self.rows_per_pe) | over_room
+                        | (~last & (wq > self.max_len))):
+                fail("IMG_CAPACITY")
+            with m.Elif(last & (wq != classes)):
+                fail("IMG_FIELD")
+
         bad_ent = (rowq >= L.out) | (wq[:CB] > cb_last)
         if self.xnor:
             # A sign word has no row or code, and bit 15 clear; its column holds
             # one per row of the PE: ``count * N + k`` in ``out .. out + N - 1``.
             bad_ent = Mux(L.binary, wq[15], bad_ent)
-            with m.If(chk_cnt & ((cntq < L.out) | (cntq >= L.out + N))):
+            cnt_bad = Signal()
+            m.d.sync += cnt_bad.eq(chk_cnt & ((cntq < L.out) | (cntq >= L.out + N)))
+            with m.If(cnt_bad):
                 fail("IMG_FIELD")
-        with m.If(chk_ent & bad_ent):
+        ent_bad = Signal()
+        m.d.sync += ent_bad.eq(chk_ent & bad_ent)
+        with m.If(ent_bad):
             fail("IMG_FIELD")
+        fsm.state.attrs["fsm_encoding"] = "one-hot"
         m.d.comb += self.finished.eq(fsm.ongoing("FINISHED"))
         return m

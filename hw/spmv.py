@@ -223,7 +223,9 @@ class SparseMatVec(wiring.Component):
         # activation memory's address is a register, not a function of the data
         # read (the scanner's decision on it). Credit counts reads in flight but not
         # this cycle's take, so 3 places sustain one activation per cycle.
-        m.submodules.ahead = ahead = fifo.SyncFIFO(width=8, depth=3)
+        # Each activation enters with its "non-zero" bit (bit 8), found on its way
+        # in, so no compare of the head sits in front of the queues' write enable.
+        m.submodules.ahead = ahead = fifo.SyncFIFO(width=9, depth=3)
         rj = Signal(range(self._len + 1))   # next activation to read
         length = Signal.like(self.length)
         reading = Signal()                  # rj < length
@@ -248,7 +250,7 @@ class SparseMatVec(wiring.Component):
         m.d.comb += [
             act_r.addr.eq(Mux(self.peek, self.peek_addr, Cat(where, self.bank))),
             self.peek_data.eq(act_r.data),
-            ahead.w_en.eq(inflight), ahead.w_data.eq(data),
+            ahead.w_en.eq(inflight), ahead.w_data.eq(Cat(data, data != 0)),
         ]
         with m.If(starting):
             m.d.sync += [length.eq(self.length), inflight.eq(self.length != 0),
@@ -262,8 +264,8 @@ class SparseMatVec(wiring.Component):
         scanning = Signal()                 # examining ``j`` this cycle
         j = Signal(range(self._len + 1))
         room = bq.i.ready
-        x = ahead.r_data.as_signed()
-        nonzero = x != 0
+        x = ahead.r_data[:8].as_signed()
+        nonzero = ahead.r_data[8]
         advance = Signal()
         push = Signal()
         m.d.comb += [scanning.eq(ahead.r_rdy),
