@@ -123,14 +123,18 @@ class HostLink(wiring.Component):
         fresh = Signal()                      # ``byte`` and ``last_byte`` are ``idx``'s
         m.d.sync += fresh.eq(1)               # (cleared where ``kind`` or ``idx`` moves)
         m.d.comb += self.o.payload.eq(byte)
+        # Every (kind, idx) selects something (zero where nothing is), so the
+        # registers take the multiplexer's output every cycle, with no enable.
+        sel, sel_last = Signal(8), Signal()
+        m.d.sync += [byte.eq(sel), last_byte.eq(sel_last)]
         with m.Switch(kind):
             for k, src in sources.items():
                 with m.Case(k):
-                    m.d.sync += last_byte.eq(idx == resp_bytes[k] - 1)
+                    m.d.comb += sel_last.eq(idx == resp_bytes[k] - 1)
                     with m.Switch(idx):     # a mux (a variable shift would be a shifter)
                         for j in range(resp_bytes[k]):
                             with m.Case(j):
-                                m.d.sync += byte.eq(src[8 * j:8 * j + 8])
+                                m.d.comb += sel.eq(src[8 * j:8 * j + 8])
 
         def respond(status, k=K_STATUS):
             """Start a response of kind ``k`` with status byte ``status``."""

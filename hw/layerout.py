@@ -35,7 +35,9 @@ class LayerOutput(wiring.Component):
     biases in ``consts_words(bias_bits)`` words (M0, low word first, then the
     shift), read at ``start`` (that many cycles more), unless ``keep_consts``
     says they are the last run's (the same layer again). ``start``
-    with ``rows`` and ``relu`` reads ``rows`` rows; ``busy`` stays high until
+    with ``rows`` and ``relu`` reads ``rows`` rows (``start`` only while
+    ``busy`` is low: it is not checked, so no ``busy`` is in front of the
+    registers it loads); ``busy`` stays high until
     the last one has left on ``o``; ``reading`` falls as soon as the last
     row's accumulator is cleared (the PEs may run again while the
     requantizer still holds rows). A row is read every cycle; its
@@ -180,7 +182,7 @@ class LayerOutput(wiring.Component):
             with m.If(cw_v):
                 self._const_word(m, s_consts, cw, bias_r.data)
         # Present R's row again while S waits (its data are dropped), else the next.
-        q_valid = Mux(stall, r_valid, (sq.to_present != 0) & (sq.pre == 0))
+        q_valid = Mux(stall, r_valid, sq.presenting & (sq.pre == 0))
         q_pe, q_addr = Mux(stall, r_pe, sq.n_pe), Mux(stall, r_addr, sq.n_addr)
         q_brow = Mux(stall, r_brow, sq.n_brow)
         m.d.comb += [self.rd_pe.eq(q_pe), self.rd_addr.eq(q_addr),
@@ -189,10 +191,10 @@ class LayerOutput(wiring.Component):
         if self.row_consts:
             m.d.comb += rq_r.addr.eq(q_brow)
         m.d.sync += [r_valid.eq(q_valid), r_pe.eq(q_pe), r_addr.eq(q_addr), r_brow.eq(q_brow)]
-        with m.If(self.start & ~self.busy):
+        with m.If(self.start):
             m.d.sync += [r_valid.eq(0), s_valid.eq(0)]
         m.d.comb += [self.busy.eq(sq.leaving | (sq.pre != 0) | cw_v),
-                     self.reading.eq((sq.to_present != 0) | r_valid | s_valid | (sq.pre != 0)
+                     self.reading.eq(sq.presenting | r_valid | s_valid | (sq.pre != 0)
                                      | cw_v)]
         return m
 
@@ -208,8 +210,9 @@ class LayerOutput(wiring.Component):
             pre=Signal(range(C + 1)), row_base=Signal.like(self.row_base),
             n_pe=Signal.like(self.rd_pe), n_addr=Signal.like(self.rd_addr),
             n_brow=Signal.like(self.row_base), to_present=Signal.like(self.rows),
+            presenting=Signal(),
             advance=Signal(), leaving=Signal())
-        m.d.comb += sq.advance.eq(next_ok & (sq.to_present != 0) & (sq.pre == 0))
+        m.d.comb += sq.advance.eq(next_ok & sq.presenting & (sq.pre == 0))
         with m.If(sq.pre != 0):
             m.d.sync += [sq.pre.eq(sq.pre - 1), sq.n_brow.eq(sq.n_brow + 1)]
             with m.If(sq.pre == 1):              # then the rows, from the first
@@ -217,15 +220,16 @@ class LayerOutput(wiring.Component):
         with m.If(sq.advance):
             last_pe = sq.n_pe == self._n - 1
             m.d.sync += [sq.to_present.eq(sq.to_present - 1), sq.n_brow.eq(sq.n_brow + 1),
+                         sq.presenting.eq(sq.to_present != 1),
                          sq.n_pe.eq(Mux(last_pe, 0, sq.n_pe + 1)),
                          sq.n_addr.eq(Mux(last_pe, sq.n_addr + 1, sq.n_addr))]
         # ``leaving`` is ``left != 0``, registered beside it, so ``busy`` (which
         # gates ``start`` and the engine's next state) is no wide compare.
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += [sq.left.eq(sq.left - 1), sq.leaving.eq(sq.left != 1)]
-        with m.If(self.start & ~self.busy):
+        with m.If(self.start):
             m.d.sync += [sq.left.eq(self.rows), sq.leaving.eq(self.rows != 0),
-                         sq.to_present.eq(self.rows),
+                         sq.to_present.eq(self.rows), sq.presenting.eq(self.rows != 0),
                          sq.relu.eq(self.relu), sq.raw.eq(self.raw), sq.n_pe.eq(0),
                          sq.n_addr.eq(0), sq.n_brow.eq(self.row_base)]
             if not self.row_consts:
@@ -307,4 +311,4 @@ class LayerOutput(wiring.Component):
         ready = self._offer(m, rq, sq, q.r_rdy, s_acc, s_bias, consts)
         m.d.comb += q.r_en.eq(ready)
         m.d.comb += [self.busy.eq(sq.leaving | (sq.pre != 0) | c1 | c2),
-                     self.reading.eq((sq.to_present != 0) | p1 | (sq.pre != 0) | c1 | c2)]
+                     self.reading.eq(sq.presenting | p1 | (sq.pre != 0) | c1 | c2)]
