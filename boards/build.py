@@ -21,7 +21,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from hw.uartengine import UartEngine
 
 from .catalog import Board
-from .synth import collisions_dont_care, synth_options
+from .synth import DEVICES, collisions_dont_care, synth_options
 from .tools import tool_path
 
 __all__ = ["BoardTop", "BuildError", "BuildReport", "build_board", "build_closing",
@@ -251,6 +251,8 @@ def build_board(board: Board, engine: dict, *, freq_mhz: float, build_root=None,
     top = BoardTop(board, engine, freq_mhz=freq_mhz, fin_mhz=_fin_mhz(platform))
     opts = synth_options(board.device)
     synth = {"synth_opts": opts} if opts else {}
+    if DEVICES[board.device]["before"]:
+        synth["script_after_read"] = DEVICES[board.device]["before"]
     plan = platform.build(top, name="zipcore", do_build=False,
                           nextpnr_opts="--timing-allow-fail", **synth)
     for name, content in plan.files.items():

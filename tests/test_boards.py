@@ -114,6 +114,11 @@ def test_the_icebreaker_bitstream_of_the_digits_engine(digits_zcm, tmp_path):
     res = rep["resources"]
     assert res["DSP"]["used"] == res["DSP"]["available"] == 8
     assert res["SPRAM"]["used"] == 4 and res["LC/LUT"]["used"] <= 5280
+    # The board's Yosys run gets what an out-of-context UP5K build gets.
+    from boards.synth import DEVICES, synth_options
+    script = (bit.parent / "zipcore.ys").read_text()
+    assert DEVICES["up5k"]["before"] in script
+    assert f"synth_ice40 {synth_options('up5k')} " in script
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from boards import synth
-from boards.synth import OOCWrapper, synthesize
+from boards.synth import DEVICES, OOCWrapper, synthesize
 from hw.queue import Queue
 
 
@@ -49,6 +49,9 @@ def test_mac_builds_and_reports_nextpnr_figures(device, tmp_path):
     assert (tmp_path / "report.json").exists()
     util_key = "ICESTORM_LC" if device == "up5k" else "TRELLIS_COMB"
     assert r.utilization[util_key]["used"] == r.lc
+    if DEVICES[device]["before"]:          # the device's commands ran before synthesis
+        log = (tmp_path / "yosys.log").read_text()
+        assert f"{DEVICES[device]['before']}; synth_ice40" in log
 
 
 @pytest.mark.slow
