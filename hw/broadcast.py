@@ -27,8 +27,9 @@ class BroadcastQueue(wiring.Component):
     one queue's storage; each reader keeps only its read pointer.
     Order is kept; nothing is dropped or duplicated. ``i.ready`` is the AND
     of one flip-flop per queue (``rooms``, which always equals ``levels[k] <
-    depth``), so no pointer arithmetic sits in front of the storage's write
-    enable.
+    depth``), and ``o[k].valid`` is one (``holds[k]``, always ``levels[k] !=
+    0``), so no pointer arithmetic sits in front of the storage's write
+    enable or of a reader's take.
 
     Parameters
     ----------
@@ -54,6 +55,7 @@ class BroadcastQueue(wiring.Component):
         # ``elaborate``, so a formal harness can assert that they agree).
         self.levels = [Signal(range(2 * depth), name=f"level{k}") for k in range(readers)]
         self.rooms = [Signal(init=1, name=f"room{k}") for k in range(readers)]
+        self.holds = [Signal(name=f"holds{k}") for k in range(readers)]
         super().__init__({
             "i": In(stream.Signature(shape)),
             "o": Out(stream.Signature(shape)).array(readers),
@@ -95,24 +97,25 @@ class BroadcastQueue(wiring.Component):
         with m.If(push):
             m.d.sync += wp.eq(step(wp))
 
-        # Each queue's "has room" is a flip-flop, its next value found from this
-        # cycle's push and pop: ``i.ready`` is an AND of flip-flops, not of levels
-        # computed from the pointers, in front of the storage's write enable.
+        # Each queue's "has room" and "holds one" are flip-flops, their next
+        # values found from this cycle's push and pop: ``i.ready`` is an AND of
+        # flip-flops and ``valid`` a flip-flop, not functions of levels computed
+        # from the pointers.
         room = 1
         for k in range(self._n):
             o = self.o[k]
             r = storage.read_port(domain="comb")
             rp = Signal(range(2 * D), name=f"rp{k}")
-            held, has_room = self.levels[k], self.rooms[k]
+            held, has_room, holds = self.levels[k], self.rooms[k], self.holds[k]
             pop = o.valid & o.ready
             m.d.comb += [held.eq(level(wp, rp)), r.addr.eq(addr(rp)), o.payload.eq(r.data),
-                         o.valid.eq(held != 0)]
+                         o.valid.eq(holds)]
             with m.If(pop):
                 m.d.sync += rp.eq(step(rp))
             with m.If(push & ~pop):
-                m.d.sync += has_room.eq(held < D - 1)
+                m.d.sync += [has_room.eq(held < D - 1), holds.eq(1)]
             with m.Elif(pop & ~push):
-                m.d.sync += has_room.eq(1)
+                m.d.sync += [has_room.eq(1), holds.eq(held != 1)]
             room = room & has_room
         m.d.comb += self.i.ready.eq(room)
         return m

@@ -110,10 +110,11 @@ class Spec(wiring.Component):
         for k in range(2):
             m.d.comb += dut.o[k].ready.eq(self.ready[k])
             stream_hold_asserts(m, dut.o[k])
-            # The registered room flag agrees with the pointers (also what lets
-            # induction rule out states where they disagree).
+            # The registered room and valid flags agree with the pointers (also
+            # what lets induction rule out states where they disagree).
             m.d.comb += [Assert(dut.levels[k] <= 4, "level above the depth"),
-                         Assert(dut.rooms[k] == (dut.levels[k] < 4), "room flag disagrees")]
+                         Assert(dut.rooms[k] == (dut.levels[k] < 4), "room flag disagrees"),
+                         Assert(dut.holds[k] == (dut.levels[k] != 0), "valid flag disagrees")]
         return m
 
 
