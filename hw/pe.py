@@ -324,10 +324,13 @@ class SparsePE(wiring.Component):
             m.d.sync += has.eq(~le1_p)
         with m.Else():
             m.d.sync += has.eq(has & ~last)
-        with m.If(take):
-            m.d.sync += x_next.eq(self.i.payload.value)
-            if self._xnor:
-                m.d.sync += b_next.eq(self.i.payload.bits)
+        # The head's value is registered every cycle: the cycle after a take
+        # (``pending``, the only one it is used in) it is the taken one's, and
+        # no take is in front of an enable (the entry memory's ``last`` decides
+        # the take).
+        m.d.sync += x_next.eq(self.i.payload.value)
+        if self._xnor:
+            m.d.sync += b_next.eq(self.i.payload.bits)
         m.d.comb += ent_addr.eq(Mux(self.ent_we, self.ent_addr, issue_addr))
 
         # ---- s1: the entry word; read its codebook weight and its row's accumulator
