@@ -109,7 +109,7 @@ class Engine(wiring.Component):
                                 pipelined=p.pipelined)
         self.bias_bits, self.row_consts = bias_bits, row_consts
         self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p.code_bits
-        self.xnor = p.xnor
+        self.xnor, self.pipelined = p.xnor, p.pipelined
         self.rows_per_pe, self.pointers, self.entries = p.rows, p.pointers, p.entries
         self.max_layers, self.max_len, self.max_rows, self.max_out = (
             max_layers, max_len, max_rows, max_out)
@@ -290,7 +290,7 @@ class Engine(wiring.Component):
                         m.d.sync += [sparse.eq(0), bank.eq(~bank)]
                         m.next = "FETCH"
             running = ~fsm.ongoing("IDLE")
-        fsm.state.attrs["fsm_encoding"] = "one-hot"
+        fsm.state.attrs["fsm_encoding"] = "one-hot"     # as ``HostLink``'s
         # Starts as expressions of the state (Icarus: see ``HostLink``).
         m.d.comb += [mv.start.eq(fsm.ongoing("SPARSE") & ~sparse),
                      out.start.eq(fsm.ongoing("SPARSE") & sparse & ~mv.busy & ~out.busy)]

@@ -103,11 +103,19 @@ class HostLink(wiring.Component):
         # ``idx`` which byte leaves now, and each byte is selected from its source
         # (the status byte ``st``, the build's constant info, the counters, the
         # ``status`` snapshot ``aux``, or an output byte off the engine's read
-        # port). The selected byte and whether it is the last are registered
-        # (``byte``, ``last_byte``) and ``fresh`` says they are ``idx``'s: a byte
-        # leaves every other cycle, and neither the multiplexer nor the block
-        # RAM's clock-to-out is in front of ``o`` or of the state. Every source is
-        # stable while the response leaves: the engine is idle.
+        # port: with the pipelined form (the ECP5 boards', whose block RAMs'
+        # clock-to-out is 5.8 ns) registered first (``row_byte``), so that is not
+        # in front of the multiplexer). The selected byte and whether it is the
+        # last are registered (``byte``, ``last_byte``) and ``fresh`` says they
+        # are ``idx``'s: a byte leaves every other cycle, and the multiplexer is
+        # not in front of ``o`` or of the state. Every source is stable while
+        # the response leaves: the engine is idle.
+        held = eng.pipelined
+        row_byte = Signal(8)
+        if held:
+            m.d.sync += row_byte.eq(eng.out_data)
+        else:
+            m.d.comb += row_byte.eq(eng.out_data)
         K_STATUS, K_INFO, K_STAT, K_COUNT, K_OUTHDR, K_ROW = range(6)
         resp_bytes = {K_STATUS: 1, K_INFO: 1 + INFO_BYTES, K_STAT: 3, K_COUNT: 13,
                       K_OUTHDR: 3, K_ROW: 1}
@@ -118,7 +126,7 @@ class HostLink(wiring.Component):
         info = Const(int.from_bytes(self.info.pack(), "little"), 8 * INFO_BYTES)
         sources = {K_STATUS: st, K_INFO: Cat(st, info), K_STAT: Cat(st, aux),
                    K_COUNT: Cat(st, eng.cycles, eng.mac_cycles, eng.macs),
-                   K_OUTHDR: Cat(st, eng.classes), K_ROW: eng.out_data}
+                   K_OUTHDR: Cat(st, eng.classes), K_ROW: row_byte}
         byte, last_byte = Signal(8), Signal()
         fresh = Signal()                      # ``byte`` and ``last_byte`` are ``idx``'s
         m.d.sync += fresh.eq(1)               # (cleared where ``kind`` or ``idx`` moves)
@@ -281,9 +289,13 @@ class HostLink(wiring.Component):
                             m.next = "ROW"
                         with m.Else():
                             m.next = "CMD"
-            with m.State("ROW"):                  # output byte ``n`` is read (``fresh``
-                m.d.sync += [kind.eq(K_ROW), idx.eq(0), fresh.eq(0)]   # waits for it)
-                m.next = "SEND"
+            with m.State("ROW"):                  # output byte ``n`` is read ...
+                m.d.sync += [kind.eq(K_ROW), idx.eq(0), fresh.eq(0)]
+                m.next = "ROW_HELD" if held else "SEND"
+            if held:
+                with m.State("ROW_HELD"):         # ... and registered (``row_byte``;
+                    m.d.sync += fresh.eq(0)       # ``byte`` takes it next)
+                    m.next = "SEND"
         # One-hot (Yosys recodes the state): a state's next value is an OR of the
         # transitions into it, not a decode of all of them. Yosys drops the
         # state's initial value: the design leaves reset in ``CMD`` (the board

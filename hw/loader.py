@@ -796,6 +796,6 @@ class ImageLoader(wiring.Component):
         m.d.sync += ent_bad.eq(chk_ent & bad_ent)
         with m.If(ent_bad):
             fail("IMG_FIELD")
-        fsm.state.attrs["fsm_encoding"] = "one-hot"
+        fsm.state.attrs["fsm_encoding"] = "one-hot"     # as ``HostLink``'s
         m.d.comb += self.finished.eq(fsm.ongoing("FINISHED"))
         return m
