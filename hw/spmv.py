@@ -223,9 +223,12 @@ class SparseMatVec(wiring.Component):
         # activation memory's address is a register, not a function of the data
         # read (the scanner's decision on it). Credit counts reads in flight but not
         # this cycle's take, so 3 places sustain one activation per cycle.
-        # Each activation enters with its "non-zero" bit (bit 8), found on its way
-        # in, so no compare of the head sits in front of the queues' write enable.
-        m.submodules.ahead = ahead = fifo.SyncFIFO(width=9, depth=3)
+        # In the compact form (iCE40) each activation enters with its "non-zero"
+        # bit (bit 8), found on its way in, so no compare of the head sits in
+        # front of the queues' write enable; the pipelined form's (ECP5) block
+        # RAM has a 5.8 ns clock-to-out, so there the compare is on the head.
+        nz_in = not self.pe.pipelined
+        m.submodules.ahead = ahead = fifo.SyncFIFO(width=9 if nz_in else 8, depth=3)
         rj = Signal(range(self._len + 1))   # next activation to read
         length = Signal.like(self.length)
         reading = Signal()                  # rj < length
@@ -250,7 +253,7 @@ class SparseMatVec(wiring.Component):
         m.d.comb += [
             act_r.addr.eq(Mux(self.peek, self.peek_addr, Cat(where, self.bank))),
             self.peek_data.eq(act_r.data),
-            ahead.w_en.eq(inflight), ahead.w_data.eq(Cat(data, data != 0)),
+            ahead.w_en.eq(inflight), ahead.w_data.eq(Cat(data, data != 0) if nz_in else data),
         ]
         with m.If(starting):
             m.d.sync += [length.eq(self.length), inflight.eq(self.length != 0),
@@ -265,7 +268,7 @@ class SparseMatVec(wiring.Component):
         j = Signal(range(self._len + 1))
         room = bq.i.ready
         x = ahead.r_data[:8].as_signed()
-        nonzero = ahead.r_data[8]
+        nonzero = ahead.r_data[8] if nz_in else x != 0
         advance = Signal()
         push = Signal()
         m.d.comb += [scanning.eq(ahead.r_rdy),
