@@ -158,7 +158,7 @@ class HostLink(wiring.Component):
         n_in = Signal(16)                 # input bytes taken
         in_left = Signal(16)              # the model's input bytes still to come
         room, over = Signal(), Signal()
-        is_load = Signal()                # ``cmd`` is ``load``
+        is_load = Signal()                # the command is ``load``
         busy_q = Signal()                 # the engine's ``busy``, registered
         last_row = Signal()               # ``rows_left == 1``, registered
         m.d.sync += [busy_q.eq(eng.busy), last_row.eq(rows_left == 1)]
