@@ -54,6 +54,7 @@ __all__ = [
     "interleave_order",
     "encode_interleaved",
     "decode_interleaved",
+    "window_table",
 ]
 
 #: Longest code the golden decoder's window handles (hardware limits to 16).
@@ -230,7 +231,7 @@ def encode(symbols, lengths) -> tuple[np.ndarray, int]:
     return np.packbits(bits), int(bits.size)
 
 
-def _window_table(lengths: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def window_table(lengths: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """``(m, sym_t, len_t)``: the symbol and code length for every ``m``-bit window
     (``m`` the longest code); length 0 marks a window that starts no code."""
     if lengths.max(initial=0) == 0:
@@ -262,7 +263,7 @@ def decode(data, nbits: int, lengths, count: int) -> np.ndarray:
         raise HuffmanError(f"bad sizes: count={count}, nbits={nbits}, bytes={data.size}")
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    m, sym_t, len_t = _window_table(lengths)
+    m, sym_t, len_t = window_table(lengths)
     # The m-bit window starting at every bit position, built per byte and bit offset.
     d = np.concatenate([data, np.zeros(4, dtype=np.uint8)]).astype(np.uint32)
     nb = data.size
@@ -386,7 +387,7 @@ def decode_interleaved(words, nbits, lengths, count: int, width: int = 16,
         raise HuffmanError(f"a word does not fit in {width} bits")
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    m, sym_t, len_t = _window_table(lengths)
+    m, sym_t, len_t = window_table(lengths)
     sym_t, len_t = sym_t.tolist(), len_t.tolist()     # Python ints: the loop is scalar
     acc = [0] * ways          # buffered bits of each substream, the oldest in the MSB
     held = [0] * ways

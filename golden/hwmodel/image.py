@@ -10,10 +10,17 @@ the count of its (row, code) entries followed by them (a binary layer's:
 per PE and group of ``XNOR_GROUP`` inputs, its rows' sign words), biases and
 requantization constants.
 
-This is the ``expanded`` form of ``golden.hwmodel.cycles``: the Huffman-coded
-entries are decoded once, at load, into fixed-width words with per-column
-counts, from which the engine's loader builds column pointers, so a PE jumps
-straight to a column's entries and no padding entry is stored.
+Two forms (header ``mode``):
+
+* ``expanded`` (mode 0, version 4): the Huffman-coded entries are decoded
+  once, when the image is made, into fixed-width words with per-column
+  counts, from which the engine's loader builds column pointers, so a PE
+  jumps straight to a column's entries and no padding entry is stored.
+* ``stream`` (mode 1, version 5): each PE's entries stay Huffman-coded, cut
+  at column boundaries (``golden.hwmodel.stream``), with a table of each
+  column segment's length in bits from which the engine finds any column;
+  biases are 16-bit and the requantization constants one record per layer
+  wherever the model allows.
 """
 
 from __future__ import annotations
@@ -23,19 +30,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import huffman as H
 from ..zcm import ZModel
+from . import stream as S
 from .engine import EngineLayer, EngineModel, engine_model, int8_codebook
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
            "EngineImage", "pe_tables", "layer_codes", "BINARY_CODEBOOK", "XNOR_GROUP",
-           "sign_tables"]
+           "sign_tables", "FORMS", "weight_memory_bits"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
-IMAGE_VERSION = 4
+IMAGE_VERSION = 4                     # the expanded form's (mode 0), which every engine loads
+STREAM_VERSION = 5                    # the stream form's (mode 1)
+FORMS = {"expanded": (0, IMAGE_VERSION), "stream": (1, STREAM_VERSION)}
 HEADER_WORDS = 16
 DESC_WORDS = 32
 KIND = {"fc": 1, "conv": 2, "maxpool": 3}
 STORAGE = {"none": 0, "shared": 1, "binary": 2}
+# Descriptor flags (word 2).
+F_RELU, F_LAST, F_BIAS16, F_RQ_LAYER = 1, 2, 4, 8
+#: Code lengths per word of a stream-form layer's code-length table (5 bits each).
+LENS_PER_WORD = 3
 MAX_WORDS = 1 << 24                   # 32 MiB: far above any on-chip memory
 
 
@@ -51,6 +66,9 @@ class EngineImage:
     storage: list              # per layer: none | shared | binary
     code_bits: list
     code_field: int = 0        # the entries' code field width
+    form: str = "expanded"
+    streams: list | None = None    # stream form: per layer its StreamLayer, or None
+    entries: list | None = None    # per layer, its stored non-zero entries (0 without)
 
 
 def pe_tables(codes: np.ndarray, n_pe: int, code_bits: int) -> list[tuple[list, list]]:
@@ -105,16 +123,34 @@ def _u32(v: int) -> list[int]:
     return [v & 0xFFFF, (v >> 16) & 0xFFFF]
 
 
-def _desc(el: EngineLayer, storage: str, code_bits: int, relu: bool, last: bool,
-          bases: dict) -> list[int]:
+def _desc(el: EngineLayer, storage: str, code_bits: int, flags: int, bases: dict,
+          extra: tuple = ()) -> list[int]:
     c, h, w = el.in_shape if len(el.in_shape) == 3 else (0, 0, 0)
     inp = 0 if el.weights is None else el.weights.shape[1]
     out = 0 if el.weights is None else el.weights.shape[0]
-    d = [KIND[el.kind], STORAGE[storage], int(relu) | int(last) << 1, inp, out, c, h, w,
+    d = [KIND[el.kind], STORAGE[storage], flags, inp, out, c, h, w,
          el.kh, el.kw, el.stride, el.pad, el.pool, code_bits]
     for key in ("codebook", "columns", "groups", "bias", "requant", "bits"):
         d += _u32(bases.get(key, 0))
+    if extra:                                   # the stream form's words 26..31
+        gap_bits, len_bits = extra
+        d += [gap_bits, len_bits, *_u32(bases["lengths"]), *_u32(bases["table"])]
     return d + [0] * (DESC_WORDS - len(d))
+
+
+def pack_code_lengths(lengths) -> list[int]:
+    """A code-length table as words of ``LENS_PER_WORD`` 5-bit lengths, symbol
+    ``3i + t`` in bits ``5t .. 5t + 4`` of word ``i``."""
+    ln = [int(v) for v in lengths]
+    ln += [0] * (-len(ln) % LENS_PER_WORD)
+    return [ln[i] | ln[i + 1] << 5 | ln[i + 2] << 10 for i in range(0, len(ln), 3)]
+
+
+def unpack_code_lengths(words, nsym: int) -> np.ndarray:
+    """Inverse of ``pack_code_lengths``."""
+    w = np.asarray(words, dtype=np.int64)
+    ln = ((w[:, None] >> np.array([0, 5, 10])[None, :]) & 31).ravel()
+    return ln[:nsym]
 
 
 def _check16(v: int, what: str, i: int):
@@ -123,18 +159,21 @@ def _check16(v: int, what: str, i: int):
 
 
 def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
-                 binary_as_entries: bool = False) -> bytes:
+                 binary_as_entries: bool = False, form: str = "expanded") -> bytes:
     """The engine's memory image of ``zm`` for ``n_pe`` PEs (rows ``i % n_pe``),
-    as little-endian bytes. Every shared layer's entries hold their code in a
-    ``code_field``-bit field (default: the widest ``code_bits`` of the model),
-    so an engine built for that width loads every layer. With
-    ``binary_as_entries`` a binary layer is written as a shared one
-    (``layer_codes``: codebook 0, +1, -1, every weight an entry) for an engine
-    that runs it on its multipliers; the integers are the same. Raises
-    ``ImageError`` (one line) when a field does not fit, and ``ZcmError`` when
-    the engine cannot run the model."""
+    as little-endian bytes, in ``form`` ``"expanded"`` (mode 0) or ``"stream"``
+    (mode 1, ``golden.hwmodel.stream``). Every shared layer's entries hold
+    their code in a ``code_field``-bit field (default: the widest
+    ``code_bits`` of the model), so an engine built for that width loads
+    every layer. With ``binary_as_entries`` a binary layer is written as a
+    shared one (``layer_codes``: codebook 0, +1, -1, every weight an entry)
+    for an engine that runs it on its multipliers; the integers are the same.
+    Raises ``ImageError`` (one line) when a field does not fit, and
+    ``ZcmError`` when the engine cannot run the model."""
     if not isinstance(n_pe, int) or not 1 <= n_pe <= 256:
         raise ImageError(f"n_pe must be an integer in 1..256, not {n_pe!r}")
+    if form not in FORMS:
+        raise ImageError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
     em: EngineModel = engine_model(zm)
     as_entries = ("shared", "binary") if binary_as_entries else ("shared",)
     widest = max((layer_codes(zl)[1] for zl in zm.layers if zl.storage in as_entries),
@@ -158,10 +197,10 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
             bases[key] = base + len(body)
             body.extend(int(x) & 0xFFFF for x in words)
 
+        flags = int(el.relu) * F_RELU | int(i == n - 1) * F_LAST
+        cb_bits, storage, extra = 0, zl.storage, ()
         if el.weights is not None:
             out, inp = el.weights.shape
-            if zl.storage not in as_entries:
-                bases["groups"] = -(-inp // XNOR_GROUP)
             _check16(inp, "input length", i)
             _check16(out, "output length", i)
             storage = "shared" if zl.storage in as_entries else zl.storage
@@ -169,37 +208,76 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
                 codes, cb_bits = layer_codes(zl)
                 put("codebook", int8_codebook(zl)[0] if zl.storage == "shared"
                     else BINARY_CODEBOOK)
-                row_bits = 15 - code_field
-                most = -(-out // n_pe)              # PE 0 holds the most rows
-                if most > 1 << row_bits:
-                    raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {code_field}-bit "
-                                     f"code leaves {row_bits} bits of row")
-                columns = []
-                for ptr, ents in pe_tables(codes, n_pe, code_field):
-                    for a, b in zip(ptr, ptr[1:]):
-                        columns += [b - a, *ents[a:b]]
-                put("columns", columns)
+                if form == "stream":
+                    extra = _put_stream(put, zl, codes, cb_bits, n_pe, i)
+                else:
+                    _put_columns(put, codes, n_pe, code_field, i)
             else:
-                cb_bits = 0
+                bases["groups"] = -(-inp // XNOR_GROUP)
                 put("bits", [v for groups in sign_tables(el.weights, n_pe) for col in groups
                              for v in (len(col), *col)])
-            put("bias", [w for b in el.bias for w in _u32(int(b) & 0xFFFFFFFF)])
-            if el.multiplier is not None:
-                put("requant", [w for m, s in zip(el.multiplier, el.shift)
-                                for w in (*_u32(int(m)), int(s))])
-        else:
-            cb_bits, storage = 0, zl.storage
-        descs += _desc(el, storage, cb_bits, el.relu, i == n - 1, bases)
+            flags |= _put_constants(put, el, compact=form == "stream")
+        descs += _desc(el, storage, cb_bits, flags, bases, extra)
     total = base + len(body)
     if total > MAX_WORDS:
         raise ImageError(f"the image needs {total} words, more than {MAX_WORDS}")
     tail = np.array(descs + body, dtype=np.uint16)
     crc = zlib.crc32(tail.astype("<u2").tobytes())
     first = em.layers[0].in_shape
-    header = [*IMAGE_MAGIC, IMAGE_VERSION, n, n_pe, 0, *_u32(total), *_u32(crc),
+    mode, version = FORMS[form]
+    header = [*IMAGE_MAGIC, version, n, n_pe, mode, *_u32(total), *_u32(crc),
               int(np.prod(first)), em.classes, code_field]
     header += [0] * (HEADER_WORDS - len(header))
     return np.array(header, dtype=np.uint16).astype("<u2").tobytes() + tail.astype("<u2").tobytes()
+
+
+def _put_columns(put, codes, n_pe: int, code_field: int, i: int):
+    """The expanded form's column block: per PE and column, a count and its entries."""
+    row_bits = 15 - code_field
+    most = -(-codes.shape[0] // n_pe)              # PE 0 holds the most rows
+    if most > 1 << row_bits:
+        raise ImageError(f"layer {i}: PE 0 holds {most} rows; a {code_field}-bit "
+                         f"code leaves {row_bits} bits of row")
+    columns = []
+    for ptr, ents in pe_tables(codes, n_pe, code_field):
+        for a, b in zip(ptr, ptr[1:]):
+            columns += [b - a, *ents[a:b]]
+    put("columns", columns)
+
+
+def _put_stream(put, zl, codes, cb_bits: int, n_pe: int, i: int) -> tuple:
+    """The stream form's blocks of a shared layer (code lengths, length table,
+    the PEs' streams); returns the descriptor's ``(gap_bits, len_bits)``."""
+    # A binary layer run as entries is dense: every gap is 0.
+    gap_bits = zl.gap_bits if zl.storage == "shared" else 1
+    try:
+        sl = S.encode_layer(codes, n_pe, gap_bits=gap_bits, code_bits=cb_bits,
+                            max_code_len=zl.max_code_len if zl.storage == "shared" else 16)
+    except S.StreamError as e:
+        raise ImageError(f"layer {i}: {e}") from None
+    put("lengths", pack_code_lengths(sl.lengths))
+    put("table", S.length_table(sl.seg_bits, sl.len_bits))
+    put("columns", [w for words in sl.streams for w in words])
+    return gap_bits, sl.len_bits
+
+
+def _put_constants(put, el: EngineLayer, *, compact: bool) -> int:
+    """A weighted layer's biases and requantization constants; with ``compact``
+    16-bit biases and one requantization record when the layer allows. Returns
+    the descriptor flags that say which."""
+    flags = 0
+    if compact and bool(np.all((el.bias >= -(1 << 15)) & (el.bias < 1 << 15))):
+        flags |= F_BIAS16
+        put("bias", [int(b) & 0xFFFF for b in el.bias])
+    else:
+        put("bias", [w for b in el.bias for w in _u32(int(b) & 0xFFFFFFFF)])
+    if el.multiplier is not None:
+        rq = list(zip(el.multiplier, el.shift))
+        if compact and len(set(rq)) == 1:
+            flags |= F_RQ_LAYER
+            rq = rq[:1]
+        put("requant", [w for m, s in rq for w in (*_u32(int(m)), int(s))])
+    return flags
 
 
 def _need(cond: bool, msg: str):
@@ -214,8 +292,11 @@ def read_image(data: bytes) -> EngineImage:
           f"image of {len(data)} bytes is too short or odd")
     w = np.frombuffer(data, dtype="<u2").astype(np.int64)
     _need(tuple(w[:2]) == IMAGE_MAGIC, "not a Zipcore memory image (bad magic)")
-    _need(w[2] == IMAGE_VERSION, f"unsupported image version {w[2]} (this reader reads "
-          f"{IMAGE_VERSION})")
+    forms = {version: (mode, name) for name, (mode, version) in FORMS.items()}
+    _need(int(w[2]) in forms, f"unsupported image version {w[2]} (this reader reads "
+          f"{', '.join(str(v) for v in sorted(forms))})")
+    mode, form = forms[int(w[2])]
+    _need(int(w[5]) == mode, f"image version {w[2]} with mode {w[5]}, not {mode}")
     n, n_pe, total = int(w[3]), int(w[4]), int(w[6] | w[7] << 16)
     _need(total == len(w), f"image says {total} words but holds {len(w)}")
     _need(1 <= n_pe <= 256 and n >= 1, f"bad header: {n} layers, {n_pe} PEs")
@@ -233,7 +314,7 @@ def read_image(data: bytes) -> EngineImage:
               f"layer {i}: {what} outside the image")
         return w[addr:addr + count]
 
-    layers, storage, code_bits = [], [], []
+    layers, storage, code_bits, streams, entries = [], [], [], [], []
     inv_kind = {v: k for k, v in KIND.items()}
     inv_storage = {v: k for k, v in STORAGE.items()}
     for i in range(n):
@@ -241,13 +322,24 @@ def read_image(data: bytes) -> EngineImage:
         _need(int(d[0]) in inv_kind and int(d[1]) in inv_storage,
               f"layer {i}: unknown kind {d[0]} or storage {d[1]}")
         kind, st = inv_kind[int(d[0])], inv_storage[int(d[1])]
-        relu, inp, out = bool(d[2] & 1), int(d[3]), int(d[4])
+        flags, inp, out = int(d[2]), int(d[3]), int(d[4])
+        relu = bool(flags & F_RELU)
+        _need(form == "stream" or flags & (F_BIAS16 | F_RQ_LAYER) == 0,
+              f"layer {i}: flags {flags:#x} of the stream form in an expanded image")
         c, h, wd, kh, kw, stride, pad, pool, cb_bits = (int(v) for v in d[5:14])
         cb_base, col_base, _, bias_base, rq_base, bits_base = (
             u32(HEADER_WORDS + DESC_WORDS * i + 14 + 2 * j) for j in range(6))
         el = EngineLayer(kind, (c, h, wd) if kind != "fc" else (inp,), (), relu=relu, kh=kh,
                          kw=kw, stride=stride, pad=pad, pool=pool)
-        if st == "shared":
+        streams.append(None)
+        entries.append(0)
+        if st == "shared" and form == "stream":
+            _need(1 <= cb_bits <= field, f"layer {i}: code_bits {cb_bits} out of range")
+            cb = block(cb_base, 1 << cb_bits, "codebook", i)
+            cb = np.where(cb >= 0x8000, cb - 0x10000, cb)
+            streams[-1] = sl = _read_stream_layer(w, d, n_pe, inp, cb_bits, i, block)
+            el.weights, entries[-1] = _stream_weights(sl, cb, out, n_pe, i)
+        elif st == "shared":
             _need(1 <= cb_bits <= field, f"layer {i}: code_bits {cb_bits} out of range")
             cb = block(cb_base, 1 << cb_bits, "codebook", i)
             cb = np.where(cb >= 0x8000, cb - 0x10000, cb)
@@ -267,6 +359,7 @@ def read_image(data: bytes) -> EngineImage:
                     _need(bool(np.all(code < (1 << cb_bits))),
                           f"layer {i}: entry code outside the codebook")
                     wmat[rows, j] = cb[code]
+                    entries[-1] += count
             el.weights = wmat
         elif st == "binary":
             groups = -(-inp // XNOR_GROUP)
@@ -288,14 +381,98 @@ def read_image(data: bytes) -> EngineImage:
                     wmat[rows, g * XNOR_GROUP:(g + 1) * XNOR_GROUP] = np.where(bits == 1, 1, -1)
             el.weights = wmat[:, :inp]
         if st != "none":
-            b = block(bias_base, 2 * out, "biases", i)
-            b = b[0::2] | b[1::2] << 16
-            el.bias = np.where(b >= 1 << 31, b - (1 << 32), b)
-            if not d[2] & 2:
-                rq = block(rq_base, 3 * out, "requantization constants", i).reshape(out, 3)
-                el.multiplier, el.shift = rq[:, 0] | rq[:, 1] << 16, rq[:, 2]
+            if flags & F_BIAS16:
+                b = block(bias_base, out, "biases", i)
+                el.bias = np.where(b >= 1 << 15, b - (1 << 16), b)
+            else:
+                b = block(bias_base, 2 * out, "biases", i)
+                b = b[0::2] | b[1::2] << 16
+                el.bias = np.where(b >= 1 << 31, b - (1 << 32), b)
+            if not flags & F_LAST:
+                records = 1 if flags & F_RQ_LAYER else out
+                rq = block(rq_base, 3 * records, "requantization constants", i)
+                rq = np.broadcast_to(rq.reshape(records, 3), (out, 3))
+                el.multiplier, el.shift = rq[:, 0] | rq[:, 1] << 16, rq[:, 2].copy()
                 _need(bool(np.all(el.shift <= 31)), f"layer {i}: shift out of range")
         layers.append(el)
         storage.append(st)
         code_bits.append(cb_bits)
-    return EngineImage(np.asarray(w, dtype=np.uint16), n_pe, layers, storage, code_bits, field)
+    return EngineImage(np.asarray(w, dtype=np.uint16), n_pe, layers, storage, code_bits, field,
+                       form, streams if form == "stream" else None, entries)
+
+
+def _read_stream_layer(w, d, n_pe: int, inp: int, cb_bits: int, i: int, block) -> S.StreamLayer:
+    """A stream-form layer's code lengths, length table and streams, checked."""
+    gap_bits, len_bits = int(d[26]), int(d[27])
+    _need(1 <= gap_bits <= 8 and gap_bits + cb_bits <= 12,
+          f"layer {i}: gap_bits {gap_bits} out of range")
+    _need(1 <= len_bits <= S.MAX_LEN_BITS, f"layer {i}: length field of {len_bits} bits")
+    lens_base, table_base = (int(d[k] | d[k + 1] << 16) for k in (28, 30))
+    nsym = 1 << (gap_bits + cb_bits)
+    raw = block(lens_base, -(-nsym // LENS_PER_WORD), "code lengths", i)
+    _need(bool(np.all(raw < 0x8000)), f"layer {i}: code-length word with bit 15 set")
+    lengths = unpack_code_lengths(raw, nsym)
+    tail = unpack_code_lengths(raw, len(raw) * LENS_PER_WORD)[nsym:]
+    _need(not tail.any(), f"layer {i}: code lengths past the alphabet's {nsym} symbols")
+    try:
+        H.check_lengths(lengths, S.MAX_CODE_LEN)
+    except H.HuffmanError as e:
+        raise ImageError(f"layer {i}: {e}") from None
+    table = block(table_base, -(-n_pe * inp * len_bits // S.WORD_BITS), "length table", i)
+    seg = S.unpack_length_table(table, n_pe, inp, len_bits)
+    _need(not S.stream_bits_of(table)[n_pe * inp * len_bits:].any(),
+          f"layer {i}: length table padding bits are not zero")
+    col_base = int(d[16] | d[17] << 16)
+    streams, pos = [], col_base
+    for k in range(n_pe):
+        words = -(-int(seg[k].sum()) // S.WORD_BITS)
+        streams.append([int(v) for v in block(pos, words, "stream", i)])
+        pos += words
+    return S.StreamLayer(lengths, seg, streams, len_bits, gap_bits, cb_bits,
+                         int(lengths.max(initial=0)))
+
+
+def _stream_weights(sl: S.StreamLayer, cb: np.ndarray, out: int, n_pe: int,
+                    i: int) -> tuple[np.ndarray, int]:
+    """The weights a stream-form layer's segments decode to, and its entries."""
+    inp = sl.seg_bits.shape[1]
+    wmat = np.zeros((out, inp), dtype=np.int64)
+    count = 0
+    for k in range(n_pe):
+        bits = S.stream_bits_of(sl.streams[k])
+        rows = len(range(k, out, n_pe))
+        offsets = np.concatenate([[0], np.cumsum(sl.seg_bits[k])])
+        _need(not bits[offsets[-1]:].any(), f"layer {i}: PE {k}'s stream padding is not zero")
+        for j in range(inp):
+            try:
+                ents = S.decode_segment(bits, int(offsets[j]), int(sl.seg_bits[k, j]),
+                                        sl.lengths, gap_bits=sl.gap_bits,
+                                        code_bits=sl.code_bits, rows=rows)
+            except S.StreamError as e:
+                raise ImageError(f"layer {i}: PE {k} column {j}: {e}") from None
+            for r, c in ents:
+                _need(c < len(cb), f"layer {i}: entry code outside the codebook")
+                wmat[k + n_pe * r, j] = cb[c]
+            count += len(ents)
+    return wmat, count
+
+
+def weight_memory_bits(img: EngineImage, pointer_bits: int = 16) -> dict:
+    """What the engine keeps on chip for the weights of ``img``'s shared layers,
+    in bits, and per non-zero weight: expanded, a 16-bit entry per non-zero and
+    a ``pointer_bits`` column pointer per PE and column; stream, the PEs'
+    streams (each padded to a word) and the length table. Code tables and
+    codebooks are not counted (neither form has more than one per layer)."""
+    nnz = entries = table = 0
+    for k, (el, st) in enumerate(zip(img.layers, img.storage)):
+        if st != "shared":
+            continue
+        nnz += img.entries[k]
+        if img.form == "stream":
+            entries += img.streams[k].stream_bits
+            table += img.streams[k].table_bits
+        else:
+            entries += 16 * img.entries[k]
+            table += pointer_bits * img.n_pe * el.weights.shape[1]
+    return {"form": img.form, "nonzero": nnz, "entry_bits": entries, "pointer_bits": table,
+            "bits_per_nonzero": (entries + table) / nnz if nnz else 0.0}
