@@ -9,7 +9,7 @@ from golden.huffman import REFILL_BELOW, WAYS
 
 from .params import reject
 
-__all__ = ["HuffmanDecoder", "HuffmanError"]
+__all__ = ["HuffmanDecoder", "HuffmanError", "code_length"]
 
 
 class HuffmanError(enum.Enum, shape=2):
@@ -17,6 +17,32 @@ class HuffmanError(enum.Enum, shape=2):
     BAD_TABLE = 1   # the code lengths are over-subscribed (Kraft sum above 1)
     BAD_CODE = 2    # the stream holds a bit pattern that is no code
     OVERRUN = 3     # a code runs past the stream's last bit
+
+
+def code_length(m, window, limit, max_len: int, enable=1):
+    """The length of the canonical code at the top of ``window`` (``max_len``
+    bits, the stream's next bit its MSB), from the left-aligned per-length
+    limits of ``golden.hwmodel.stream.decoder_table`` (``limit[l]`` for ``l =
+    1..max_len``, indexable): combinational, one compare per length and a
+    thermometer-to-binary step. Returns ``(length, is_code)``: ``length`` is 0
+    where no code starts (and where ``enable`` is low), ``is_code`` whether
+    one does."""
+    L = max_len
+    below = Signal(L + 1)
+    for i in range(1, L + 1):
+        m.d.comb += below[i].eq(window[L - i:] < limit[i])
+    # Limits never decrease with the length, so ``below`` is a thermometer code and
+    # the code's length is its first set bit: bit b of the length is set for the
+    # runs of lengths [a, c] with that bit, each ``below[c] & ~below[a - 1]`` (no
+    # one-hot decode in between). No code (``below[L]`` low) gives length 0.
+    length = Signal(range(L + 1))
+    for b in range(len(length)):
+        bit = 0
+        for a in range(1 << b, L + 1, 2 << b):
+            c = min(a + (1 << b) - 1, L)
+            bit = bit | (below[c] & (~below[a - 1] if a > 1 else 1))
+        m.d.comb += length[b].eq(enable & bit)
+    return length, below[L]
 
 
 class HuffmanDecoder(wiring.Component):
@@ -303,20 +329,7 @@ class HuffmanDecoder(wiring.Component):
                      self.i.ready.eq(go & take & (error == HuffmanError.NONE))]
 
         window = s_buf[B - L:]
-        below = Signal(L + 1)
-        for i in range(1, L + 1):
-            m.d.comb += below[i].eq(window[L - i:] < limit[i])
-        # Limits never decrease with the length, so ``below`` is a thermometer code and
-        # the code's length is its first set bit: bit b of the length is set for the
-        # runs of lengths [a, c] with that bit, each ``below[c] & ~below[a - 1]`` (no
-        # one-hot decode in between). No code (``below[L]`` low) gives length 0.
-        length = Signal(range(L + 1))
-        for b in range(len(length)):
-            bit = 0
-            for a in range(1 << b, L + 1, 2 << b):
-                c = min(a + (1 << b) - 1, L)
-                bit = bit | (below[c] & (~below[a - 1] if a > 1 else 1))
-            m.d.comb += length[b].eq(sym_step & bit)
+        length, is_code = code_length(m, window, limit, L, sym_step)
         # A word lands below the s_nv valid bits: s_nv is 0 on a substream's first step
         # and 16..31 whenever a later step takes a word, so a 4-bit shift places it.
         incoming = Signal(B)
@@ -331,7 +344,7 @@ class HuffmanDecoder(wiring.Component):
                          any_wl.eq(p_wl_nz | (s_wl_nz & ~(take & s_wl_one))),
                          p_last.eq(~s_wl_nz | (take & s_wl_one)),
                          p_len.eq(length), p_win.eq(window),
-                         p_ok.eq(below[L])]
+                         p_ok.eq(is_code)]
             with m.If(priming == 2):
                 m.d.sync += priming.eq(1)
             with m.Elif(priming == 1):

@@ -9,7 +9,11 @@ least significant (Amaranth's packing), so a flat bus value is
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["entry_layout", "indexed_layout", "lanes_layout", "weighted_layout"]
+__all__ = ["entry_layout", "indexed_layout", "lanes_layout", "weighted_layout",
+           "segment_layout", "table_entry_layout", "GAP_FIELD"]
+
+#: Width of the gap in a stream PE's symbol table (``gap_bits`` is at most 8).
+GAP_FIELD = 8
 
 
 def entry_layout(gap_bits: int, value_bits: int) -> data.StructLayout:
@@ -35,3 +39,19 @@ def lanes_layout(weight_shape, act_shape, lanes: int) -> data.StructLayout:
         "a": data.ArrayLayout(act_shape, lanes),
         "last": unsigned(1),
     })
+
+
+def segment_layout(off_bits: int, len_bits: int) -> data.StructLayout:
+    """A non-zero activation as a stream PE takes it (``BroadcastQueue`` with a
+    private part): the ``shared`` int8 ``value``, and the PE's own ``private``
+    part, the bit ``off``-set and ``len``-gth of its segment of the column."""
+    return data.StructLayout({
+        "shared": data.StructLayout({"value": signed(8)}),
+        "private": data.StructLayout({"off": unsigned(off_bits), "len": unsigned(len_bits)}),
+    })
+
+
+def table_entry_layout(code_bits: int) -> data.StructLayout:
+    """A decoded symbol as a stream PE's symbol table holds it: its ``code``
+    and its ``gap``, split once when the table is loaded."""
+    return data.StructLayout({"code": unsigned(code_bits), "gap": unsigned(GAP_FIELD)})

@@ -10,7 +10,7 @@ from golden.hwmodel.image import XNOR_GROUP
 from .params import COLLISION_FREE, reject
 
 __all__ = ["SparsePE", "activation_layout", "pointer_word", "pe_words", "entry_address_bits",
-           "NEXT_LAST", "sign_dot", "sign_pe_words"]
+           "NEXT_LAST", "sign_dot", "sign_pe_words", "accumulate_forwarded"]
 
 
 def activation_layout(ptr_bits: int, act_bits: int, plane_bits: int = 0) -> data.StructLayout:
@@ -74,6 +74,51 @@ def sign_pe_words(groups: list, abits: int) -> tuple[list, list]:
     for g in groups:
         ptr.append(ptr[-1] + len(g))
     return pe_words(ptr, [v for g in groups for v in g], abits)
+
+
+def accumulate_forwarded(m, pe, acc_r, acc_w, *, v2, x2, row2, w3, acc_bits: int):
+    """The accumulate stages of a pipelined PE (every memory output registered
+    before logic): an entry ``(row2, x2)`` valid at ``v2`` presents its row to
+    the accumulator memory's read port (``acc_r``, else ``pe.rd_addr``, the
+    read-out's); a cycle later its weight ``w3`` (a memory's output) and the
+    accumulator are registered, with which of the three sums not yet written
+    (the entries one, two and three ahead) is this row's; then the product
+    and the forwarded sum are registered; then they are added and written
+    back (``acc_w``, else ``pe.clr_en``/``pe.clr_addr``'s clear), three
+    cycles after ``v2``. Returns "a product is added in this cycle"."""
+    A = acc_bits
+    rbits = len(row2)
+    v3, v4, v5 = (Signal(name=f"v{k}") for k in range(3, 6))
+    x3, x4 = Signal(signed(8)), Signal(signed(8))
+    row3, row4, row5 = (Signal(rbits, name=f"row{k}") for k in range(3, 6))
+    w4 = Signal(signed(8))
+    acc4 = Signal(signed(A))
+    m1, m2, m3 = Signal(), Signal(), Signal()
+    sum5 = Signal(signed(A))
+    last1_v, last2_v = Signal(), Signal()
+    last1_row, last2_row = Signal(rbits), Signal(rbits)
+    last1, last2 = Signal(signed(A)), Signal(signed(A))
+    m.d.sync += [v3.eq(v2), x3.eq(x2), row3.eq(row2)]
+    m.d.sync += [v4.eq(v3), x4.eq(x3), row4.eq(row3), w4.eq(w3), acc4.eq(acc_r.data),
+                 m1.eq(v4 & (row4 == row3)), m2.eq(v5 & (row5 == row3)),
+                 m3.eq(last1_v & (last1_row == row3))]
+    # The product, and the accumulator forwarded
+    prod5 = Signal(signed(16))
+    old5 = Signal(signed(A))
+    m.d.sync += [v5.eq(v4), row5.eq(row4), prod5.eq(w4 * x4),
+                 old5.eq(Mux(m1, sum5, Mux(m2, last1, Mux(m3, last2, acc4))))]
+    # Add and write back
+    m.d.comb += sum5.eq(old5 + prod5)
+    m.d.sync += [last1_v.eq(v5), last1_row.eq(row5), last1.eq(sum5),
+                 last2_v.eq(last1_v), last2_row.eq(last1_row), last2.eq(last1)]
+    m.d.comb += [
+        acc_r.addr.eq(Mux(v2, row2, pe.rd_addr)),
+        acc_w.en.eq(v5 | pe.clr_en),
+        acc_w.addr.eq(Mux(v5, row5, pe.clr_addr)),
+        acc_w.data.eq(Mux(v5, sum5, 0)),
+        pe.rd_data.eq(acc_r.data),
+    ]
+    return v5
 
 
 class SparsePE(wiring.Component):
@@ -479,50 +524,17 @@ class SparsePE(wiring.Component):
         # ---- s1: the entry word on the memory's output; s2: registered (``ent_q``),
         # its codebook weight and its row's accumulator read (an entry issued in
         # cycle t is written back in t + 5)
-        v1, v2, v3, v4, v5 = (Signal(name=f"v{k}") for k in range(1, 6))
-        x1, x2, x3 = (Signal(signed(8), name=f"x{k}") for k in range(1, 4))
+        v1, v2 = Signal(), Signal()
+        x1, x2 = Signal(signed(8)), Signal(signed(8))
         row2 = ent_q[CB:CB + rbits]
         if self._xnor:
             row2 = Mux(self.binary, r2, row2)
-        row3, row4, row5 = (Signal(rbits, name=f"row{k}") for k in range(3, 6))
         m.d.sync += [v1.eq(issue), x1.eq(x_issue), v2.eq(v1), x2.eq(x1)]
         m.d.comb += cb_r.addr.eq(Cat(ent_q[:CB], self.cb_bank))
 
-        # ---- s3: the weight and the accumulator on the memories' outputs; which of
-        # the three sums not yet written when the accumulator was read (those of the
-        # entries one, two and three ahead) is this row's, from registers
-        x4 = Signal(signed(8))
-        w4 = Signal(signed(8))
-        acc4 = Signal(signed(A))
-        m1, m2, m3 = Signal(), Signal(), Signal()
-        sum5 = Signal(signed(A))
-        last1_v, last2_v = Signal(), Signal()
-        last1_row, last2_row = Signal(rbits), Signal(rbits)
-        last1, last2 = Signal(signed(A)), Signal(signed(A))
-        m.d.sync += [v3.eq(v2), x3.eq(x2), row3.eq(row2)]
         w3 = self._xnor_weight(m, ent_q, b2, cb_r.data) if self._xnor else cb_r.data
-        m.d.sync += [v4.eq(v3), x4.eq(x3), row4.eq(row3), w4.eq(w3), acc4.eq(acc_r.data),
-                     m1.eq(v4 & (row4 == row3)), m2.eq(v5 & (row5 == row3)),
-                     m3.eq(last1_v & (last1_row == row3))]
-
-        # ---- s4: both registered; the product, and the accumulator forwarded
-        prod5 = Signal(signed(16))
-        old5 = Signal(signed(A))
-        m.d.sync += [v5.eq(v4), row5.eq(row4), prod5.eq(w4 * x4),
-                     old5.eq(Mux(m1, sum5, Mux(m2, last1, Mux(m3, last2, acc4))))]
-
-        # ---- s5: add and write back
-        m.d.comb += [sum5.eq(old5 + prod5), self.mac.eq(v5)]
-        m.d.sync += [last1_v.eq(v5), last1_row.eq(row5), last1.eq(sum5),
-                     last2_v.eq(last1_v), last2_row.eq(last1_row), last2.eq(last1)]
-
-        m.d.comb += [
-            acc_r.addr.eq(Mux(v2, row2, self.rd_addr)),
-            acc_w.en.eq(v5 | self.clr_en),
-            acc_w.addr.eq(Mux(v5, row5, self.clr_addr)),
-            acc_w.data.eq(Mux(v5, sum5, 0)),
-            self.rd_data.eq(acc_r.data),
-        ]
+        m.d.comb += self.mac.eq(accumulate_forwarded(
+            m, self, acc_r, acc_w, v2=v2, x2=x2, row2=row2, w3=w3, acc_bits=A))
         # Busy until a column's last cycle (its last entry, or an empty column's
         # load) has its product in the accumulator, five cycles later: the same
         # tail either way. From flip-flops only.

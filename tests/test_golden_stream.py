@@ -292,3 +292,26 @@ def test_digits_sized_layer_in_both_forms():
     e = weight_memory_bits(read_image(memory_image(zm, 4)))
     assert s["nonzero"] == e["nonzero"] > 0
     assert s["bits_per_nonzero"] < e["bits_per_nonzero"]
+
+
+def test_decoder_table_decodes_every_code():
+    """Every symbol's canonical code, left-aligned in a 16-bit window with any
+    bits after it, resolves to its length and symbol through the table."""
+    rng = np.random.default_rng(3)
+    from golden import huffman as H
+    from golden.hwmodel.stream import decoder_table
+    for nsym, limit_len in ((2, 16), (32, 5), (256, 16), (4096, 16)):
+        freqs = rng.integers(0, 50, nsym) * (rng.random(nsym) < 0.7)
+        freqs[:2] += 1
+        lengths = H.code_lengths(freqs, limit_len)
+        codes = H.canonical_codes(lengths)
+        sym_bits = (nsym - 1).bit_length()
+        limit, offset, symbols = decoder_table(lengths, sym_bits)
+        assert sorted(symbols) == sorted(np.flatnonzero(lengths).tolist())
+        for sym in np.flatnonzero(lengths):
+            ln = int(lengths[sym])
+            win = int(codes[sym]) << (16 - ln) | int(rng.integers(0, 1 << (16 - ln)))
+            hit = [b for b in range(1, 17) if win >> (16 - b) < limit[b]]
+            assert hit[0] == ln
+            top = win >> (16 - ln)
+            assert symbols[(top + offset[ln]) % (1 << sym_bits)] == sym

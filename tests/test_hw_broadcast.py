@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
 
 from hw.broadcast import BroadcastQueue
+from sim.amsim import run_testbenches
 from sim.formal import check, stream_hold_asserts
 from sim.harness import SimulatorMissing, run_cocotb
 
@@ -70,6 +71,41 @@ def test_matches_one_syncfifo_per_reader(readers, depth):
     sim.add_testbench(tb)
     sim.run()
     assert sum(checked) > 500       # payloads were actually compared
+
+
+@pytest.mark.parametrize("readers,depth", [(1, 1), (4, 3)])
+def test_private_parts_reach_their_reader(readers, depth):
+    """With ``private``, reader ``k`` takes, in order, every shared part with
+    its own private part, at its own pace."""
+    dut = BroadcastQueue(6, readers=readers, depth=depth, private=5)
+    rng = random.Random(readers)
+    items = [(rng.getrandbits(6), [rng.getrandbits(5) for _ in range(readers)])
+             for _ in range(60)]
+    got = [[] for _ in range(readers)]
+
+    async def producer(ctx):
+        for shared, own in items:
+            while rng.random() < 0.3:
+                await ctx.tick()
+            ctx.set(dut.i.valid, 1)
+            ctx.set(dut.i.payload, {"shared": shared, "private": own})
+            await ctx.tick().until(dut.i.ready)
+            ctx.set(dut.i.valid, 0)
+
+    def consumer(k):
+        async def tb(ctx):
+            while len(got[k]) < len(items):
+                while rng.random() < 0.5:
+                    await ctx.tick()
+                ctx.set(dut.o[k].ready, 1)
+                (p,) = await ctx.tick().sample(dut.o[k].payload).until(dut.o[k].valid)
+                ctx.set(dut.o[k].ready, 0)
+                got[k].append((int(p.shared), int(p.private)))
+        return tb
+
+    run_testbenches(dut, producer, *(consumer(k) for k in range(readers)))
+    for k in range(readers):
+        assert got[k] == [(shared, own[k]) for shared, own in items]
 
 
 def test_rejects_bad_parameters():

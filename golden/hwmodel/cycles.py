@@ -34,6 +34,32 @@ convolution runs it once per output position, on that position's patch):
   cycle after that, once the previous column is done. A column's ``max(1,
   e)`` cycles count from its start, not from its pop.
 
+The *stream form* (``segment_cycles``; ``golden.hwmodel.stream``: each PE's
+entries Huffman-coded in column segments, the engine's ECP5 configuration)
+keeps the scanner and queues above; a non-zero activation reaches PE ``k``
+with the bit offset and length of its segment of that column, which holds
+``e`` symbols (entries, padding included). A PE:
+
+* takes an activation from its queue in cycle ``c`` (at the earliest the
+  cycle after its push and after its previous take) if its fetch stage M is
+  empty during ``c`` or passes its column on in ``c``; an activation whose
+  segment is empty ends there. A non-empty one is read from the stream
+  memory in ``c`` and sits in M from ``c + 1``, in P1 (its words
+  registered) from the cycle after it leaves M, in R (its first window
+  aligned) from the cycle after it leaves P1; each moves on at the end of a
+  cycle in which the next stage is empty or passes its own on.
+* decodes with two *slots* that take turns: in every cycle one slot is in
+  its decode step (the other shifting), so each slot steps every other
+  cycle. A slot with no column left takes R's in the cycle of its step,
+  decodes that column's first symbol in it, and one symbol in each of its
+  next ``e - 1`` steps; it can take the next column in the step after the
+  last symbol. Which slot steps in the cycle after ``start`` does not
+  matter: both are idle then.
+* is done in the cycle after its last decode step (or its last take).
+
+Its useful MACs are the non-padding entries of the non-zero activations'
+segments; the ideal is unchanged.
+
 A binary layer on the XNOR path (``xnor_cycles``; an engine built with
 ``xnor``) stores, per PE and group of ``XNOR_GROUP`` = 15 inputs, one sign
 word per row of the PE. Its scanner examines one activation per cycle into
@@ -61,7 +87,7 @@ from ..sparse import relindex_encode_1d
 from .image import XNOR_GROUP
 
 __all__ = ["PhaseCycles", "column_entries", "spmv_cycles", "layer_cycles", "model_cycles",
-           "xnor_cycles"]
+           "xnor_cycles", "segment_cycles", "segment_symbols"]
 
 MODES = ("expanded", "stream")
 
@@ -167,6 +193,81 @@ class _PEs:
             self.free = p + cost
         self.pop[:, t] = p
         return push
+
+
+class _SegmentPEs:
+    """The PEs of the stream form's contract (above): ``push`` as ``_PEs.push``,
+    with ``symbols`` per PE (0: an empty segment)."""
+
+    def __init__(self, n_pe: int, items: int, depth: int):
+        self.pop = np.zeros((n_pe, items), dtype=np.int64)
+        never = -(1 << 40)
+        self.take = np.full(n_pe, never)        # each PE's last take
+        self.mleave = np.full(n_pe, never)      # ... its last column's cycle leaving M
+        self.pleave = np.full(n_pe, never)      # ... leaving P1
+        self.started = np.full(n_pe, never)     # ... leaving R (taken by a slot)
+        self.slot_free = np.zeros((n_pe, 2), dtype=np.int64)   # slot p steps in cycles of parity p
+        self.end = np.zeros(n_pe, dtype=np.int64)
+        self.depth = depth
+
+    def push(self, t: int, earliest: int, symbols: np.ndarray) -> int:
+        push = earliest
+        if t >= self.depth:
+            push = max(push, int(self.pop[:, t - self.depth].max()) + 1)
+        for k, e in enumerate(int(v) for v in symbols):
+            take = max(push + 1, int(self.take[k]) + 1, int(self.mleave[k]))
+            self.take[k] = self.pop[k, t] = take
+            self.end[k] = max(self.end[k], take + 1)
+            if e == 0:
+                continue
+            self.mleave[k] = max(take + 1, int(self.pleave[k]))
+            self.pleave[k] = max(int(self.mleave[k]) + 1, int(self.started[k]))
+            ready = int(self.pleave[k]) + 1
+            # The first cycle from ``ready`` on in which the stepping slot is free.
+            start = min(c + ((p - c) & 1) for p in (0, 1)
+                        for c in [max(ready, int(self.slot_free[k, p]))])
+            self.started[k] = start
+            self.slot_free[k, start & 1] = start + 2 * e
+            self.end[k] = max(self.end[k], start + 2 * (e - 1) + 1)
+        return push
+
+
+def segment_symbols(codes: np.ndarray, n_pe: int, gap_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per PE and input column of the stream form: the symbols of its segment
+    (padding included) and its non-zero entries, each an ``(n_pe, inp)`` array."""
+    codes = np.asarray(codes)
+    _, inp = codes.shape
+    symbols = np.zeros((n_pe, inp), dtype=np.int64)
+    real = np.zeros((n_pe, inp), dtype=np.int64)
+    for k in range(n_pe):
+        local = codes[k::n_pe, :]
+        for j in range(inp):
+            symbols[k, j] = relindex_encode_1d(local[:, j], gap_bits)[0].size
+        real[k] = np.count_nonzero(local, axis=0)
+    return symbols, real
+
+
+def segment_cycles(symbols: np.ndarray, real: np.ndarray, x: np.ndarray, *,
+                   depth: int) -> PhaseCycles:
+    """Cycles of one matrix-vector product in the stream form (the contract
+    above), for the per-PE segment symbol and entry counts of
+    ``segment_symbols`` and activations ``x``."""
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"queue depth must be a positive integer, not {depth!r}")
+    n_pe, inp = symbols.shape
+    x = np.asarray(x).ravel()
+    if x.shape != (inp,):
+        raise ValueError(f"{inp} activations expected, not {x.size}")
+    cols = np.flatnonzero(x)
+    if len(cols) == 0:
+        return PhaseCycles(inp, 0, 0, n_pe)
+    pes = _SegmentPEs(n_pe, len(cols), depth)
+    push_prev, col_prev = -1, -1
+    for t, j in enumerate(cols):
+        push = pes.push(t, push_prev + (j - col_prev) if t else int(j), symbols[:, j])
+        push_prev, col_prev = push, j
+    end = max(int(pes.end.max()), push_prev + (inp - col_prev))
+    return PhaseCycles(end, int(real[:, cols].sum()), int(symbols[:, cols].sum()), n_pe)
 
 
 def xnor_cycles(rows: np.ndarray, x: np.ndarray, *, depth: int,

@@ -48,7 +48,7 @@ from ..sparse import relindex_encode_1d
 
 __all__ = ["StreamError", "StreamLayer", "column_entries", "code_lengths", "pe_stream",
            "length_table", "unpack_length_table", "decode_segment", "encode_layer",
-           "stream_bits_of", "WORD_BITS", "MAX_LEN_BITS", "MAX_CODE_LEN"]
+           "stream_bits_of", "decoder_table", "WORD_BITS", "MAX_LEN_BITS", "MAX_CODE_LEN"]
 
 #: Width of a stream word: the port width of iCE40 SPRAM and EBR, and of the image.
 WORD_BITS = 16
@@ -212,3 +212,25 @@ def decode_segment(bits: np.ndarray, offset: int, nbits: int, lengths: np.ndarra
     if pad_last:
         raise StreamError(f"segment ending at bit {offset + nbits} ends with a padding entry")
     return out
+
+
+def decoder_table(lengths: np.ndarray, sym_bits: int,
+                  max_len: int = MAX_CODE_LEN) -> tuple[list, list, list]:
+    """What ``hw.huffman.HuffmanDecoder``'s build pass computes from code
+    lengths, for a decoder that compares the top ``l`` bits of its window
+    with ``limit[l]`` for ``l = 1..max_len``: ``limit[l]`` ends the codes of
+    length ``l`` (first code of that length plus their count); a window's
+    code length is the least ``l`` with ``top_l(window) < limit[l]`` (none:
+    no code); its symbol is ``symbols[(top_l(window) + offset[l]) mod
+    2^sym_bits]``, the symbols sorted in canonical order. Lists are indexed
+    by length (entry 0 unused) and by table slot."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    limit, offset = [0] * (max_len + 1), [0] * (max_len + 1)
+    order = [int(v) for v in np.lexsort((np.arange(lengths.size), lengths)) if lengths[v]]
+    code = slot = 0
+    for ln in range(1, max_len + 1):
+        n = int(np.count_nonzero(lengths == ln))
+        code, slot = code + n, slot + n
+        limit[ln], offset[ln] = code, (slot - code) % (1 << sym_bits)
+        code <<= 1
+    return limit, offset, order
