@@ -6,15 +6,21 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.hwmodel.image import XNOR_GROUP, pe_tables, sign_tables
+from golden.hwmodel.stream import decoder_table, encode_layer
 
 from .broadcast import BroadcastQueue
+from .huffman import HuffmanError
 from .params import COLLISION_FREE, reject
 from .patches import MAX_KERNEL, PatchWalker
 from .pe import SparsePE, activation_layout, pe_words, sign_pe_words
+from .streampe import StreamPE
 
-__all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB"]
+__all__ = ["SparseMatVec", "MEM_PTR", "MEM_ENT", "MEM_CB", "MEM_SYM", "MEM_BASE", "FORMS"]
 
 MEM_PTR, MEM_ENT, MEM_CB = 0, 1, 2
+# The stream form's too: the symbol tables, and each PE's first stream word per layer.
+MEM_SYM, MEM_BASE = 3, 4
+FORMS = ("expanded", "stream")
 
 
 class SparseMatVec(wiring.Component):
@@ -65,6 +71,22 @@ class SparseMatVec(wiring.Component):
     Activations are read ahead into a 3-deep buffer, so the memory's address
     never waits for the scanner's decision on what it read. ``start`` while busy is ignored.
 
+    In the ``stream`` form (``golden.hwmodel.stream``) the PEs are
+    ``StreamPE``s, which decode their Huffman-coded column segments on the
+    fly. ``MEM_PTR`` then writes the length table (PE ``ld_pe``'s segment
+    length of column ``ld_addr - ptr_base``, a memory of its own per PE,
+    ``pointers`` rows), ``MEM_ENT`` a PE's stream words, ``MEM_SYM`` its
+    symbol tables, ``MEM_BASE`` (``ld_addr`` a bank) the word where its
+    streams of that layer start. A walker beside the scanner reads the
+    lengths of every column with its activation and keeps each PE's running
+    bit offset (from its base), so a non-zero activation enters PE ``k``'s
+    queue with its segment's offset and length (``BroadcastQueue``'s private
+    parts). ``limit``/``offset`` are the layer's ``decoder_table``; ``error``
+    is the first PE's (in PE order) malformed-stream error. The timing is
+    ``golden.hwmodel.cycles.segment_cycles`` exactly, ``stream_overhead``
+    cycles added. No XNOR path, no ``pipelined`` flag (the stream PE is the
+    pipelined kind).
+
     Parameters
     ----------
     n_pe : int
@@ -81,12 +103,17 @@ class SparseMatVec(wiring.Component):
     conv_bits : int
         0 (no convolutions), or the width of the walker's addresses and sizes
         (``PatchWalker``'s ``addr_bits`` and ``dim_bits``), 1..16.
+    form : str
+        ``"expanded"`` (``SparsePE``) or ``"stream"`` (``StreamPE``; ``pe``
+        holds its parameters and ``pointers``, the length table's rows).
     """
 
     overhead = 8
+    stream_overhead = 13
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_len: int = 1024,
-                 act_banks: int = 1, pe: dict | None = None, conv_bits: int = 0):
+                 act_banks: int = 1, pe: dict | None = None, conv_bits: int = 0,
+                 form: str = "expanded"):
         if not isinstance(n_pe, int) or not 1 <= n_pe <= 64:
             reject(self, f"n_pe must be an integer in 1..64, not {n_pe!r}")
         if not isinstance(queue_depth, int) or not 1 <= queue_depth <= 64:
@@ -101,24 +128,39 @@ class SparseMatVec(wiring.Component):
         self.conv_bits = conv_bits
         self._col = (max_len - 1).bit_length()
         bank_bits = act_banks - 1
+        if form not in FORMS:
+            reject(self, f"form must be one of {FORMS}, not {form!r}")
+        self._form = form
         self._pe_kw = dict(pe or {})
-        self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
+        if form == "stream":
+            kw = dict(self._pe_kw)
+            self._pointers = kw.pop("pointers", 1024)
+            if not isinstance(self._pointers, int) or not 2 <= self._pointers <= 1 << 16:
+                reject(self, f"pointers must be an integer in 2..65536, not {self._pointers!r}")
+            self._pes = [StreamPE(**kw) for _ in range(n_pe)]
+        else:
+            self._pes = [SparsePE(**self._pe_kw) for _ in range(n_pe)]
         p = self._pes[0]
         sig = p.signature.members
         kbits = MAX_KERNEL.bit_length()
-        self.xnor = p.xnor
+        self.xnor = form == "expanded" and p.xnor
         conv = {} if not conv_bits else {
             "conv": In(1), "org": In(conv_bits), "iy0": In(signed(conv_bits + 2)),
             "ix0": In(signed(conv_bits + 2)), "kh": In(kbits), "kw": In(kbits),
             "h": In(conv_bits), "w": In(conv_bits), "hw": In(conv_bits)}
+        stream_ports = {} if form == "expanded" else {
+            "limit": sig["limit"], "offset": sig["offset"], "error": Out(HuffmanError)}
         super().__init__({
-            **conv, **({"binary": In(1)} if p.xnor else {}),
+            **conv, **({"binary": In(1)} if self.xnor else {}), **stream_ports,
             "act_we": In(1), "act_addr": In(self._col + bank_bits), "act_data": In(signed(8)),
             "bank": In(bank_bits),
-            "ld_we": In(1), "ld_all": In(1), "ld_pe": In(range(n_pe)), "ld_mem": In(2),
+            "ld_we": In(1), "ld_all": In(1), "ld_pe": In(range(n_pe)),
+            "ld_mem": In(2 if form == "expanded" else 3),
             "ld_addr": In(16), "ld_data": In(16),
             "start": In(1), "length": In(range(max_len + 1)),
-            "ptr_base": In(sig["ptr_addr"].shape), "cb_bank": In(sig["cb_bank"].shape),
+            "ptr_base": In(range(self._pointers) if form == "stream"
+                           else sig["ptr_addr"].shape),
+            "cb_bank": In(sig["cb_bank"].shape),
             "busy": Out(1), "macs": Out(range(n_pe + 1)),
             "rd_pe": In(range(n_pe)), "rd_addr": In(sig["rd_addr"].shape),
             "clr_en": In(1), "clr_pe": In(range(n_pe)), "clr_addr": In(sig["rd_addr"].shape),
@@ -135,9 +177,35 @@ class SparseMatVec(wiring.Component):
         return self._pes[0].rows
 
     @property
-    def pe(self) -> SparsePE:
+    def pe(self) -> SparsePE | StreamPE:
         """The first PE (all are alike): its parameters."""
         return self._pes[0]
+
+    @property
+    def form(self) -> str:
+        return self._form
+
+    def stream_loads(self, codes, cb, *, gap_bits: int, code_bits: int, max_code_len: int = 16,
+                     ptr_base: int = 0, bank: int = 0, word_base=0) -> tuple[list, tuple]:
+        """The stream form's ``(pe, mem, addr, data)`` writes that load one layer
+        (``codes``, int8 codebook ``cb``) into codebook and table ``bank``, its
+        lengths from row ``ptr_base``, each PE's stream from word ``word_base``;
+        and the layer's ``(limit, offset)`` for ``limit``/``offset``."""
+        sl = encode_layer(codes, self._n, gap_bits=gap_bits, code_bits=code_bits,
+                          max_code_len=max_code_len)
+        pe = self.pe
+        limit, offset, symbols = decoder_table(sl.lengths, pe.sym_bits)
+        mask = (1 << code_bits) - 1
+        out = []
+        for k, words in enumerate(sl.streams):
+            out += [(k, MEM_SYM, bank << pe.sym_bits | a,
+                     (s >> code_bits) << pe.code_bits | s & mask) for a, s in enumerate(symbols)]
+            out += [(k, MEM_CB, bank << pe.code_bits | a, int(v) & 0xFFFF)
+                    for a, v in enumerate(cb)]
+            out += [(k, MEM_BASE, bank, word_base)]
+            out += [(k, MEM_ENT, word_base + a, w) for a, w in enumerate(words)]
+            out += [(k, MEM_PTR, ptr_base + j, int(n)) for j, n in enumerate(sl.seg_bits[k])]
+        return out, (limit, offset)
 
     def loads(self, codes, cb, *, ptr_base: int = 0) -> list[tuple[int, int, int, int]]:
         """The ``(pe, mem, addr, data)`` writes that load one layer's ``codes``
@@ -166,26 +234,36 @@ class SparseMatVec(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        N = self._n
         # Collision-free: activations are written while idle, or (two banks) into
         # the bank the scanner does not read.
         m.submodules.act = act = Memory(shape=signed(8),
                                         depth=self._len if self._banks == 1
                                         else 2 << self._col, init=[], attrs=COLLISION_FREE)
         act_w, act_r = act.write_port(), act.read_port()
+        self._act_r = act_r
         m.d.comb += [act_w.en.eq(self.act_we), act_w.addr.eq(self.act_addr),
                      act_w.data.eq(self.act_data)]
 
-        layout = activation_layout(len(self._pes[0].ptr_addr), 8,
-                                   XNOR_GROUP if self.xnor else 0)
-        # The PEs' queues, written together: one storage (``BroadcastQueue``).
-        m.submodules.queues = bq = BroadcastQueue(layout, readers=N, depth=self._d)
-        macs = 0
         # Load writes reach the PEs a cycle late, each PE's enables decoded into
         # flip-flops: the loader's decision (a function of the host's byte) is
         # not in front of every PE's memory address.
         ld_addr, ld_data = Signal.like(self.ld_addr), Signal.like(self.ld_data)
         m.d.sync += [ld_addr.eq(self.ld_addr), ld_data.eq(self.ld_data)]
+        if self._form == "stream":
+            bq, lens, bases = self._stream_pes(m, ld_addr, ld_data)
+        else:
+            bq, lens, bases = self._expanded_pes(m, ld_addr, ld_data), [], []
+        self._reader_and_scanner(m, bq, lens, bases)
+        return m
+
+    def _expanded_pes(self, m, ld_addr, ld_data):
+        """The ``SparsePE``s behind their queues; returns the queues."""
+        N = self._n
+        layout = activation_layout(len(self._pes[0].ptr_addr), 8,
+                                   XNOR_GROUP if self.xnor else 0)
+        # The PEs' queues, written together: one storage (``BroadcastQueue``).
+        m.submodules.queues = bq = BroadcastQueue(layout, readers=N, depth=self._d)
+        macs = 0
         for k, pe in enumerate(self._pes):
             m.submodules[f"pe{k}"] = pe
             sel = self.ld_we & ((self.ld_pe == k) | self.ld_all)
@@ -207,6 +285,60 @@ class SparseMatVec(wiring.Component):
                 pe.clr_en.eq(self.clr_en & (self.clr_pe == k)), pe.clr_addr.eq(self.clr_addr),
             ]
         m.d.comb += self.macs.eq(macs)
+        self._read_out(m)
+        return bq
+
+    def _stream_pes(self, m, ld_addr, ld_data):
+        """The ``StreamPE``s behind their queues (each PE's offset and length in
+        its queue's private part) and the length table; returns the queues,
+        each PE's length-table read port and its stream base (a word)."""
+        N, pe0 = self._n, self._pes[0]
+        layout = pe0.signature.members["i"].signature.members["payload"].shape
+        m.submodules.queues = bq = BroadcastQueue(layout.members["shared"], readers=N,
+                                                  depth=self._d,
+                                                  private=layout.members["private"])
+        macs = 0
+        lens_ports, bases = [], []
+        err = HuffmanError.NONE
+        for k, pe in enumerate(self._pes):
+            m.submodules[f"pe{k}"] = pe
+            sel = Signal(name=f"ld_sel{k}")
+            m.d.comb += sel.eq(self.ld_we & ((self.ld_pe == k) | self.ld_all))
+            macs = macs + pe.mac
+            wiring.connect(m, bq.o[k], pe.i)
+            m.d.sync += [pe.ent_we.eq(sel & (self.ld_mem == MEM_ENT)),
+                         pe.sym_we.eq(sel & (self.ld_mem == MEM_SYM)),
+                         pe.cb_we.eq(sel & (self.ld_mem == MEM_CB))]
+            m.d.comb += [
+                pe.cb_bank.eq(self.cb_bank), pe.limit.eq(self.limit), pe.offset.eq(self.offset),
+                pe.extent.eq(pe.words * 16), pe.clear.eq(self.start & ~self.busy),
+                pe.ent_addr.eq(ld_addr), pe.ent_data.eq(ld_data),
+                pe.sym_addr.eq(ld_addr), pe.sym_data.eq(ld_data),
+                pe.cb_addr.eq(ld_addr), pe.cb_data.eq(ld_data),
+                pe.rd_addr.eq(self.rd_addr),
+                pe.clr_en.eq(self.clr_en & (self.clr_pe == k)), pe.clr_addr.eq(self.clr_addr),
+            ]
+            # This PE's segment lengths (a row per column) and stream bases (per bank).
+            lens = Memory(shape=pe.len_bits, depth=self._pointers, init=[],
+                          attrs=COLLISION_FREE)
+            base = Memory(shape=16, depth=1 << len(self.cb_bank), init=[])
+            m.submodules[f"lens{k}"], m.submodules[f"base{k}"] = lens, base
+            for mem, code in ((lens, MEM_PTR), (base, MEM_BASE)):
+                w = mem.write_port()
+                m.d.comb += [w.en.eq(sel & (self.ld_mem == code)), w.addr.eq(self.ld_addr),
+                             w.data.eq(self.ld_data)]
+            lens_ports.append(lens.read_port())
+            br = base.read_port(domain="comb")
+            m.d.comb += br.addr.eq(self.cb_bank)
+            bases.append(br.data)
+            err = Mux(err == HuffmanError.NONE, pe.error, err)
+        m.d.comb += [self.macs.eq(macs), self.error.eq(err)]
+        self._read_out(m)
+        return bq, lens_ports, bases
+
+    def _read_out(self, m):
+        """``rd_data``: PE ``rd_pe``'s accumulator."""
+        N = self._n
         rd_pe = Signal.like(self.rd_pe)
         m.d.sync += rd_pe.eq(self.rd_pe)
         # A parallel case on ``rd_pe``, not a priority chain of N compares; with
@@ -219,6 +351,14 @@ class SparseMatVec(wiring.Component):
                     m.d.comb += out.eq(self._pes[k].rd_data)
         m.d[("sync" if self.pe.pipelined else "comb")] += self.rd_data.eq(out)
 
+    def _reader_and_scanner(self, m, bq, lens, bases):
+        """The activation reader (with the stream form's length-table row, from
+        the ``lens`` read ports), the scanner (and walker, from ``bases``) and
+        the end of the run."""
+        act_r = self._act_r
+        stream_form = self._form == "stream"
+        lb = self.pe.len_bits if stream_form else 0
+
         # ---- reader: reads ahead into a 3-deep buffer while it has credit, so the
         # activation memory's address is a register, not a function of the data
         # read (the scanner's decision on it). Credit counts reads in flight but not
@@ -228,7 +368,9 @@ class SparseMatVec(wiring.Component):
         # front of the queues' write enable; the pipelined form's (ECP5) block
         # RAM has a 5.8 ns clock-to-out, so there the compare is on the head.
         nz_in = not self.pe.pipelined
-        m.submodules.ahead = ahead = fifo.SyncFIFO(width=9 if nz_in else 8, depth=3)
+        # The stream form's activations come with their column's segment lengths.
+        head_bits = 9 if nz_in else 8
+        m.submodules.ahead = ahead = fifo.SyncFIFO(width=head_bits + self._n * lb, depth=3)
         rj = Signal(range(self._len + 1))   # next activation to read
         length = Signal.like(self.length)
         reading = Signal()                  # rj < length
@@ -253,8 +395,12 @@ class SparseMatVec(wiring.Component):
         m.d.comb += [
             act_r.addr.eq(Mux(self.peek, self.peek_addr, Cat(where, self.bank))),
             self.peek_data.eq(act_r.data),
-            ahead.w_en.eq(inflight), ahead.w_data.eq(Cat(data, data != 0) if nz_in else data),
+            ahead.w_en.eq(inflight),
+            ahead.w_data.eq(Cat(Cat(data, data != 0) if nz_in else data,
+                                *(r.data for r in lens))),
         ]
+        for r in lens:
+            m.d.comb += r.addr.eq(self.ptr_base + Mux(starting, 0, rj))
         with m.If(starting):
             m.d.sync += [length.eq(self.length), inflight.eq(self.length != 0),
                          rj.eq(self.length != 0), reading.eq(self.length > 1)]
@@ -275,8 +421,11 @@ class SparseMatVec(wiring.Component):
                      advance.eq(scanning & (~nonzero | room)),
                      push.eq(scanning & nonzero & room),
                      ahead.r_en.eq(advance)]
-        payload = Signal(layout)
-        m.d.comb += [payload.ptr.eq(self.ptr_base + j), payload.value.eq(x)]
+        payload = Signal(bq.i.payload.shape())
+        if stream_form:
+            self._walker(m, payload, starting, advance, x, ahead.r_data[head_bits:], lb, bases)
+        else:
+            m.d.comb += [payload.ptr.eq(self.ptr_base + j), payload.value.eq(x)]
         m.d.comb += [bq.i.valid.eq(push), bq.i.payload.eq(payload)]
         with m.If(starting):
             m.d.sync += j.eq(0)
@@ -288,8 +437,9 @@ class SparseMatVec(wiring.Component):
         # ---- the end: scanner done, queues empty, every PE idle (registered)
         # The scanner counts as busy five cycles past its last examination, as long
         # as a PE's pointer read and last product take, so either way the run ends
-        # ``overhead`` cycles after the cycle model's end.
-        tail = Signal(5)
+        # ``overhead`` cycles after the cycle model's end (``stream_overhead`` and as
+        # many cycles more for the stream PE's fetch and decode).
+        tail = Signal(5 + (self.stream_overhead - self.overhead if stream_form else 0))
         m.d.sync += tail.eq(Cat(scanning | emitting, tail[:-1]))
         running = Signal()
         idle = ~reading & ~inflight & ~scanning & ~tail.any() & ~emitting
@@ -300,7 +450,20 @@ class SparseMatVec(wiring.Component):
         with m.Elif(running & idle):
             m.d.sync += running.eq(0)
         m.d.comb += self.busy.eq(running)
-        return m
+
+    def _walker(self, m, payload, starting, advance, x, lens, lb, bases):
+        """The stream form's column walker: each PE's bit offset, from its
+        layer's base, advanced by its segment length at every column the
+        scanner passes; the push carries the offsets before the column's."""
+        m.d.comb += payload.shared.value.eq(x)
+        for k, pe in enumerate(self._pes):
+            off = Signal(pe.off_bits, name=f"off{k}")
+            seg = lens[k * lb:(k + 1) * lb]
+            m.d.comb += [payload.private[k].off.eq(off), payload.private[k].len.eq(seg)]
+            with m.If(starting):
+                m.d.sync += off.eq(bases[k] << 4)
+            with m.Elif(advance):
+                m.d.sync += off.eq(off + seg)
 
     def _xnor_scanner(self, m, starting, scanning, x, j, length, room, advance, push,
                       payload):

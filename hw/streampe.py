@@ -144,6 +144,11 @@ class StreamPE(wiring.Component):
     def acc_bits(self) -> int:
         return self._acc
 
+    @property
+    def pipelined(self) -> bool:
+        """Its read-out has the pipelined ``SparsePE``'s timing."""
+        return True
+
     def elaborate(self, platform):
         m = Module()
         self._err = err = Signal(HuffmanError)

@@ -37,20 +37,32 @@ async def write_acts(ctx, dut, x):
     ctx.set(dut.act_we, 0)
 
 
-def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0,
-             binary: bool = False) -> tuple[list[int], list[np.ndarray]]:
+def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0, binary: bool = False,
+             gap_bits: int = 4, code_bits: int | None = None, word_base: int = 0
+             ) -> tuple[list[int], list[np.ndarray]]:
     """Load one layer (``codes``, int8 codebook ``cb``; with ``binary``, ``codes``
-    are +1/-1 signs for the XNOR path and ``cb`` is unused) into ``dut`` through
-    its load port, then run each activation vector of ``xs``. Returns, per run,
-    the cycles from the start pulse until ``busy`` falls and every row's
-    accumulator (read out, which clears it)."""
+    are +1/-1 signs for the XNOR path and ``cb`` is unused; in the stream form
+    coded with ``gap_bits`` and ``code_bits``, its streams from ``word_base``)
+    into ``dut`` through its load port, then run each activation vector of
+    ``xs``. Returns, per run, the cycles from the start pulse until ``busy``
+    falls and every row's accumulator (read out, which clears it)."""
     n, rows = dut.n_pe, np.asarray(codes).shape[0]
     res = {"cycles": [], "acc": []}
-    loads = (dut.binary_loads(codes, ptr_base=ptr_base) if binary
-             else dut.loads(codes, cb, ptr_base=ptr_base))
+    table = None
+    if getattr(dut, "form", "expanded") == "stream":
+        loads, table = dut.stream_loads(
+            codes, cb, gap_bits=gap_bits, ptr_base=ptr_base, word_base=word_base,
+            code_bits=dut.pe.code_bits if code_bits is None else code_bits)
+    elif binary:
+        loads = dut.binary_loads(codes, ptr_base=ptr_base)
+    else:
+        loads = dut.loads(codes, cb, ptr_base=ptr_base)
 
     async def tb(ctx):
         await load_layer(ctx, dut, loads, ptr_base=ptr_base)
+        if table is not None:
+            ctx.set(dut.limit, table[0])
+            ctx.set(dut.offset, table[1])
         if dut.xnor:
             ctx.set(dut.binary, binary)
         for x in xs:

@@ -55,7 +55,9 @@ with the bit offset and length of its segment of that column, which holds
   next ``e - 1`` steps; it can take the next column in the step after the
   last symbol. Which slot steps in the cycle after ``start`` does not
   matter: both are idle then.
-* is done in the cycle after its last decode step (or its last take).
+* is done in the cycle after its last decode step. (An empty segment's take
+  never ends the phase later than the scanner: it waits only behind a
+  column that decodes after it, or comes the cycle after its push.)
 
 Its useful MACs are the non-padding entries of the non-zero activations'
 segments; the ideal is unchanged.
@@ -217,7 +219,7 @@ class _SegmentPEs:
         for k, e in enumerate(int(v) for v in symbols):
             take = max(push + 1, int(self.take[k]) + 1, int(self.mleave[k]))
             self.take[k] = self.pop[k, t] = take
-            self.end[k] = max(self.end[k], take + 1)
+            self.end[k] = max(self.end[k], take)
             if e == 0:
                 continue
             self.mleave[k] = max(take + 1, int(self.pleave[k]))
