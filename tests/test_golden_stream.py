@@ -13,14 +13,18 @@ from golden.hwmodel.image import (
     HEADER_WORDS,
     ImageError,
     memory_image,
+    pack_code_lengths,
     read_image,
     weight_memory_bits,
 )
 from golden.hwmodel.stream import (
     StreamError,
+    best_gap_bits,
+    column_entries,
     decode_segment,
     encode_layer,
     length_table,
+    segment_bits,
     stream_bits_of,
     unpack_length_table,
 )
@@ -60,14 +64,18 @@ def test_stream_form_by_hand():
     (0,2)=2. Four symbols once each: every code 2 bits, in symbol order
     1:00 2:01 3:10 7:11."""
     zm = ZModel([fc([[1, 0], [0, 2], [3, 3]])], (2, 1, 1), classes=3, input_scale=0.1)
-    w = words(memory_image(zm, 2, form="stream"))
-    assert w[2] == 5 and w[5] == 1                          # version 5, mode 1
+    # 4-bit symbols leave 1 or 2 gap bits, which code this layer alike: the wider.
+    w = words(memory_image(zm, 2, form="stream", sym_bits=4))
+    assert w[2] == 5 and w[5] == 1 and w[13] == 4           # version 5, mode 1, 4-bit symbols
     d = w[HEADER_WORDS:HEADER_WORDS + DESC_WORDS]
     assert d[26] == 2 and d[27] == 3                        # gap_bits; lengths up to 4: 3 bits
     lens, table, cols = u32(d, 28), u32(d, 30), u32(d, 16)
-    # Code lengths, three 5-bit lengths a word: symbols 1, 2, 3 and 7 have 2 bits.
-    assert w[lens:lens + 6].tolist() == [2 << 5 | 2 << 10, 2, 2 << 5, 0, 0, 0]
-    assert table == lens + 6
+    # Code lengths as the .zcm's 5-bit tokens: 0, 2, 2, 2 (symbols 0..3), 18 (a run
+    # of 3 unused: 4..6), 2 (7), 23 (a run of 8: 8..15) -> 35 bits, 3 words.
+    tokens = [0, 2, 2, 2, 18, 2, 23]
+    bits = "".join(f"{t:05b}" for t in tokens).ljust(48, "0")
+    assert w[lens:lens + 3].tolist() == [int(bits[k:k + 16], 2) for k in (0, 16, 32)]
+    assert table == lens + 3
     # Fields (column j, PE k) in order j * 2 + k: 4, 0, 2, 2 as 3 bits each, MSB first:
     # 100 000 010 010 + 4 zero bits.
     assert w[table] == 0b1000_0001_0010_0000
@@ -202,6 +210,12 @@ def desc(w, i=0):
     return HEADER_WORDS + DESC_WORDS * i
 
 
+def spliced(w, at, values):
+    b = w.copy()
+    b[at:at + len(values)] = values
+    return with_crc(b)
+
+
 def changed(w, at, value):
     b = w.copy()
     b[at] = value
@@ -213,23 +227,27 @@ def test_bad_stream_images_are_refused_with_one_line():
     d = desc(w)
     lens, table, cols = u32(w, d + 28), u32(w, d + 30), u32(w, d + 16)
     seg = unpack_length_table(w[table:], 2, 3, int(w[d + 27]))
+    nsym = 1 << int(w[d + 26] + w[d + 13])
     cases = [
         (changed(w, 5, 0), "mode 0, not 1"),
         (changed(w, 2, 4), "mode 1, not 0"),
         (changed(w, d + 26, 0), "gap_bits 0"),
         (changed(w, d + 27, 17), "length field of 17"),
         (changed(w, d + 28, 0xFFFF), "code lengths outside"),
-        (changed(w, lens, 17), "code lengths must be in"),            # a 17-bit code
-        (changed(w, lens, 1 | 1 << 5 | 1 << 10), "over-subscribed"),
-        (changed(w, lens, int(w[lens]) | 0x8000), "bit 15"),
+        (spliced(w, lens, pack_code_lengths([1, 1, 1] + [0] * (nsym - 3))),
+         "over-subscribed"),                                             # three 1-bit codes
+        (changed(w, lens, 0xFFFF), "tokens describe more|run past|over-subscribed|padding"),
         (changed(w, d + 30, 0xFFFF), "length table outside"),
         (changed(w, cols + 1, 0xFFFF), "no code|runs past|row|padding"),
         (changed(w, d + 16, 0xFFFF), "stream outside"),
+        (changed(w, 13, 0), "0-bit symbols in the stream form"),
+        (changed(w, 13, 3), "symbols in 3-bit tables"),
     ]
     # The flag bits of the stream form are refused in an expanded image.
     e = words(memory_image(ZModel([fc(np.ones((2, 2), int))], (2, 1, 1), classes=2,
                                   input_scale=0.1), 1))
     cases.append((changed(e, desc(e) + 2, int(e[desc(e) + 2]) | 4), "flags"))
+    cases.append((changed(e, 13, 9), "9-bit symbols in the expanded form"))
     # A segment one bit longer than its codes: the last code runs past, or the
     # extra (zero) bit starts a code that does not end inside the segment.
     longer = seg.copy()
@@ -315,3 +333,24 @@ def test_decoder_table_decodes_every_code():
             assert hit[0] == ln
             top = win >> (16 - ln)
             assert symbols[(top + offset[ln]) % (1 << sym_bits)] == sym
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.5])
+def test_segment_bits_agree_with_the_encoder(density):
+    rng = np.random.default_rng(int(density * 100))
+    codes = random_codes(rng, 50, 17, density, 4)
+    for n_pe in (1, 4):
+        for gb in (1, 3, 6):
+            sl = encode_layer(codes, n_pe, gap_bits=gb, code_bits=4, max_code_len=12)
+            lengths, bits, count = segment_bits(codes, n_pe, gb, 4, 12)
+            assert np.array_equal(lengths, sl.lengths) and np.array_equal(bits, sl.seg_bits)
+            assert count.sum() == sum(s.size for pe in column_entries(codes, n_pe, gb, 4)
+                                      for s in pe)
+        gb = best_gap_bits(codes, n_pe, 4, 12, sym_bits=9)
+        assert 1 <= gb <= 5
+        totals = {}
+        for g in range(1, 6):
+            sl = encode_layer(codes, n_pe, gap_bits=g, code_bits=4, max_code_len=12)
+            totals[g] = sl.stream_bits + sl.table_bits
+        assert totals[gb] == min(totals.values())
+        assert gb == max(g for g, t in totals.items() if t == totals[gb])

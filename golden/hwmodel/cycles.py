@@ -315,17 +315,22 @@ def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap
 
 
 def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
-                 pipelined: bool = False, xnor: bool = False) -> list[PhaseCycles]:
+                 pipelined: bool = False, xnor: bool = False,
+                 form: str = "expanded", sym_bits: int | None = None) -> list[PhaseCycles]:
     """The sparse phase of every weighted layer of ``zm`` (a ``ZModel`` of fully
     connected layers, shared or binary as entries, and shared convolutions, as
-    the engine runs it from its memory image) on one int8 input ``xq``: each
+    the engine runs it from its memory image of ``form`` ``"expanded"`` or
+    ``"stream"``, whose weighted layers are ``segment_cycles``'s, with the gaps
+    ``golden.hwmodel.image.stream_gap_bits`` gives for ``sym_bits``) on one
+    int8 input ``xq``: each
     layer's input is the previous layer's output of ``golden.hwmodel.engine``;
     a convolution's products are one per output position, on its im2col
     patches (``phases`` of them). A stored code counts as a MAC even when its
     int8 codebook value is 0, as the engine issues it. With ``xnor`` binary
     layers run on the XNOR path (``xnor_cycles``), else as entries."""
     from .engine import _im2col, engine_model, layer_forward  # noqa: PLC0415
-    from .image import layer_codes  # noqa: PLC0415
+    from .image import layer_codes, stream_gap_bits  # noqa: PLC0415
+    from .stream import SYM_BITS  # noqa: PLC0415
 
     em = engine_model(zm)
     x = np.asarray(xq, dtype=np.int64).reshape(1, -1)
@@ -341,7 +346,14 @@ def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
             if el.kind == "conv":
                 v = _im2col(x.reshape((1,) + tuple(el.in_shape)), el.kh, el.kw, el.stride,
                             el.pad)[0]
-            out.append(layer_cycles(codes, v, n_pe=n_pe, depth=depth, gap_bits=16,
-                                    pipelined=pipelined))
+            if form == "stream":
+                gap_bits = stream_gap_bits(zl, n_pe, sym_bits or SYM_BITS)
+                sym, real = segment_symbols(codes, n_pe, gap_bits)
+                rows = v.reshape(1, -1) if v.ndim == 1 else v
+                phases = [segment_cycles(sym, real, r, depth=depth) for r in rows]
+                out.append(sum(phases[1:], phases[0]))
+            else:
+                out.append(layer_cycles(codes, v, n_pe=n_pe, depth=depth, gap_bits=16,
+                                        pipelined=pipelined))
         x = layer_forward(el, x)
     return out

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import huffman as H
-from ..zcm import ZModel
+from ..zcm import LEN_BITS, ZModel, pack_lengths
 from . import stream as S
 from .engine import EngineLayer, EngineModel, engine_model, int8_codebook
 
 __all__ = ["IMAGE_MAGIC", "IMAGE_VERSION", "ImageError", "memory_image", "read_image",
            "EngineImage", "pe_tables", "layer_codes", "BINARY_CODEBOOK", "XNOR_GROUP",
-           "sign_tables", "FORMS", "weight_memory_bits"]
+           "sign_tables", "FORMS", "weight_memory_bits", "stream_gap_bits"]
 
 IMAGE_MAGIC = (0x495A, 0x474D)        # "ZIMG" as two little-endian 16-bit words
 IMAGE_VERSION = 4                     # the expanded form's (mode 0), which every engine loads
@@ -49,8 +49,6 @@ KIND = {"fc": 1, "conv": 2, "maxpool": 3}
 STORAGE = {"none": 0, "shared": 1, "binary": 2}
 # Descriptor flags (word 2).
 F_RELU, F_LAST, F_BIAS16, F_RQ_LAYER = 1, 2, 4, 8
-#: Code lengths per word of a stream-form layer's code-length table (5 bits each).
-LENS_PER_WORD = 3
 MAX_WORDS = 1 << 24                   # 32 MiB: far above any on-chip memory
 
 
@@ -139,18 +137,28 @@ def _desc(el: EngineLayer, storage: str, code_bits: int, flags: int, bases: dict
 
 
 def pack_code_lengths(lengths) -> list[int]:
-    """A code-length table as words of ``LENS_PER_WORD`` 5-bit lengths, symbol
-    ``3i + t`` in bits ``5t .. 5t + 4`` of word ``i``."""
-    ln = [int(v) for v in lengths]
-    ln += [0] * (-len(ln) % LENS_PER_WORD)
-    return [ln[i] | ln[i + 1] << 5 | ln[i + 2] << 10 for i in range(0, len(ln), 3)]
+    """A code-length table as the ``.zcm``'s 5-bit tokens (``golden.zcm.pack_lengths``:
+    0..16 a length, 17..31 a run of 2..16 unused symbols), MSB first in
+    16-bit words, zero padded."""
+    raw = pack_lengths(np.asarray(lengths, dtype=np.int64))
+    return [int.from_bytes(raw[k:k + 2].ljust(2, b"\0"), "big") for k in range(0, len(raw), 2)]
 
 
-def unpack_code_lengths(words, nsym: int) -> np.ndarray:
-    """Inverse of ``pack_code_lengths``."""
-    w = np.asarray(words, dtype=np.int64)
-    ln = ((w[:, None] >> np.array([0, 5, 10])[None, :]) & 31).ravel()
-    return ln[:nsym]
+def unpack_code_lengths(words, nsym: int) -> tuple[np.ndarray, int]:
+    """Inverse of ``pack_code_lengths``: the ``nsym`` lengths and the words their
+    tokens take. Raises ``ImageError`` unless the tokens describe exactly
+    ``nsym`` symbols and the bits after the last token are zero."""
+    bits = S.stream_bits_of(words)
+    out, pos = [], 0
+    while len(out) < nsym:
+        _need(pos + LEN_BITS <= bits.size, "code-length tokens run past their block")
+        t = int((bits[pos:pos + LEN_BITS] << np.arange(LEN_BITS - 1, -1, -1)).sum())
+        pos += LEN_BITS
+        out.extend([t] if t <= 16 else [0] * (t - 15))
+    _need(len(out) == nsym, "code-length tokens describe more symbols than the alphabet")
+    used = -(-pos // S.WORD_BITS)
+    _need(not bits[pos:used * S.WORD_BITS].any(), "code-length table padding is not zero")
+    return np.asarray(out, dtype=np.int64), used
 
 
 def _check16(v: int, what: str, i: int):
@@ -159,7 +167,8 @@ def _check16(v: int, what: str, i: int):
 
 
 def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
-                 binary_as_entries: bool = False, form: str = "expanded") -> bytes:
+                 binary_as_entries: bool = False, form: str = "expanded",
+                 sym_bits: int = S.SYM_BITS) -> bytes:
     """The engine's memory image of ``zm`` for ``n_pe`` PEs (rows ``i % n_pe``),
     as little-endian bytes, in ``form`` ``"expanded"`` (mode 0) or ``"stream"``
     (mode 1, ``golden.hwmodel.stream``). Every shared layer's entries hold
@@ -168,12 +177,16 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
     every layer. With ``binary_as_entries`` a binary layer is written as a
     shared one (``layer_codes``: codebook 0, +1, -1, every weight an entry)
     for an engine that runs it on its multipliers; the integers are the same.
+    In the stream form each layer's ``gap_bits`` is ``stream.best_gap_bits``
+    for the engine's ``sym_bits``-bit symbol tables (the header's word 13).
     Raises ``ImageError`` (one line) when a field does not fit, and
     ``ZcmError`` when the engine cannot run the model."""
     if not isinstance(n_pe, int) or not 1 <= n_pe <= 256:
         raise ImageError(f"n_pe must be an integer in 1..256, not {n_pe!r}")
     if form not in FORMS:
         raise ImageError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
+    if not isinstance(sym_bits, int) or not 2 <= sym_bits <= 12:
+        raise ImageError(f"sym_bits must be an integer in 2..12, not {sym_bits!r}")
     em: EngineModel = engine_model(zm)
     as_entries = ("shared", "binary") if binary_as_entries else ("shared",)
     widest = max((layer_codes(zl)[1] for zl in zm.layers if zl.storage in as_entries),
@@ -209,7 +222,7 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
                 put("codebook", int8_codebook(zl)[0] if zl.storage == "shared"
                     else BINARY_CODEBOOK)
                 if form == "stream":
-                    extra = _put_stream(put, zl, codes, cb_bits, n_pe, i)
+                    extra = _put_stream(put, zl, codes, cb_bits, n_pe, i, sym_bits)
                 else:
                     _put_columns(put, codes, n_pe, code_field, i)
             else:
@@ -226,7 +239,7 @@ def memory_image(zm: ZModel, n_pe: int, code_field: int | None = None, *,
     first = em.layers[0].in_shape
     mode, version = FORMS[form]
     header = [*IMAGE_MAGIC, version, n, n_pe, mode, *_u32(total), *_u32(crc),
-              int(np.prod(first)), em.classes, code_field]
+              int(np.prod(first)), em.classes, code_field, sym_bits if form == "stream" else 0]
     header += [0] * (HEADER_WORDS - len(header))
     return np.array(header, dtype=np.uint16).astype("<u2").tobytes() + tail.astype("<u2").tobytes()
 
@@ -245,14 +258,28 @@ def _put_columns(put, codes, n_pe: int, code_field: int, i: int):
     put("columns", columns)
 
 
-def _put_stream(put, zl, codes, cb_bits: int, n_pe: int, i: int) -> tuple:
+def stream_gap_bits(zl, n_pe: int, sym_bits: int = S.SYM_BITS) -> int:
+    """A weighted layer's ``gap_bits`` in the stream form (``stream.best_gap_bits``
+    of its ``layer_codes``): what ``memory_image`` writes and the cycle model
+    runs."""
+    codes, cb_bits = layer_codes(zl)
+    return S.best_gap_bits(codes, n_pe, cb_bits, _max_code_len(zl), sym_bits)
+
+
+def _max_code_len(zl) -> int:
+    return min(zl.max_code_len, S.MAX_CODE_LEN) if zl.storage == "shared" else S.MAX_CODE_LEN
+
+
+def _put_stream(put, zl, codes, cb_bits: int, n_pe: int, i: int, sym_bits: int) -> tuple:
     """The stream form's blocks of a shared layer (code lengths, length table,
     the PEs' streams); returns the descriptor's ``(gap_bits, len_bits)``."""
-    # A binary layer run as entries is dense: every gap is 0.
-    gap_bits = zl.gap_bits if zl.storage == "shared" else 1
+    if cb_bits + 1 > sym_bits:
+        raise ImageError(f"layer {i}: {cb_bits}-bit codes leave no gap in {sym_bits}-bit "
+                         f"symbols")
+    gap_bits = stream_gap_bits(zl, n_pe, sym_bits)
     try:
         sl = S.encode_layer(codes, n_pe, gap_bits=gap_bits, code_bits=cb_bits,
-                            max_code_len=zl.max_code_len if zl.storage == "shared" else 16)
+                            max_code_len=_max_code_len(zl))
     except S.StreamError as e:
         raise ImageError(f"layer {i}: {e}") from None
     put("lengths", pack_code_lengths(sl.lengths))
@@ -297,6 +324,9 @@ def read_image(data: bytes) -> EngineImage:
           f"{', '.join(str(v) for v in sorted(forms))})")
     mode, form = forms[int(w[2])]
     _need(int(w[5]) == mode, f"image version {w[2]} with mode {w[5]}, not {mode}")
+    sym_bits = int(w[13])
+    _need(2 <= sym_bits <= 12 if form == "stream" else sym_bits == 0,
+          f"bad header: {sym_bits}-bit symbols in the {form} form")
     n, n_pe, total = int(w[3]), int(w[4]), int(w[6] | w[7] << 16)
     _need(total == len(w), f"image says {total} words but holds {len(w)}")
     _need(1 <= n_pe <= 256 and n >= 1, f"bad header: {n} layers, {n_pe} PEs")
@@ -338,6 +368,8 @@ def read_image(data: bytes) -> EngineImage:
             cb = block(cb_base, 1 << cb_bits, "codebook", i)
             cb = np.where(cb >= 0x8000, cb - 0x10000, cb)
             streams[-1] = sl = _read_stream_layer(w, d, n_pe, inp, cb_bits, i, block)
+            _need(sl.gap_bits + cb_bits <= sym_bits,
+                  f"layer {i}: {sl.gap_bits + cb_bits}-bit symbols in {sym_bits}-bit tables")
             el.weights, entries[-1] = _stream_weights(sl, cb, out, n_pe, i)
         elif st == "shared":
             _need(1 <= cb_bits <= field, f"layer {i}: code_bits {cb_bits} out of range")
@@ -409,11 +441,13 @@ def _read_stream_layer(w, d, n_pe: int, inp: int, cb_bits: int, i: int, block) -
     _need(1 <= len_bits <= S.MAX_LEN_BITS, f"layer {i}: length field of {len_bits} bits")
     lens_base, table_base = (int(d[k] | d[k + 1] << 16) for k in (28, 30))
     nsym = 1 << (gap_bits + cb_bits)
-    raw = block(lens_base, -(-nsym // LENS_PER_WORD), "code lengths", i)
-    _need(bool(np.all(raw < 0x8000)), f"layer {i}: code-length word with bit 15 set")
-    lengths = unpack_code_lengths(raw, nsym)
-    tail = unpack_code_lengths(raw, len(raw) * LENS_PER_WORD)[nsym:]
-    _need(not tail.any(), f"layer {i}: code lengths past the alphabet's {nsym} symbols")
+    # At most one token per symbol; the block is as long as its tokens.
+    most = min(-(-nsym * LEN_BITS // S.WORD_BITS), len(w) - lens_base)
+    raw = block(lens_base, max(most, 1), "code lengths", i)
+    try:
+        lengths, _ = unpack_code_lengths(raw, nsym)
+    except ImageError as e:
+        raise ImageError(f"layer {i}: {e}") from None
     try:
         H.check_lengths(lengths, S.MAX_CODE_LEN)
     except H.HuffmanError as e:

@@ -48,7 +48,8 @@ from ..sparse import relindex_encode_1d
 
 __all__ = ["StreamError", "StreamLayer", "column_entries", "code_lengths", "pe_stream",
            "length_table", "unpack_length_table", "decode_segment", "encode_layer",
-           "stream_bits_of", "decoder_table", "WORD_BITS", "MAX_LEN_BITS", "MAX_CODE_LEN"]
+           "stream_bits_of", "decoder_table", "segment_bits", "best_gap_bits", "WORD_BITS",
+           "MAX_LEN_BITS", "MAX_CODE_LEN", "SYM_BITS"]
 
 #: Width of a stream word: the port width of iCE40 SPRAM and EBR, and of the image.
 WORD_BITS = 16
@@ -56,6 +57,8 @@ WORD_BITS = 16
 MAX_LEN_BITS = 16
 #: Longest code the engine's decoders take (``hw.huffman.HuffmanDecoder``'s limit).
 MAX_CODE_LEN = 16
+#: The engine's symbol-table width by default: ``gap_bits + code_bits`` of every layer.
+SYM_BITS = 9
 
 
 class StreamError(ValueError):
@@ -234,3 +237,51 @@ def decoder_table(lengths: np.ndarray, sym_bits: int,
         limit[ln], offset[ln] = code, (slot - code) % (1 << sym_bits)
         code <<= 1
     return limit, offset, order
+
+
+def segment_bits(codes: np.ndarray, n_pe: int, gap_bits: int, code_bits: int,
+                 max_code_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``encode_layer`` would store, without encoding: the code lengths,
+    each segment's bits ``(n_pe, inp)`` and symbols ``(n_pe, inp)``."""
+    codes = np.asarray(codes, dtype=np.int64)
+    out, inp = codes.shape
+    maxgap = (1 << gap_bits) - 1
+    nsym = 1 << (gap_bits + code_bits)
+    pad_sym = maxgap << code_bits
+    seg_of, sym_of, pads = [], [], np.zeros((n_pe, inp), dtype=np.int64)
+    for k in range(n_pe):
+        local = codes[k::n_pe, :]
+        rows, cols = np.nonzero(local.T)[::-1]          # column-major: by column, then row
+        if rows.size == 0:
+            continue
+        start = np.r_[True, cols[1:] != cols[:-1]]
+        raw = np.where(start, rows, rows - np.r_[0, rows[:-1]] - 1)
+        np.add.at(pads[k], cols, raw // (maxgap + 1))
+        seg_of.append(k * inp + cols)
+        sym_of.append((raw % (maxgap + 1)) << code_bits | local[rows, cols])
+    seg = np.concatenate(seg_of) if seg_of else np.zeros(0, np.int64)
+    sym = np.concatenate(sym_of) if sym_of else np.zeros(0, np.int64)
+    freq = np.bincount(sym, minlength=nsym)
+    freq[pad_sym] += int(pads.sum())
+    lengths = (H.code_lengths(freq, max_code_len) if freq.any()
+               else np.zeros(nsym, dtype=np.int64))
+    bits = np.bincount(seg, weights=lengths[sym], minlength=n_pe * inp).astype(np.int64)
+    bits = bits.reshape(n_pe, inp) + pads * lengths[pad_sym]
+    count = np.bincount(seg, minlength=n_pe * inp).reshape(n_pe, inp) + pads
+    return lengths, bits, count
+
+
+def best_gap_bits(codes: np.ndarray, n_pe: int, code_bits: int, max_code_len: int,
+                  sym_bits: int = SYM_BITS) -> int:
+    """The stream form's relative-index width for a layer: of ``1 .. sym_bits -
+    code_bits`` (at most 8), the one whose streams and length table take the
+    fewest bits, the wider on a tie (fewer padding symbols, fewer decode
+    cycles). Narrow gaps cost padding entries, wide ones a larger alphabet."""
+    best, best_bits = 1, None
+    for gb in range(1, min(8, sym_bits - code_bits) + 1):
+        _, bits, _ = segment_bits(codes, n_pe, gb, code_bits, max_code_len)
+        words = sum(-(-int(b) // WORD_BITS) for b in bits.sum(axis=1))
+        total = WORD_BITS * words + bits.size * max(1, int(bits.max(initial=0)).bit_length())
+        if best_bits is None or total <= best_bits:
+            best, best_bits = gb, total
+    return best
