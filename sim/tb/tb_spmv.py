@@ -16,7 +16,7 @@ def signed(v: int, bits: int) -> int:
 async def spmv_matches_the_models(dut):
     p = params()
     for name in ("ld_we", "ld_all", "act_we", "start", "rd_pe", "rd_addr", "clr_en",
-                 "clr_pe", "clr_addr", "length", "ptr_base", "peek", "peek_addr"):
+                 "clr_pe", "clr_addr", "length", "ptr_base", "peek", "peek_addr", "cb_bank"):
         getattr(dut, name).value = 0          # every input driven (Icarus starts them at X)
     if p.get("binary") is not None:
         dut.binary.value = 0
@@ -27,6 +27,9 @@ async def spmv_matches_the_models(dut):
         await FallingEdge(dut.clk)
     dut.ld_we.value = 0
     dut.ptr_base.value = p["ptr_base"]
+    for name in ("limit", "offset", "cb_bank"):   # the stream form's table and bank
+        if p.get(name) is not None:
+            getattr(dut, name).value = p[name]
     if p.get("binary"):                        # a binary layer on the XNOR path
         dut.binary.value = 1
     n_pe, acc_bits = p["n_pe"], p["acc_bits"]
