@@ -24,12 +24,15 @@ no weight, so every weight is read once per inference):
 * ``pruned_quantized``: the entries as codebook indices (``weight_bits_pq``)
   plus index, a codebook read per weight (a register file), int8 multiply
   and int32 add.
-* ``compressed`` (P+Q+H on the Zipcore engine): the stored Huffman-coded
-  stream, read and decoded entry by entry (padding included: the stream
-  cannot be jumped), and EIE's activation skipping: only the entries in
-  columns of non-zero input activations are multiplied (the measured input
-  density of each layer); each non-zero activation is pushed into ``n_pe``
-  queues (register accesses).
+* ``compressed`` (P+Q+H on the Zipcore engine, the memory image's stream
+  form, ``golden.hwmodel.stream``): the engine keeps each PE's Huffman-coded
+  column segments and a length table (``stored_bits``); per inference it
+  walks the length table for every column (every PE's field) and reads and
+  decodes only the segments of the columns of non-zero input activations
+  (``read_bits``, ``decoded`` symbols, padding included, each a table lookup
+  and an index add), EIE's activation skipping, measured on the layer's real
+  inputs; only their entries are multiplied; each non-zero activation is
+  pushed into ``n_pe`` queues (register accesses).
 
 Weights sit in on-chip SRAM when the configuration's whole weight storage
 fits ``sram_bytes`` (default 128 KiB, the iCE40 UP5K's SPRAM), otherwise in
@@ -140,8 +143,9 @@ class LayerShape:
     inp_c: int = 0
     weight_bits_pq: float = 4.0
     index_bits_pq: float = 4.0
-    stored_bits: float = 0.0  # the Huffman-coded stream of the layer, as stored
-    stored_entries: int = 0   # entries in it, padding included
+    stored_bits: float = 0.0  # the engine's weight memory for the layer: streams and lengths
+    read_bits: float = 0.0    # of it, read per inference (measured activation skipping)
+    decoded: float = 0.0      # symbols decoded per inference, padding included
     useful_macs: float = 0.0  # kept weights in columns of non-zero inputs (measured)
     nonzero_inputs: float = 0.0
     codebook: int = 16
@@ -203,8 +207,8 @@ def layer_counts(s: LayerShape, config: str, *, weights_in: str, act_bytes: floa
             c += [("multiply", "mult32", out), ("add", "add32", 2 * out)]
         return c
     # compressed: the Zipcore engine, stream decoded on the fly, zero activations skipped
-    macs, ents = s.useful_macs, s.stored_entries
-    c += [(*wmem, s.stored_bits / 32), (*wmem, out),
+    macs, ents = s.useful_macs, s.decoded
+    c += [(*wmem, s.read_bits / 32), (*wmem, out),
           (*act, inp * 8 / 32), (*act, out * 8 / 32),
           ("register", "reg32", n_pe * s.nonzero_inputs),               # queue pushes
           ("register", "reg32", macs),                                   # accumulators

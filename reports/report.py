@@ -14,6 +14,8 @@ import numpy as np
 
 from golden.hwmodel.cycles import column_entries, spmv_cycles
 from golden.hwmodel.engine import engine_model, layer_forward, quantize_input
+from golden.hwmodel.image import layer_codes, stream_gap_bits
+from golden.hwmodel.stream import segment_bits
 from golden.pipeline import storage_report
 
 from .energy import CATEGORIES, CONFIGS, TABLE, LayerShape, area_um2, load_table, model_energy
@@ -28,7 +30,23 @@ DEVICE_SIZE = {"up5k": {"LC": 5280, "EBR": 30, "DSP": 8, "SPRAM": 4},
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "results"
 
 
-def _shapes(zm, xq: np.ndarray) -> list[LayerShape]:
+def _engine_reads(zl, active: np.ndarray, n_pe: int) -> tuple[float, float, float]:
+    """The stream-form engine's weight memory for a layer (streams and length
+    table, ``golden.hwmodel.image``'s stream form for ``n_pe`` PEs), and per
+    inference on the ``active`` (non-zero) input columns ``(images, inp)`` the
+    bits it reads (every column's lengths, the active columns' segments) and
+    the symbols it decodes."""
+    codes, cb_bits = layer_codes(zl)
+    gap = stream_gap_bits(zl, n_pe)
+    _, bits, count = segment_bits(codes, n_pe, gap, cb_bits, min(zl.max_code_len, 16))
+    len_bits = max(1, int(bits.max(initial=0)).bit_length())
+    table = bits.size * len_bits
+    stored = 16 * sum(-(-int(b) // 16) for b in bits.sum(axis=1)) + table
+    read = table + (active @ bits.sum(axis=0)).mean()
+    return float(stored), float(read), float((active @ count.sum(axis=0)).mean())
+
+
+def _shapes(zm, xq: np.ndarray, n_pe: int) -> list[LayerShape]:
     """Per weighted layer: original and compressed shapes, storage per stage and
     the measured activation skipping on the inputs ``xq`` (int8)."""
     rep = storage_report(zm)
@@ -45,12 +63,13 @@ def _shapes(zm, xq: np.ndarray) -> list[LayerShape]:
             nz = np.asarray(zl.codes) != 0
             per_col = nz.sum(axis=0)
             active = x != 0
+            stored, read, decoded = _engine_reads(zl, active, n_pe)
             shapes.append(LayerShape(
                 name=r["name"], out=int(o["biases"]), inp=int(o["weights"]) // int(o["biases"]),
                 kept=r["kept"], entries=r["entries"], out_c=zl.out, inp_c=zl.inp,
                 weight_bits_pq=r["weight_bits_pq"], index_bits_pq=r["index_bits_pq"],
-                stored_bits=r["entries"] * (r["weight_bits_pqh"] + r["index_bits_pqh"]),
-                stored_entries=r["entries"], codebook=1 << zl.code_bits,
+                stored_bits=stored, read_bits=read, decoded=decoded,
+                codebook=1 << zl.code_bits,
                 useful_macs=float((active @ per_col).mean()),
                 nonzero_inputs=float(active.sum(axis=1).mean()), last=i == last))
         x = layer_forward(el, x)
@@ -176,7 +195,7 @@ def build_report(zm, x, y, *, n_pe: int = 4, table_path=None, boards=("icebreake
     t = load_table(table_path)
     em = engine_model(zm)
     xq = quantize_input(em, x)
-    shapes = _shapes(zm, xq)
+    shapes = _shapes(zm, xq, n_pe)
     energy = model_energy(shapes, t, n_pe=n_pe)
     dense, comp = energy["dense_fp32"], energy["compressed"]
     rep = storage_report(zm)

@@ -42,7 +42,7 @@ def test_a_tiny_compressed_layer_by_hand():
     # multiply: 3 x 0.2 + requantization 2 x 3.1 = 6.8; add: (3 + 2) x 0.1 + 2 x 2 x 0.1 = 0.9
     t = load_table()
     s = LayerShape("l", out=2, inp=3, kept=4, entries=5, out_c=2, inp_c=3, stored_bits=64,
-                   stored_entries=5, useful_macs=3, nonzero_inputs=2)
+                   read_bits=64, decoded=5, useful_macs=3, nonzero_inputs=2)
     e = energy_of(layer_counts(s, "compressed", weights_in="SRAM", act_bytes=24, n_pe=2), t,
                   weight_bytes=100, act_bytes=24)
     assert e == pytest.approx({"DRAM": 0.0, "SRAM": 26.25, "register": 0.7, "multiply": 6.8,
@@ -52,7 +52,7 @@ def test_a_tiny_compressed_layer_by_hand():
 
 def test_weights_move_to_dram_when_they_do_not_fit(tmp_path):
     s = LayerShape("l", out=2, inp=3, kept=6, entries=6, out_c=2, inp_c=3, stored_bits=64,
-                   stored_entries=6, useful_macs=6, nonzero_inputs=3, last=True)
+                   read_bits=64, decoded=6, useful_macs=6, nonzero_inputs=3, last=True)
     small = tmp_path / "small.json"
     small.write_text(json.dumps({"sram_bytes": 16}))
     r = model_energy([s], load_table(small))
