@@ -249,7 +249,13 @@ class StreamPE(wiring.Component):
         m.d.comb += r["take"].eq(r["valid"] & (~a.busy | err))
         win = Mux(load, r["win"], a.win)
         step = (load | a.busy) & ~err
-        length, is_code = code_length(m, win, self.limit, L, step)
+        # Both windows' lengths are found in parallel and the step's chosen after,
+        # so ``load`` (a function of the slot's busy flag) is not in front of the
+        # compares' carry chains.
+        len_r, code_r = code_length(m, r["win"], self.limit, L)
+        len_a, code_a = code_length(m, a.win, self.limit, L)
+        length = Mux(step, Mux(load, len_r, len_a), 0)
+        is_code = Mux(load, code_r, code_a)
         self._fail(m, step & ~is_code, HuffmanError.BAD_CODE)
         nxt = Signal(state)
         m.d.comb += nxt.eq(a)
