@@ -56,20 +56,20 @@ def test_zero_activations_are_skipped_or_decoded_by_mode():
     c = spmv_cycles(*e, x, depth=4, mode="expanded")
     assert (c.mac_cycles, c.useful_macs, c.ideal) == (6, 5, 5)
     # Stream: column 2 costs its 3 entries plus column 1's 5 dropped ones.
-    c = spmv_cycles(*e, x, depth=4, mode="stream")
+    c = spmv_cycles(*e, x, depth=4, mode="sequential")
     assert (c.mac_cycles, c.useful_macs, c.entries) == (11, 5, 10)
 
 
-def test_padding_entries_cost_cycles_only_in_stream_mode():
+def test_padding_entries_cost_cycles_only_in_sequential_mode():
     # Column 1 holds a padding entry and no weight; column 2 one weight.
     stored, real = np.array([[1, 1, 1]]), np.array([[1, 0, 1]])
     x = np.ones(3, int)
     assert spmv_cycles(stored, real, x, depth=4, mode="expanded").entries == 3
-    c = spmv_cycles(stored, real, x, depth=4, mode="stream")
+    c = spmv_cycles(stored, real, x, depth=4, mode="sequential")
     assert (c.entries, c.useful_macs) == (3, 2)
     x = np.array([1, 0, 1])
     assert spmv_cycles(stored, real, x, depth=4, mode="expanded").entries == 2
-    assert spmv_cycles(stored, real, x, depth=4, mode="stream").entries == 3
+    assert spmv_cycles(stored, real, x, depth=4, mode="sequential").entries == 3
 
 
 def test_empty_columns_cost_one_cycle_and_all_zero_input_costs_the_scan():
@@ -85,7 +85,7 @@ def test_a_slow_pe_holds_the_scanner_through_full_queues():
     assert c.mac_cycles == 13 and c.useful_macs == 15 and c.ideal == 8
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.sampled_from(["expanded", "stream"]))
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.sampled_from(["expanded", "sequential"]))
 def test_deeper_queues_never_cost_cycles(seed, n_pe, mode):
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 4, (12, 10)) * (rng.random((12, 10)) < 0.3)

@@ -117,17 +117,23 @@ def test_segments_decode_to_each_pe_column(n_pe, density):
             assert not sl.seg_bits.any() and sl.len_bits == 1 and not sl.lengths.any()
 
 
+def fibonacci_column() -> list[int]:
+    """A column whose symbols (gap_bits 1, code_bits 4) have Fibonacci
+    frequencies: (gap 0, code 1..15) and (gap 1, code 1..3), the i-th of them
+    fib[i] times, which want a 17-bit code."""
+    fib = [1, 1]
+    while len(fib) < 18:
+        fib.append(fib[-1] + fib[-2])
+    kinds = [(0, c) for c in range(1, 16)] + [(1, c) for c in range(1, 4)]
+    seq = np.random.default_rng(7).permutation(np.repeat(np.arange(18), fib))
+    return [v for i in seq for v in ([0] * kinds[i][0] + [kinds[i][1]])]
+
+
 def test_length_limit_and_long_gaps():
     """Fibonacci frequencies over 18 symbols want a 17-bit code, so the 16-bit
     limit is reached; a column whose rows lie far apart needs padding entries,
     which decode to nothing."""
-    fib = [1, 1]
-    while len(fib) < 18:
-        fib.append(fib[-1] + fib[-2])
-    # Symbols (gap 0, code 1..15) and (gap 1, code 1..3), the i-th fib[i] times.
-    kinds = [(0, c) for c in range(1, 16)] + [(1, c) for c in range(1, 4)]
-    seq = np.random.default_rng(7).permutation(np.repeat(np.arange(18), fib))
-    column = [v for i in seq for v in ([0] * kinds[i][0] + [kinds[i][1]])]
+    column = fibonacci_column()
     codes = np.zeros((len(column), 1), np.int64)
     codes[:, 0] = column
     sl = encode_layer(codes, 1, gap_bits=1, code_bits=4, max_code_len=16)

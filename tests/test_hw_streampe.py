@@ -11,6 +11,7 @@ from golden.hwmodel.stream import decoder_table, encode_layer
 from hw.huffman import HuffmanError
 from hw.streampe import StreamPE
 from sim.amsim import run_testbenches
+from tests.test_golden_stream import fibonacci_column
 
 
 def pe_image(codes, *, gap_bits, code_bits, max_code_len=16, sym_bits=8):
@@ -27,24 +28,13 @@ def pe_image(codes, *, gap_bits, code_bits, max_code_len=16, sym_bits=8):
 
 
 async def load(ctx, pe, words, limit, offset, table, cb, extent):
-    for a, w in enumerate(words):
-        ctx.set(pe.ent_we, 1)
-        ctx.set(pe.ent_addr, a)
-        ctx.set(pe.ent_data, w)
-        await ctx.tick()
-    ctx.set(pe.ent_we, 0)
-    for a, e in enumerate(table):
-        ctx.set(pe.sym_we, 1)
-        ctx.set(pe.sym_addr, a)
-        ctx.set(pe.sym_data, e)
-        await ctx.tick()
-    ctx.set(pe.sym_we, 0)
-    for a, v in enumerate(cb):
-        ctx.set(pe.cb_we, 1)
-        ctx.set(pe.cb_addr, a)
-        ctx.set(pe.cb_data, int(v))
-        await ctx.tick()
-    ctx.set(pe.cb_we, 0)
+    for port, values in (("ent", words), ("sym", table), ("cb", [int(v) for v in cb])):
+        ctx.set(getattr(pe, f"{port}_we"), 1)
+        for a, v in enumerate(values):
+            ctx.set(getattr(pe, f"{port}_addr"), a)
+            ctx.set(getattr(pe, f"{port}_data"), v)
+            await ctx.tick()
+        ctx.set(getattr(pe, f"{port}_we"), 0)
     ctx.set(pe.limit, limit)
     ctx.set(pe.offset, offset)
     ctx.set(pe.extent, extent)
@@ -122,12 +112,7 @@ def test_sums_match_numpy(density, gap_bits, code_bits):
 def test_sixteen_bit_codes_and_back_to_back_input():
     """Fibonacci frequencies over 18 symbols push codes to the 16-bit limit
     (as in the golden test); a second, short column; input every cycle."""
-    fib = [1, 1]
-    while len(fib) < 18:
-        fib.append(fib[-1] + fib[-2])
-    kinds = [(0, c) for c in range(1, 16)] + [(1, c) for c in range(1, 4)]
-    seq = np.random.default_rng(7).permutation(np.repeat(np.arange(18), fib))
-    column = [v for i in seq for v in ([0] * kinds[i][0] + [kinds[i][1]])]
+    column = fibonacci_column()
     rows = 1 << (len(column) - 1).bit_length()
     codes = np.zeros((rows, 2), np.int64)
     codes[:len(column), 0] = column

@@ -20,8 +20,9 @@ convolution runs it once per output position, on that position's patch):
   spends ``max(1, e)`` cycles on it, one entry per cycle, where ``e`` is:
   ``"expanded"`` mode (the memory image's fixed-width (row, code) entries with
   column pointers, the iCE40 configuration): its non-zero weights in that
-  column, as the image has no padding entries; ``"stream"`` mode (the
-  ``.zcm`` Huffman stream decoded on the fly, which cannot jump): its stored
+  column, as the image has no padding entries; ``"sequential"`` mode (the
+  ``.zcm``'s own run-on stream decoded on the fly, which cannot jump; for
+  comparison: the stream form below restarts at columns instead): its stored
   entries, padding included, in every column from the one after the previous
   non-zero activation's up to this one, since the entries of skipped columns
   must still be decoded and dropped.
@@ -91,7 +92,7 @@ from .image import XNOR_GROUP
 __all__ = ["PhaseCycles", "column_entries", "spmv_cycles", "layer_cycles", "model_cycles",
            "xnor_cycles", "segment_cycles", "segment_symbols"]
 
-MODES = ("expanded", "stream")
+MODES = ("expanded", "sequential")
 
 
 @dataclass
@@ -136,19 +137,24 @@ def column_entries(codes: np.ndarray, n_pe: int, gap_bits: int) -> tuple[np.ndar
     return stored, real
 
 
+def _nonzero_columns(x, inp: int, depth) -> np.ndarray:
+    """The non-zero activations' columns, after checking ``x`` and ``depth``."""
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"queue depth must be a positive integer, not {depth!r}")
+    x = np.asarray(x).ravel()
+    if x.shape != (inp,):
+        raise ValueError(f"{inp} activations expected, not {x.size}")
+    return np.flatnonzero(x)
+
+
 def spmv_cycles(stored: np.ndarray, real: np.ndarray, x: np.ndarray, *, depth: int,
                 mode: str = "expanded", pipelined: bool = False) -> PhaseCycles:
     """Cycles of one matrix-vector product under the timing contract, for the
     per-PE column entry counts of ``column_entries`` and activations ``x``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"queue depth must be a positive integer, not {depth!r}")
     n_pe, inp = stored.shape
-    x = np.asarray(x).ravel()
-    if x.shape != (inp,):
-        raise ValueError(f"{inp} activations expected, not {x.size}")
-    cols = np.flatnonzero(x)
+    cols = _nonzero_columns(x, inp, depth)
     if mode == "expanded":
         cost = np.maximum(real[:, cols], 1)
     else:
@@ -254,13 +260,8 @@ def segment_cycles(symbols: np.ndarray, real: np.ndarray, x: np.ndarray, *,
     """Cycles of one matrix-vector product in the stream form (the contract
     above), for the per-PE segment symbol and entry counts of
     ``segment_symbols`` and activations ``x``."""
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"queue depth must be a positive integer, not {depth!r}")
     n_pe, inp = symbols.shape
-    x = np.asarray(x).ravel()
-    if x.shape != (inp,):
-        raise ValueError(f"{inp} activations expected, not {x.size}")
-    cols = np.flatnonzero(x)
+    cols = _nonzero_columns(x, inp, depth)
     if len(cols) == 0:
         return PhaseCycles(inp, 0, 0, n_pe)
     pes = _SegmentPEs(n_pe, len(cols), depth)
