@@ -169,16 +169,21 @@ class StreamPE(wiring.Component):
 
     def _stream_banks(self, m):
         """The stream memory as ``BANKS`` banks, each with a fetch and a refill
-        read port (``(fetch, refill)`` per bank)."""
+        read port (``(fetch, refill address)`` per bank: the refill port's
+        address is also the write port's, so a true dual-port block RAM holds a
+        bank, writes and refills on one port, fetches on the other)."""
         ports = []
+        self._refill_data = []
         for b in range(BANKS):
             mem = Memory(shape=unsigned(WORD_BITS), depth=self._words // BANKS, init=[],
                          attrs=COLLISION_FREE)
             m.submodules[f"bank{b}"] = mem
-            w = mem.write_port()
-            m.d.comb += [w.en.eq(self.ent_we & (self.ent_addr % BANKS == b)),
-                         w.addr.eq(self.ent_addr // BANKS), w.data.eq(self.ent_data)]
-            ports.append((mem.read_port(), mem.read_port()))
+            w, refill = mem.write_port(), mem.read_port()
+            addr = Signal(range(self._words // BANKS), name=f"bank{b}_addr")
+            m.d.comb += [w.en.eq(self.ent_we & (self.ent_addr % BANKS == b)), w.addr.eq(addr),
+                         w.data.eq(self.ent_data), refill.addr.eq(addr)]
+            ports.append((mem.read_port(), addr))
+            self._refill_data.append(refill.data)
         return ports
 
     def _fetch(self, m, banks):
@@ -289,12 +294,12 @@ class StreamPE(wiring.Component):
         m.d.comb += want.eq(b.wi + 3)
         which = Signal(2)
         m.d.sync += which.eq(want[:2])
-        for _, rp in banks:
-            m.d.comb += rp.addr.eq(want // BANKS)
+        for _, addr in banks:               # loads write only while the PE is idle
+            m.d.comb += addr.eq(Mux(self.ent_we, self.ent_addr // BANKS, want // BANKS))
         with m.Switch(which):
-            for k, (_, rp) in enumerate(banks):
+            for k, word in enumerate(self._refill_data):
                 with m.Case(k):
-                    m.d.sync += refill.eq(rp.data)
+                    m.d.sync += refill.eq(word)
         self._loop_busy = a.busy | b.busy
         return out
 
