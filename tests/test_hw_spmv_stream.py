@@ -9,8 +9,9 @@ from amaranth.hdl import Fragment
 from golden.hwmodel.compute import wrap
 from golden.hwmodel.cycles import segment_cycles, segment_symbols
 from hw.huffman import HuffmanError
-from hw.spmv import SparseMatVec
-from sim.engine import run_spmv
+from hw.spmv import MEM_ENT, MEM_PTR, SparseMatVec
+from sim.amsim import run_testbenches
+from sim.engine import load_layer, run_spmv, write_acts
 
 
 def stream_spmv(n_pe, depth, *, rows=32, words=256, len_bits=10, pointers=64, max_len=32):
@@ -70,3 +71,41 @@ def test_stream_form_refuses_what_it_lacks():
     dut = stream_spmv(2, 2)
     assert dut.error.shape() == HuffmanError
     Fragment.get(dut, None)                     # it elaborates (and is used)
+
+
+@pytest.mark.parametrize("corrupt,want", [("noise", HuffmanError.BAD_CODE),
+                                          ("long", HuffmanError.OVERRUN)])
+def test_a_corrupt_stream_ends_the_run_with_its_error(corrupt, want):
+    """PE 1's stream words turned to noise (a one-symbol code, so a 1 is no
+    code), or PE 1's first segment claiming more bits than its codes: the run
+    still ends, ``error`` names the fault, and the next run's ``start``
+    clears it."""
+    codes = np.ones((6, 8), np.int64)                    # dense, one code: one symbol
+    cb = np.r_[0, np.arange(1, 16)]
+    dut = stream_spmv(3, 2)
+    loads, (limit, offset) = dut.stream_loads(codes, cb, gap_bits=2, code_bits=4)
+    bad = [(k, mem, a, 0xFFFF if (k, mem, corrupt) == (1, MEM_ENT, "noise") else d)
+           for k, mem, a, d in loads]
+    if corrupt == "long":
+        bad = [(k, mem, a, d + 40 if (k, mem, a) == (1, MEM_PTR, 0) else d)
+               for k, mem, a, d in bad]
+    seen = {}
+
+    async def tb(ctx):
+        for name, data in (("bad", bad), ("good", loads)):
+            await load_layer(ctx, dut, data)
+            ctx.set(dut.limit, limit)
+            ctx.set(dut.offset, offset)
+            await write_acts(ctx, dut, np.full(8, 3))
+            ctx.set(dut.start, 1), ctx.set(dut.length, 8)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            cycles = 0
+            while ctx.get(dut.busy):
+                await ctx.tick()
+                cycles += 1
+                assert cycles < 1000, "the run never ends"
+            seen[name] = ctx.get(dut.error)
+
+    run_testbenches(dut, tb)
+    assert seen == {"bad": want, "good": HuffmanError.NONE}
