@@ -49,7 +49,7 @@ def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0, binary: bool = False,
     n, rows = dut.n_pe, np.asarray(codes).shape[0]
     res = {"cycles": [], "acc": []}
     table = None
-    if getattr(dut, "form", "expanded") == "stream":
+    if dut.form == "stream":
         loads, table = dut.stream_loads(
             codes, cb, gap_bits=gap_bits, ptr_base=ptr_base, word_base=word_base,
             code_bits=dut.pe.code_bits if code_bits is None else code_bits)
