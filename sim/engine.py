@@ -12,7 +12,7 @@ import numpy as np
 from .amsim import run_testbenches
 from .harness import run_cocotb
 
-__all__ = ["run_spmv", "load_layer", "write_acts", "random_fc_model", "host_run",
+__all__ = ["run_spmv", "run_once", "load_layer", "write_acts", "random_fc_model", "host_run",
            "simulate_model", "check_bad_images"]
 
 
@@ -35,6 +35,22 @@ async def write_acts(ctx, dut, x):
         ctx.set(dut.act_addr, a), ctx.set(dut.act_data, int(v))
         await ctx.tick()
     ctx.set(dut.act_we, 0)
+
+
+async def run_once(ctx, dut, x, *, max_cycles: int = 1 << 20) -> int:
+    """Write ``x`` into ``dut``'s (a ``SparseMatVec``) activation memory and run one
+    product; returns the cycles from the start pulse until ``busy`` falls (a
+    run longer than ``max_cycles`` fails: it hangs)."""
+    await write_acts(ctx, dut, x)
+    ctx.set(dut.start, 1), ctx.set(dut.length, len(x))
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+    cycles = 1
+    while ctx.get(dut.busy):
+        await ctx.tick()
+        cycles += 1
+        assert cycles <= max_cycles, "the run never ends"
+    return cycles
 
 
 def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0, binary: bool = False,
@@ -66,15 +82,7 @@ def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0, binary: bool = False,
         if dut.xnor:
             ctx.set(dut.binary, binary)
         for x in xs:
-            await write_acts(ctx, dut, x)
-            ctx.set(dut.start, 1), ctx.set(dut.length, len(x))
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            cycles = 1
-            while ctx.get(dut.busy):
-                await ctx.tick()
-                cycles += 1
-            res["cycles"].append(cycles)
+            res["cycles"].append(await run_once(ctx, dut, x))
             acc = np.zeros(rows, dtype=np.int64)
             for r in range(rows):
                 ctx.set(dut.rd_pe, r % n), ctx.set(dut.rd_addr, r // n)

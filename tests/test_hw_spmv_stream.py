@@ -11,7 +11,7 @@ from golden.hwmodel.cycles import segment_cycles, segment_symbols
 from hw.huffman import HuffmanError
 from hw.spmv import MEM_ENT, MEM_PTR, SparseMatVec
 from sim.amsim import run_testbenches
-from sim.engine import load_layer, run_spmv, write_acts
+from sim.engine import load_layer, run_once, run_spmv
 
 
 def stream_spmv(n_pe, depth, *, rows=32, words=256, len_bits=10, pointers=64, max_len=32):
@@ -96,15 +96,7 @@ def test_a_corrupt_stream_ends_the_run_with_its_error(corrupt, want):
             await load_layer(ctx, dut, data)
             ctx.set(dut.limit, limit)
             ctx.set(dut.offset, offset)
-            await write_acts(ctx, dut, np.full(8, 3))
-            ctx.set(dut.start, 1), ctx.set(dut.length, 8)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            cycles = 0
-            while ctx.get(dut.busy):
-                await ctx.tick()
-                cycles += 1
-                assert cycles < 1000, "the run never ends"
+            await run_once(ctx, dut, np.full(8, 3), max_cycles=1000)
             seen[name] = ctx.get(dut.error)
 
     run_testbenches(dut, tb)

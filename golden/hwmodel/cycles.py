@@ -88,6 +88,7 @@ import numpy as np
 
 from ..sparse import relindex_encode_1d
 from .image import XNOR_GROUP
+from .stream import segment_entries
 
 __all__ = ["PhaseCycles", "column_entries", "spmv_cycles", "layer_cycles", "model_cycles",
            "xnor_cycles", "segment_cycles", "segment_symbols"]
@@ -242,17 +243,12 @@ class _SegmentPEs:
 
 def segment_symbols(codes: np.ndarray, n_pe: int, gap_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Per PE and input column of the stream form: the symbols of its segment
-    (padding included) and its non-zero entries, each an ``(n_pe, inp)`` array."""
-    codes = np.asarray(codes)
-    _, inp = codes.shape
-    symbols = np.zeros((n_pe, inp), dtype=np.int64)
-    real = np.zeros((n_pe, inp), dtype=np.int64)
-    for k in range(n_pe):
-        local = codes[k::n_pe, :]
-        for j in range(inp):
-            symbols[k, j] = relindex_encode_1d(local[:, j], gap_bits)[0].size
-        real[k] = np.count_nonzero(local, axis=0)
-    return symbols, real
+    (padding included) and its non-zero entries, each an ``(n_pe, inp)`` array
+    (``golden.hwmodel.stream.segment_entries``)."""
+    inp = np.asarray(codes).shape[1]
+    seg, _, _, pads = segment_entries(codes, n_pe, gap_bits)
+    real = np.bincount(seg, minlength=n_pe * inp).reshape(n_pe, inp)
+    return real + pads, real
 
 
 def segment_cycles(symbols: np.ndarray, real: np.ndarray, x: np.ndarray, *,

@@ -48,8 +48,8 @@ from ..sparse import relindex_encode_1d
 
 __all__ = ["StreamError", "StreamLayer", "column_entries", "code_lengths", "pe_stream",
            "length_table", "unpack_length_table", "decode_segment", "encode_layer",
-           "stream_bits_of", "decoder_table", "segment_bits", "best_gap_bits", "WORD_BITS",
-           "MAX_LEN_BITS", "MAX_CODE_LEN", "SYM_BITS"]
+           "stream_bits_of", "decoder_table", "segment_entries", "segment_bits",
+           "best_gap_bits", "WORD_BITS", "MAX_LEN_BITS", "MAX_CODE_LEN", "SYM_BITS"]
 
 #: Width of a stream word: the port width of iCE40 SPRAM and EBR, and of the image.
 WORD_BITS = 16
@@ -239,16 +239,17 @@ def decoder_table(lengths: np.ndarray, sym_bits: int,
     return limit, offset, order
 
 
-def segment_bits(codes: np.ndarray, n_pe: int, gap_bits: int, code_bits: int,
-                 max_code_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What ``encode_layer`` would store, without encoding: the code lengths,
-    each segment's bits ``(n_pe, inp)`` and symbols ``(n_pe, inp)``."""
+def segment_entries(codes: np.ndarray, n_pe: int, gap_bits: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The stream form's column-local entries without encoding them: for every
+    non-zero weight, its segment (``k * inp + j`` for PE ``k``, column ``j``),
+    its gap after padding and its code, in stream order; and each segment's
+    padding entries ``(n_pe, inp)``."""
     codes = np.asarray(codes, dtype=np.int64)
-    out, inp = codes.shape
-    maxgap = (1 << gap_bits) - 1
-    nsym = 1 << (gap_bits + code_bits)
-    pad_sym = maxgap << code_bits
-    seg_of, sym_of, pads = [], [], np.zeros((n_pe, inp), dtype=np.int64)
+    _, inp = codes.shape
+    step = 1 << gap_bits
+    seg_of, gap_of, code_of = [], [], []
+    pads = np.zeros((n_pe, inp), dtype=np.int64)
     for k in range(n_pe):
         local = codes[k::n_pe, :]
         rows, cols = np.nonzero(local.T)[::-1]          # column-major: by column, then row
@@ -256,11 +257,25 @@ def segment_bits(codes: np.ndarray, n_pe: int, gap_bits: int, code_bits: int,
             continue
         start = np.r_[True, cols[1:] != cols[:-1]]
         raw = np.where(start, rows, rows - np.r_[0, rows[:-1]] - 1)
-        np.add.at(pads[k], cols, raw // (maxgap + 1))
+        np.add.at(pads[k], cols, raw // step)
         seg_of.append(k * inp + cols)
-        sym_of.append((raw % (maxgap + 1)) << code_bits | local[rows, cols])
-    seg = np.concatenate(seg_of) if seg_of else np.zeros(0, np.int64)
-    sym = np.concatenate(sym_of) if sym_of else np.zeros(0, np.int64)
+        gap_of.append(raw % step)
+        code_of.append(local[rows, cols])
+    empty = np.zeros(0, np.int64)
+    return (np.concatenate(seg_of) if seg_of else empty,
+            np.concatenate(gap_of) if gap_of else empty,
+            np.concatenate(code_of) if code_of else empty, pads)
+
+
+def segment_bits(codes: np.ndarray, n_pe: int, gap_bits: int, code_bits: int,
+                 max_code_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``encode_layer`` would store, without encoding: the code lengths,
+    each segment's bits ``(n_pe, inp)`` and symbols ``(n_pe, inp)``."""
+    inp = np.asarray(codes).shape[1]
+    nsym = 1 << (gap_bits + code_bits)
+    pad_sym = ((1 << gap_bits) - 1) << code_bits
+    seg, gap, code, pads = segment_entries(codes, n_pe, gap_bits)
+    sym = gap << code_bits | code
     freq = np.bincount(sym, minlength=nsym)
     freq[pad_sym] += int(pads.sum())
     lengths = (H.code_lengths(freq, max_code_len) if freq.any()
