@@ -9,7 +9,7 @@ from golden.huffman import REFILL_BELOW, WAYS
 
 from .params import reject
 
-__all__ = ["HuffmanDecoder", "HuffmanError", "code_length"]
+__all__ = ["CanonicalTable", "HuffmanDecoder", "HuffmanError", "code_length"]
 
 
 class HuffmanError(enum.Enum, shape=2):
@@ -45,6 +45,147 @@ def code_length(m, window, limit, max_len: int, enable=1):
     return length, below[L]
 
 
+class CanonicalTable(wiring.Component):
+    """Builds a canonical Huffman code's decoder tables from its code lengths:
+    what ``golden.hwmodel.stream.decoder_table`` computes, in
+    ``2 * count + max_len + 7`` cycles. One implementation serves
+    ``HuffmanDecoder`` (whose host writes the lengths) and the engine's image
+    loader (``hw.loader.ImageLoader``, which writes them from an image's code
+    length tokens).
+
+    1. Write symbol ``s``'s length (0: unused) with ``len_we``, ``len_addr``,
+       ``len_data`` while not ``busy`` (ignored while busy).
+    2. Pulse ``build`` with ``count``: symbols ``0 .. count - 1`` make the
+       code (lengths written earlier at higher addresses are ignored).
+    3. Three passes follow (``busy`` high): one counts the symbols of each
+       length; one per length ``l = 1 .. max_len`` gives its limit and offset
+       (``lim_we`` one-hot on ``l``, with ``lim_data`` and ``off_data``: the
+       owner registers them); one places every used symbol in its canonical
+       table slot (``sym_we``, ``sym_addr`` the slot, ``sym_data`` the
+       symbol), in symbol order.
+    4. ``done`` pulses as ``busy`` falls, with ``error`` (held until the next
+       ``build``) high if the lengths are over-subscribed (Kraft sum above 1):
+       then no symbol is placed, and limits already written are meaningless.
+
+    Parameters
+    ----------
+    max_len : int
+        Longest code, 1..16.
+    symbol_bits : int
+        Symbols are ``0 .. 2**symbol_bits - 1``, 1..12.
+    """
+
+    def __init__(self, *, max_len: int = 16, symbol_bits: int = 8):
+        if not isinstance(max_len, int) or not 1 <= max_len <= 16:
+            reject(self, f"max_len must be an integer in 1..16, not {max_len!r}")
+        if not isinstance(symbol_bits, int) or not 1 <= symbol_bits <= 12:
+            reject(self, f"symbol_bits must be an integer in 1..12, not {symbol_bits!r}")
+        self._l, self._s = max_len, symbol_bits
+        super().__init__({
+            "len_we": In(1), "len_addr": In(symbol_bits), "len_data": In(range(max_len + 1)),
+            "build": In(1), "count": In(range((1 << symbol_bits) + 1)),
+            "busy": Out(1), "done": Out(1), "error": Out(1),
+            "lim_we": Out(max_len + 1), "lim_data": Out(max_len + 1),
+            "off_data": Out(symbol_bits),
+            "sym_we": Out(1), "sym_addr": Out(symbol_bits), "sym_data": Out(symbol_bits),
+        })
+
+    @property
+    def max_len(self) -> int:
+        return self._l
+
+    @property
+    def symbol_bits(self) -> int:
+        return self._s
+
+    def elaborate(self, platform):
+        m = Module()
+        L, S = self._l, self._s
+        m.submodules.lens = lens = Memory(shape=range(L + 1), depth=1 << S, init=[])
+        wr, rd = lens.write_port(), lens.read_port()
+        busy = Signal()
+        m.d.comb += [self.busy.eq(busy), wr.addr.eq(self.len_addr), wr.data.eq(self.len_data),
+                     wr.en.eq(self.len_we & ~busy)]
+        # ``tally[l]``: the count of length ``l``'s symbols (first pass), then the
+        # table slot its next symbol takes (the second pass rotates the array
+        # once, replacing each count by its length's first slot).
+        tally = [Signal(S + 1, name=f"tally{i}") for i in range(L + 1)]
+        # The two reading passes: address ``a`` read, a cycle later its length
+        # (``rd.data``, ``rd_ok``: a symbol below ``count``), a cycle later its
+        # length one-hot (``hit``) and its symbol (``q_sym``).
+        a, n = Signal(S + 1), Signal(S + 1)
+        rd_ok, hit, q_sym = Signal(), Signal(L + 1), Signal(S)
+        m.d.comb += rd.addr.eq(a[:S])
+        m.d.sync += [rd_ok.eq(0), hit.eq(0)]
+        with m.If(rd_ok):
+            m.d.sync += [hit.eq(1 << rd.data), q_sym.eq(a - 1)]
+        draining = Signal()            # the last address is read: two cycles left
+        code = Signal(max(L, S) + 3)   # the next code of the pass's length
+        slot = Signal(S + 1)           # the next free slot
+        lim = Signal(len(code))
+        step = Signal(L + 1)           # one-hot length of the canonical pass
+        power = Signal(L + 2)          # 2 ** l, registered beside ``step``
+        over = Signal()
+        m.d.comb += [lim.eq(code + tally[1]), self.lim_data.eq(lim), self.error.eq(over)]
+        m.d.sync += [self.done.eq(0), self.sym_we.eq(0)]
+
+        def read_pass(nxt):
+            m.d.sync += [a.eq(a + 1), rd_ok.eq(a < n)]
+            with m.If(a == n):
+                m.d.sync += draining.eq(1)
+            with m.If(draining & (hit == 0) & ~rd_ok):
+                m.d.sync += [draining.eq(0), a.eq(0)]
+                nxt()
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.build):
+                    m.d.sync += [a.eq(0), n.eq(self.count), over.eq(0), draining.eq(0),
+                                 *(t.eq(0) for t in tally)]
+                    m.next = "COUNT"
+            with m.State("COUNT"):
+                for i in range(1, L + 1):
+                    with m.If(hit[i]):
+                        m.d.sync += tally[i].eq(tally[i] + 1)
+
+                def to_canon():
+                    m.d.sync += [code.eq(0), slot.eq(0), step.eq(0b10), power.eq(2)]
+                    m.next = "CANON"
+                read_pass(to_canon)
+            with m.State("CANON"):
+                # Length ``l`` (``step``): its count is at the head of the array.
+                m.d.comb += [self.lim_we.eq(step), self.off_data.eq(slot - code)]
+                m.d.sync += [code.eq(lim << 1), slot.eq(slot + tally[1]),
+                             step.eq(step << 1), power.eq(power << 1),
+                             *(tally[i].eq(tally[i + 1]) for i in range(1, L)),
+                             tally[L].eq(slot)]
+                with m.If(lim > power):
+                    m.d.sync += over.eq(1)
+                with m.If(step[L]):
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                with m.If(over):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "PLACE"
+            with m.State("PLACE"):
+                sel = Signal(S + 1)
+                for i in range(1, L + 1):
+                    with m.If(hit[i]):
+                        m.d.comb += sel.eq(tally[i])
+                        m.d.sync += tally[i].eq(tally[i] + 1)
+                m.d.sync += [self.sym_we.eq(hit[1:].any()), self.sym_addr.eq(sel[:S]),
+                             self.sym_data.eq(q_sym)]
+
+                def to_idle():
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
+                read_pass(to_idle)
+        m.d.comb += busy.eq(~fsm.ongoing("IDLE"))
+        return m
+
+
 class HuffmanDecoder(wiring.Component):
     """Decodes a two-way interleaved canonical-Huffman stream into symbols.
 
@@ -53,12 +194,10 @@ class HuffmanDecoder(wiring.Component):
 
     1. Write each symbol's code length (0 = unused) with ``len_we``,
        ``len_addr``, ``len_data`` while the decoder is not ``busy``.
-    2. Pulse ``build``: the decoder makes one pass over the lengths per code
-       length, placing that length's symbols in its table and ending with the
-       length's canonical limit and table offset, in
-       ``max_len * (2**symbol_bits + 3) + 1`` cycles (``busy`` is high
-       meanwhile). Over-subscribed lengths end in ``error == BAD_TABLE``
-       (a cycle after the pass of the first length whose codes overflow).
+    2. Pulse ``build``: ``CanonicalTable`` makes the limits, offsets and
+       symbol table, in ``2 * 2**symbol_bits + max_len + 8`` cycles (``busy``
+       is high meanwhile). Over-subscribed lengths end in ``error ==
+       BAD_TABLE``.
     3. Set ``count`` (symbols) and ``nbits[k]`` (bits of substream ``k``) and
        pulse ``start``. The stream is ``golden.huffman.encode_interleaved``'s:
        symbol ``n`` lives in substream ``n % 2`` and the words of the two
@@ -149,12 +288,12 @@ class HuffmanDecoder(wiring.Component):
         B = REFILL_BELOW - 1 + W
         assert WAYS == 2 and REFILL_BELOW == 32 and B < 64   # nvalid < 32 is ~nvalid[5]
 
-        m.submodules.lens = lens = Memory(shape=range(L + 1), depth=nsym, init=[])
+        m.submodules.table = tb = CanonicalTable(max_len=L, symbol_bits=S)
         m.submodules.syms = syms = Memory(shape=unsigned(S), depth=nsym, init=[])
-        len_w = lens.write_port()
-        len_r = lens.read_port()
         sym_w = syms.write_port()
         sym_r = syms.read_port()
+        m.d.comb += [sym_w.addr.eq(tb.sym_addr), sym_w.data.eq(tb.sym_data),
+                     sym_w.en.eq(tb.sym_we)]
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=S, depth=self._q)
 
         # Canonical tables per code length 1..L, written at the end of that length's
@@ -173,9 +312,12 @@ class HuffmanDecoder(wiring.Component):
 
         # Code-length writes from the host (ignored while busy).
         busy = Signal()
-        m.d.comb += [self.busy.eq(busy),
-                     len_w.addr.eq(self.len_addr), len_w.data.eq(self.len_data),
-                     len_w.en.eq(self.len_we & ~busy)]
+        m.d.comb += [self.busy.eq(busy), tb.len_addr.eq(self.len_addr),
+                     tb.len_data.eq(self.len_data), tb.len_we.eq(self.len_we & ~busy),
+                     tb.count.eq(nsym)]
+        for i in range(1, L + 1):
+            with m.If(tb.lim_we[i]):
+                m.d.sync += [limit[i].eq(tb.lim_data), offset[i].eq(tb.off_data)]
 
         # ---------------------------------------------------------------- decode state
         # The loop's two register stages, each holding one substream (see the docstring).
@@ -216,72 +358,27 @@ class HuffmanDecoder(wiring.Component):
         s1_valid, s1b_valid, s1c_valid, s2_valid = Signal(), Signal(), Signal(), Signal()
         finished = Signal()
 
-        # ---------------------------------------------------------------- build FSM
-        # One pass over the code lengths per length l = 1..L (one-hot in ``step``,
-        # binary in ``lbin``): each symbol of length l takes the next table slot and
-        # the next code, in symbol order, which is the canonical order. At the end of
-        # the pass ``code`` is first[l] + count[l] and ``slot - code`` is base[l] -
-        # first[l]; the Kraft check is code <= 2^l; the next length starts at
-        # ``code << 1``. One incrementer each for slot and code, no per-length counters.
-        addr = Signal(S + 1)
-        rd_valid = Signal()          # len_r.data holds the length of symbol addr - 1
-        q_valid = Signal()           # q_hit / q_sym: that symbol has length l, registered
-        q_hit = Signal()
-        q_sym = Signal(S)
-        step = Signal(L + 1)         # one-hot code length of the pass
-        lbin = Signal(range(L + 1))  # the same, binary
-        slot = Signal(S + 1)         # next free table slot
-        code = Signal(max(L, S) + 2)  # next code of length l
-        power = Signal(L + 2)        # 2^l
-        over = Signal()              # the last pass's codes overflowed (Kraft sum > 1)
-
-        m.d.comb += len_r.addr.eq(addr[:S])
-        # addr == nsym + 2 (the last length read and placed), a cycle ahead: addr
-        # counts up by one per cycle in PASS.
-        at_end = Signal()
-        m.d.sync += at_end.eq(addr == nsym + 1)
-        m.d.sync += [q_valid.eq(rd_valid), q_hit.eq(len_r.data == lbin),
-                     q_sym.eq((addr - 1)[:S])]
-
+        # ---------------------------------------------------------------- control
+        # The build is ``CanonicalTable``'s: it writes the limits and offsets above
+        # and the symbol table.
         with m.FSM(name="ctrl") as fsm:
             with m.State("IDLE"):
+                m.d.comb += tb.build.eq(self.build)
                 with m.If(self.build):
-                    m.d.sync += [addr.eq(0), rd_valid.eq(0), error.eq(HuffmanError.NONE),
-                                 done.eq(0), table_ok.eq(0), step.eq(0b10), lbin.eq(1),
-                                 slot.eq(0), code.eq(0), power.eq(2)]
-                    m.next = "PASS"
+                    m.d.sync += [error.eq(HuffmanError.NONE), done.eq(0), table_ok.eq(0)]
+                    m.next = "BUILD"
                 with m.Elif(self.start & ~table_ok):
                     m.d.sync += [error.eq(HuffmanError.BAD_TABLE), done.eq(0)]
                 with m.Elif(self.start):
                     m.d.sync += [error.eq(HuffmanError.NONE), running.eq(1), done.eq(0)]
                     m.next = "DECODE"
 
-            with m.State("PASS"):
-                m.d.sync += [addr.eq(addr + 1), rd_valid.eq(addr < nsym)]
-                place = q_valid & q_hit
-                m.d.comb += [sym_w.addr.eq(slot[:S]), sym_w.data.eq(q_sym), sym_w.en.eq(place)]
-                with m.If(place):
-                    m.d.sync += [slot.eq(slot + 1), code.eq(code + 1)]
-                with m.If(at_end):
-                    for i in range(1, L + 1):
-                        with m.If(step[i]):
-                            m.d.sync += [limit[i].eq(code), offset[i].eq(slot - code)]
-                    m.d.sync += [addr.eq(0), rd_valid.eq(0), step.eq(step << 1),
-                                 lbin.eq(lbin + 1), code.eq(code << 1), power.eq(power << 1),
-                                 over.eq(code > power)]
-                    with m.If(step[L]):
-                        m.next = "CHECK"
-                # The Kraft check of the length before lands here, registered.
-                with m.If(over):
-                    m.d.sync += [error.eq(HuffmanError.BAD_TABLE), over.eq(0)]
+            with m.State("BUILD"):
+                with m.If(tb.done):
+                    m.d.sync += table_ok.eq(~tb.error)
+                    with m.If(tb.error):
+                        m.d.sync += error.eq(HuffmanError.BAD_TABLE)
                     m.next = "IDLE"
-
-            with m.State("CHECK"):
-                # The Kraft check of the last length.
-                m.d.sync += [over.eq(0), table_ok.eq(~over)]
-                with m.If(over):
-                    m.d.sync += error.eq(HuffmanError.BAD_TABLE)
-                m.next = "IDLE"
 
             with m.State("DECODE"):
                 # An error clears ``running``; the end is seen a cycle late (registered).

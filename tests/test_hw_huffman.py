@@ -274,7 +274,7 @@ def test_build_takes_the_documented_cycles(sbits, max_len):
         res["busy"] = await load_code(ctx, dut, lengths)
 
     run_testbenches(dut, tb)
-    assert res["busy"] == max_len * ((1 << sbits) + 3) + 1
+    assert res["busy"] == 2 * (1 << sbits) + max_len + 8
 
 
 def test_decodes_the_streams_of_a_zcm_file_as_stored():
@@ -311,3 +311,71 @@ def test_decodes_the_streams_of_a_zcm_file_as_stored():
     r = run(dut, lengths, jobs, idle=0.2, stall=0.2, seed=3)
     assert r["outputs"] == [sym.tolist() for sym, *_ in jobs]
     assert r["errors"] == [HuffmanError.NONE] * 2 and r["done"] == [1, 1]
+
+
+def build_table(S, L, lengths, count, stale=1):
+    """Run ``CanonicalTable`` on ``lengths`` (symbols ``count`` and above hold
+    ``stale``); returns its limits, offsets, placed symbols, cycles and error."""
+    from hw.huffman import CanonicalTable  # noqa: PLC0415
+
+    dut = CanonicalTable(max_len=L, symbol_bits=S)
+    res = {}
+
+    async def tb(ctx):
+        for s in range(1 << S):
+            ctx.set(dut.len_we, 1)
+            ctx.set(dut.len_addr, s)
+            ctx.set(dut.len_data, int(lengths[s]) if s < count else stale)
+            await ctx.tick()
+        ctx.set(dut.len_we, 0)
+        ctx.set(dut.build, 1)
+        ctx.set(dut.count, count)
+        await ctx.tick()
+        ctx.set(dut.build, 0)
+        lim, off, syms, cycles = [0] * (L + 1), [0] * (L + 1), {}, 0
+        while True:
+            we = ctx.get(dut.lim_we)
+            for i in range(L + 1):
+                if we >> i & 1:
+                    lim[i], off[i] = ctx.get(dut.lim_data), ctx.get(dut.off_data)
+            if ctx.get(dut.sym_we):
+                assert ctx.get(dut.sym_addr) not in syms, "a slot written twice"
+                syms[ctx.get(dut.sym_addr)] = ctx.get(dut.sym_data)
+            if not ctx.get(dut.busy):
+                break
+            await ctx.tick()
+            cycles += 1
+            assert cycles < 20_000, "table build does not finish"
+        res.update(limit=lim, offset=off, symbols=[syms[i] for i in sorted(syms)],
+                   slots=sorted(syms), cycles=cycles, done=ctx.get(dut.done),
+                   error=ctx.get(dut.error))
+
+    run_testbenches(dut, tb)
+    return res
+
+
+@pytest.mark.parametrize("S,L,count,seed", [(4, 6, 16, 0), (9, 16, 512, 1), (9, 16, 300, 2),
+                                            (2, 3, 4, 3), (5, 16, 1, 4), (6, 16, 64, 5)])
+def test_canonical_table_matches_the_golden_decoder_table(S, L, count, seed):
+    """Random, skewed and single-symbol codes; stale lengths past ``count`` are
+    ignored; the longest codes (16 bits) included."""
+    from golden.hwmodel.stream import decoder_table  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    freq = rng.integers(0, 50, count) if seed != 5 else 1 << np.arange(40, 40 - count, -1).clip(0)
+    freq[0] = max(freq[0], 1)
+    lengths = H.code_lengths(freq, L) if count > 1 else np.array([1])
+    res = build_table(S, L, lengths, count)
+    limit, offset, order = decoder_table(lengths, S, L)
+    assert (res["done"], res["error"]) == (1, 0)
+    assert res["limit"][1:] == limit[1:] and res["offset"][1:] == offset[1:]
+    assert res["symbols"] == order and res["slots"] == list(range(len(order)))
+    assert res["cycles"] == 2 * count + L + 7
+    if seed == 5:
+        assert max(lengths) == L
+
+
+def test_canonical_table_refuses_oversubscribed_lengths():
+    lengths = np.array([1, 1, 2, 0, 0, 0, 0, 0])
+    res = build_table(3, 4, lengths, 8)
+    assert (res["done"], res["error"], res["symbols"]) == (1, 1, [])
