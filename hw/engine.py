@@ -2,8 +2,13 @@
 
 import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from golden.hwmodel.stream import MAX_CODE_LEN
+
+from .huffman import HuffmanError
 
 from .layerout import LayerOutput
 from .loader import ImageLoader, read_words
@@ -74,16 +79,33 @@ class Engine(wiring.Component):
         (``LayerOutput.reading``), while the requantizer still finishes the
         last one's rows, and the layer's constants are read once. A pool runs
         on ``MaxPool2`` between the banks, four cycles per output.
+    form : str
+        ``"expanded"`` or ``"stream"``: the memory image form it loads
+        (``ImageLoader``) and runs (``SparseMatVec``). In the stream form
+        ``pe`` holds ``StreamPE``'s parameters (``code_bits``, ``sym_bits``,
+        ``rows``, ``words``, ``len_bits``, ``acc_bits``) and ``pointers``
+        (each PE's length-table rows); the engine keeps each layer's decoder
+        limits and offsets in a memory of ``max_layers`` entries the loader
+        writes, read at the layer's start. A corrupt stream found in a
+        layer's sparse phase (``error``: the first PE's ``HuffmanError``)
+        ends the run after that layer's output stage (which clears the
+        accumulators), and stays until the next ``run``. No convolutions or
+        XNOR path in this form.
     """
 
     def __init__(self, *, n_pe: int = 4, queue_depth: int = 8, max_layers: int = 4,
                  max_len: int = 512, max_rows: int = 1024, max_out: int = 64,
                  pe: dict | None = None, digit_bits: int | None = None,
-                 bias_bits: int = 32, row_consts: bool = True, conv: bool = False):
+                 bias_bits: int = 32, row_consts: bool = True, conv: bool = False,
+                 form: str = "expanded"):
         pe = dict(pe or {})
         if not isinstance(conv, bool):
             reject(self, f"conv must be a bool, not {conv!r}")
-        self.conv = conv
+        if form not in ("expanded", "stream"):
+            reject(self, f"form must be 'expanded' or 'stream', not {form!r}")
+        if form == "stream" and conv:
+            reject(self, "the stream form runs fully connected layers: no conv", ValueError)
+        self.conv, self.form = conv, form
         # The width of a layer's lengths and shapes (``layer_entry_layout``).
         self._lb = (max(max_len, max_out)).bit_length() if isinstance(max_len, int) and \
             isinstance(max_out, int) else 1
@@ -95,13 +117,19 @@ class Engine(wiring.Component):
         bank = max(max_len, 4 * max_out) if isinstance(max_len, int) and isinstance(
             max_out, int) else max_len
         self._mv = SparseMatVec(n_pe=n_pe, queue_depth=queue_depth, max_len=bank,
-                                act_banks=2, pe=pe, conv_bits=self._lb if conv else 0)
+                                act_banks=2, pe=pe, conv_bits=self._lb if conv else 0,
+                                form=form)
         p = self._mv.pe
+        stream_form = form == "stream"
+        pointers = pe.get("pointers", 1024) if stream_form else p.pointers
+        entries = p.words if stream_form else p.entries
         self._loader = ImageLoader(
-            n_pe=n_pe, code_bits=p.code_bits, rows_per_pe=p.rows, pointers=p.pointers,
-            entries=p.entries,
+            n_pe=n_pe, code_bits=p.code_bits, rows_per_pe=p.rows, pointers=pointers,
+            entries=entries,
             max_layers=max_layers, max_len=max_len, max_rows=max_rows, max_out=max_out,
-            bias_bits=bias_bits, row_consts=row_consts, conv=conv, xnor=p.xnor)
+            bias_bits=bias_bits, row_consts=row_consts, conv=conv, xnor=self._mv.xnor,
+            form=form, **({"sym_bits": p.sym_bits, "len_bits": p.len_bits}
+                          if stream_form else {}))
         self._out = LayerOutput(n_pe=n_pe, rows_per_pe=p.rows,
                                 max_rows=self._loader.param_depth,
                                 digit_bits=digit_bits, bias_bits=bias_bits,
@@ -109,8 +137,9 @@ class Engine(wiring.Component):
                                 pipelined=p.pipelined)
         self.bias_bits, self.row_consts = bias_bits, row_consts
         self.n_pe, self.queue_depth, self.code_bits = n_pe, queue_depth, p.code_bits
-        self.xnor, self.pipelined = p.xnor, p.pipelined
-        self.rows_per_pe, self.pointers, self.entries = p.rows, p.pointers, p.entries
+        self.xnor, self.pipelined = self._mv.xnor, p.pipelined
+        self.rows_per_pe, self.pointers, self.entries = p.rows, pointers, entries
+        self.sym_bits = p.sym_bits if stream_form else 0
         self.max_layers, self.max_len, self.max_rows, self.max_out = (
             max_layers, max_len, max_rows, max_out)
         ld = self._loader.signature.members
@@ -124,6 +153,7 @@ class Engine(wiring.Component):
             "out_addr": In(range(4 * max_out)), "out_data": Out(8),
             "cycles": Out(32), "mac_cycles": Out(32), "macs": Out(32),
             "n_layers": Out(ld["n_layers"].shape),
+            **({"error": Out(HuffmanError)} if stream_form else {}),
         })
 
     def elaborate(self, platform):
@@ -149,6 +179,11 @@ class Engine(wiring.Component):
             out.rq_we.eq(ld.rq_we), out.rq_addr.eq(ld.rq_addr), out.rq_data.eq(ld.rq_data),
         ]
 
+        dec_reads = self._decoder_tables(m, ld) if self.form == "stream" else []
+        if self.form == "stream":
+            m.d.comb += [mv.sym_we.eq(ld.sym_we), mv.sym_addr.eq(ld.sym_addr),
+                         mv.sym_data.eq(ld.sym_data)]
+
         # ---- the sparse phase feeds the output stage
         m.d.comb += [mv.rd_pe.eq(out.rd_pe),
                      mv.rd_addr.eq(out.rd_addr),
@@ -162,6 +197,7 @@ class Engine(wiring.Component):
         fetched = Signal(range(ld.table_words + 2))   # words of the table entry read
         seq_addr = Signal.like(out.aux_addr)
         ta = Signal.like(out.aux_addr)     # the running layer's table entry
+        m.d.comb += [r.addr.eq(L.bank) for r in dec_reads]
         m.d.comb += [mv.bank.eq(bank), mv.cb_bank.eq(L.bank),
                      mv.ptr_base.eq(L.ptr_base), mv.length.eq(L.inp),
                      out.rows.eq(L.out), out.row_base.eq(L.row_base), out.relu.eq(L.relu),
@@ -239,6 +275,8 @@ class Engine(wiring.Component):
                 with m.If(self.run & self.loaded):
                     m.d.sync += [bank.eq(0), cycles.eq(0), mac_cycles.eq(0),
                                  macs.eq(0), ta.eq(self.max_rows)]
+                    if self.form == "stream":
+                        m.d.sync += self.error.eq(HuffmanError.NONE)
                     m.next = "FETCH"
             with m.State("FETCH"):         # the table entry of ``layer``
                 with m.If(read_words(m, count=fetched, base=ta,
@@ -257,12 +295,18 @@ class Engine(wiring.Component):
                 m.d.sync += sparse.eq(1)
                 with m.If(sparse & ~mv.busy & ~out.busy):
                     m.d.sync += sparse.eq(0)
+                    if self.form == "stream":
+                        m.d.sync += self.error.eq(mv.error)
                     m.next = "OUTPUT"
             with m.State("OUTPUT"):
+                # A corrupt stream ends the run once its layer's accumulators are clear.
+                stop = L.last | (self.error != HuffmanError.NONE) if self.form == "stream" \
+                    else L.last
+
                 def layer_done():          # the layer's outputs are all written
                     with m.If(~out.busy & ~out.start):
                         m.d.sync += bank.eq(~bank)
-                        with m.If(L.last):
+                        with m.If(stop):
                             m.next = "IDLE"
                         with m.Else():
                             m.next = "FETCH"
@@ -316,13 +360,32 @@ class Engine(wiring.Component):
         return m
 
 
+    def _decoder_tables(self, m, ld):
+        """The stream form's per-layer decoder limits and offsets: a memory of
+        one entry per layer, written a length at a time by the loader, read
+        (its output registered) for the running layer from its ``CONF``.
+        Returns the read ports (the sequencer sets their address)."""
+        mv, n = self._mv, MAX_CODE_LEN + 1
+        reads = []
+        for name, port, value in (("limits", mv.limit, ld.dec_limit),
+                                  ("offsets", mv.offset, ld.dec_offset)):
+            mem = Memory(shape=data.ArrayLayout(len(value), n), depth=self.max_layers, init=[])
+            m.submodules[name] = mem
+            w, r = mem.write_port(granularity=1), mem.read_port()
+            m.d.comb += [w.en.eq(ld.dec_we), w.addr.eq(ld.dec_addr),
+                         w.data.eq(Cat(*[value] * n)), port.eq(r.data)]
+            reads.append(r)
+        return reads
+
+
 def _pow2(n: int, least: int = 2) -> int:
     return max(least, 1 << (max(1, n) - 1).bit_length())
 
 
 def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | None = None,
                   entry_ram: str | None = None, pipelined: bool = False,
-                  xnor: bool | None = None) -> dict:
+                  xnor: bool | None = None, form: str = "expanded",
+                  sym_bits: int = 9) -> dict:
     """``Engine`` (and ``HostLink``) parameters just large enough to hold ``zm`` (a
     ``ZModel`` of fully connected layers, shared or binary, and shared
     convolutions and max-pools, which need ``conv``) with ``n_pe`` PEs: the
@@ -338,8 +401,12 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     binary layers' sign words (``memory_image(..., binary_as_entries=False)``),
     else for their +1/-1 entries (``binary_as_entries=True``); by default
     (None) it is built for a model with binary layers, all fully connected
-    (``engine_runs_xnor``). Raises
-    ``ValueError`` (one line) for a model no such engine holds."""
+    (``engine_runs_xnor``). ``form="stream"`` sizes the stream form's engine
+    (``Engine``'s ``form``) for ``memory_image(zm, n_pe, form="stream",
+    sym_bits=sym_bits, binary_as_entries=True)``: fully connected layers
+    only, no XNOR path, each PE's stream memory and length width just large
+    enough. Raises ``ValueError`` (one line) for a model no such engine
+    holds."""
     from golden.hwmodel.engine import engine_model  # noqa: PLC0415
     from golden.hwmodel.image import XNOR_GROUP, layer_codes  # noqa: PLC0415
 
@@ -357,6 +424,15 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     if zm.layers[-1].kind != "fc":
         raise ValueError("the engine needs a model whose last layer is fully connected")
     conv = any(ly.kind != "fc" for ly in zm.layers)
+    if form not in ("expanded", "stream"):
+        raise ValueError(f"form must be 'expanded' or 'stream', not {form!r}")
+    if form == "stream" and conv:
+        raise ValueError("the stream form runs fully connected models; use the expanded form "
+                         "for convolutions")
+    if form == "stream":
+        if xnor:
+            raise ValueError("the stream form has no XNOR path: binary layers run as entries")
+        xnor = False
     if xnor is None:
         xnor = engine_runs_xnor(zm)
     elif xnor and any(ly.storage == "binary" and ly.kind != "fc" for ly in zm.layers):
@@ -391,14 +467,47 @@ def engine_params(zm, *, n_pe: int = 4, queue_depth: int = 8, code_bits: int | N
     # |sum| <= 128 * sum |w| over a row; one more bit for the sign.
     bound = max(int(np.abs(el.weights).sum(axis=1).max(initial=0)) * 128 for el in em)
     acc_bits = max(16, min(32, bound.bit_length() + 1))
-    return dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(zm.layers),
-                max_len=_pow2(max(widths)), max_rows=words, max_out=_pow2(fc[-1].out),
-                bias_bits=bias_bits, row_consts=row_consts, conv=conv,
-                pe=dict(code_bits=code_bits, rows=_pow2(most_rows), acc_bits=acc_bits,
-                        pointers=max(2, sum(ly.inp for ly in entried)
-                                     + sum(groups)),
-                        entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
-                        entry_ram=entry_ram, pipelined=pipelined, xnor=xnor))
+    params = dict(n_pe=n_pe, queue_depth=queue_depth, max_layers=len(zm.layers),
+                  max_len=_pow2(max(widths)), max_rows=words, max_out=_pow2(fc[-1].out),
+                  bias_bits=bias_bits, row_consts=row_consts, conv=conv,
+                  pe=dict(code_bits=code_bits, rows=_pow2(most_rows), acc_bits=acc_bits,
+                          pointers=max(2, sum(ly.inp for ly in entried)
+                                       + sum(groups)),
+                          entries=1 << 14 if entry_ram == "spram" else _pow2(entries),
+                          entry_ram=entry_ram, pipelined=pipelined, xnor=xnor))
+    return _stream_params(zm, params, sym_bits) if form == "stream" else params
+
+
+def _stream_params(zm, params: dict, sym_bits: int) -> dict:
+    """``engine_params``'s expanded-form ``params`` turned into the stream
+    form's: ``StreamPE`` parameters from the model's stream image, and 32-bit
+    biases where 16 would make the layer table entry too long for the stream
+    loader (``ImageLoader``)."""
+    from golden.hwmodel.image import ImageError, memory_image, read_image  # noqa: PLC0415
+
+    from .loader import layer_entry_layout  # noqa: PLC0415
+
+    n_pe, pe = params["n_pe"], params["pe"]
+    try:
+        img = read_image(memory_image(zm, n_pe, code_field=pe["code_bits"],
+                                      binary_as_entries=True, form="stream",
+                                      sym_bits=sym_bits))
+    except ImageError as e:
+        raise ValueError(str(e)) from None
+    layers = [sl for sl in img.streams if sl is not None]
+    words = max(sum(len(sl.streams[k]) for sl in layers) for k in range(n_pe))
+    if words > 1 << 16:
+        raise ValueError(f"the model needs {words} stream words in a PE, more than the 65536 "
+                         f"a PE holds; use more PEs (it has {n_pe})")
+    lb = max(params["max_len"], params["max_out"]).bit_length()
+    entry = layer_entry_layout(lb, (pe["pointers"] - 1).bit_length() or 1,
+                               (params["max_rows"] - 1).bit_length() or 1,
+                               (params["max_layers"] - 1).bit_length(), stream=True)
+    bias_bits = params["bias_bits"] if -(-entry.size // params["bias_bits"]) <= 4 else 32
+    return dict(params, bias_bits=bias_bits, form="stream",
+                pe=dict(code_bits=pe["code_bits"], sym_bits=sym_bits, rows=pe["rows"],
+                        words=_pow2(words, 4), len_bits=max(sl.len_bits for sl in layers),
+                        acc_bits=pe["acc_bits"], pointers=pe["pointers"]))
 
 
 def weight_words(zm, n_pe: int, *, xnor: bool) -> list[int]:

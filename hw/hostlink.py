@@ -54,7 +54,7 @@ class HostLink(wiring.Component):
         e = self._engine
         self.info = EngineInfo(PROTOCOL_VERSION, e.n_pe, e.queue_depth, e.code_bits,
                                e.max_layers, e.rows_per_pe, e.max_len, e.max_rows, e.max_out,
-                               e.pointers, e.entries, e.xnor)
+                               e.pointers, e.entries, e.xnor, e.sym_bits)
         super().__init__({
             "i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
             "loaded": Out(1), "error": Out(1), "busy": Out(1),
@@ -275,8 +275,13 @@ class HostLink(wiring.Component):
                 m.next = "RUN"
             with m.State("RUN"):
                 with m.If(~busy_q):
-                    m.d.sync += have_output.eq(1)
-                    respond(0)
+                    if eng.form == "stream":    # a corrupt stream: no output
+                        bad = eng.error.as_value() != 0
+                        m.d.sync += have_output.eq(~bad)
+                        respond(Mux(bad, CODE["BAD_STREAM"], 0))
+                    else:
+                        m.d.sync += have_output.eq(1)
+                        respond(0)
                     m.next = "SEND"
 
             with m.State("SEND"):

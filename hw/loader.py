@@ -6,20 +6,30 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION, XNOR_GROUP
+from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION, STREAM_VERSION, XNOR_GROUP
+from golden.hwmodel.stream import MAX_CODE_LEN, MAX_LEN_BITS
 from golden.hwmodel.protocol import CODE
 
+from .huffman import CanonicalTable
 from .layerout import consts_words
 from .params import reject, require_int
 from .patches import MAX_KERNEL
+from .layouts import table_entry_layout
 from .pe import NEXT_LAST, entry_address_bits, pointer_word
-from .spmv import MEM_CB, MEM_ENT, MEM_PTR
+from .spmv import MEM_BASE, MEM_CB, MEM_ENT, MEM_PTR, MEM_SYM
 
 __all__ = ["ImageLoader", "layer_entry_layout", "read_words"]
 
 
+class _Namespace(dict):
+    """The loader's shared signals, by attribute, for the helpers of ``elaborate``."""
+
+    __getattr__ = dict.__getitem__
+
+
 def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: int,
-                       conv: bool = False, xnor: bool = False) -> data.StructLayout:
+                       conv: bool = False, xnor: bool = False,
+                       stream: bool = False) -> data.StructLayout:
     """One layer of the engine's layer table: lengths, where its column
     pointers and rows start, its codebook bank, ReLU and last-layer flags;
     with ``conv``, also its kind (``conv``, ``pool``, or neither: fully
@@ -28,7 +38,10 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
     ``pos`` (``oh * ow``; a pool's is its output length), and ``org``, the
     address of the first patch's corner (``-(pad * w + pad)``, modulo
     ``2**len_bits``); with ``xnor``, ``binary`` (a binary layer on the XNOR
-    path) and its ``groups`` of ``XNOR_GROUP`` inputs, its pointers."""
+    path) and its ``groups`` of ``XNOR_GROUP`` inputs, its pointers; with
+    ``stream``, the stream form's ``gap`` and ``lenb`` (descriptor words 26
+    and 27) and its flags ``bias16`` and ``rq1`` (one requantization record
+    for the layer)."""
     fields = {
         "inp": unsigned(len_bits), "out": unsigned(len_bits), "ptr_base": unsigned(ptr_bits),
         "row_base": unsigned(row_bits), "bank": unsigned(max(1, bank_bits)),
@@ -41,6 +54,8 @@ def layer_entry_layout(len_bits: int, ptr_bits: int, row_bits: int, bank_bits: i
                                                           "org")}})
     if xnor:
         fields.update({"binary": 1, "groups": unsigned(len_bits)})
+    if stream:
+        fields.update({"gap": unsigned(4), "lenb": unsigned(5), "bias16": 1, "rq1": 1})
     return data.StructLayout(fields)
 
 
@@ -137,13 +152,39 @@ class ImageLoader(wiring.Component):
         layer's entries are (a wrong count or group number, or a sign word
         with bit 15 set, is ``IMG_FIELD``). A build without refuses them
         (``IMG_UNSUPPORTED``).
+    form : str
+        ``"expanded"`` (image mode 0, version 4) or ``"stream"`` (mode 1,
+        version 5: ``docs/FORMAT.md``, "The stream form"), for the engine's
+        ``SparseMatVec`` of that form; each refuses the other's images
+        (``IMG_VERSION``). A stream build loads fully connected shared layers
+        (no convolutions, no XNOR path). Per shared layer it turns the
+        code-length tokens into the layer's code with ``CanonicalTable``
+        (``2 * 2**(gap_bits + code_bits) + 23`` cycles with the input held,
+        after the tokens' last word): the symbol table of bank ``l`` in
+        every PE (``MEM_SYM``) and the limits and offsets (``dec_*``: entry
+        ``l`` of the engine's decoder memory, a length at a time, ``dec_we``
+        one-hot on the length). It writes the length table into each PE's
+        lengths (``MEM_PTR``, a row per column from the layer's pointer
+        base), and each PE's stream into its stream memory after the
+        previous layer's, with its first word in ``MEM_BASE`` (bank ``l``).
+        It checks the header's symbol field (``IMG_CONFIG`` unless
+        ``sym_bits``), ``gap_bits`` and ``len_bits`` (``IMG_FIELD``; lengths
+        wider than ``len_bits`` are ``IMG_CAPACITY``), the tokens (exactly
+        the alphabet, a Kraft sum at most 1, zero bits after the last), each
+        stream's word count against its lengths' sum and its padding bits
+        (``IMG_FIELD``), and streams that fit (``IMG_CAPACITY``). It does not
+        decode the streams: a bad code is the PE's error at run time.
+    sym_bits, len_bits : int
+        The stream form's symbol and segment-length widths (``StreamPE``);
+        ``entries`` is then a PE's stream memory in words.
     """
 
     def __init__(self, *, n_pe: int = 4, code_bits: int = 4, rows_per_pe: int = 128,
                  pointers: int = 1024, entries: int = 4096, max_layers: int = 8,
                  max_len: int = 1024, max_rows: int = 1024, max_out: int = 256,
                  bias_bits: int = 32, row_consts: bool = True, conv: bool = False,
-                 xnor: bool = False):
+                 xnor: bool = False, form: str = "expanded", sym_bits: int = 9,
+                 len_bits: int = 16):
         for name, v, lo, hi in (("n_pe", n_pe, 1, 64), ("code_bits", code_bits, 1, 7),
                                 ("rows_per_pe", rows_per_pe, 2, 1 << 15),
                                 ("pointers", pointers, 2, 1 << 16),
@@ -161,6 +202,19 @@ class ImageLoader(wiring.Component):
             reject(self, f"conv must be a bool, not {conv!r}")
         if not isinstance(xnor, bool):
             reject(self, f"xnor must be a bool, not {xnor!r}")
+        if form not in ("expanded", "stream"):
+            reject(self, f"form must be 'expanded' or 'stream', not {form!r}")
+        stream_form = form == "stream"
+        if stream_form:
+            require_int(self, "sym_bits", sym_bits, 2, 12)
+            require_int(self, "len_bits", len_bits, 1, MAX_LEN_BITS)
+            if conv or xnor:
+                reject(self, "the stream form loads fully connected shared layers: no conv "
+                             "or xnor", ValueError)
+            if (max_layers - 1).bit_length() + sym_bits > 16:
+                reject(self, f"{max_layers} symbol tables of {sym_bits}-bit symbols need more "
+                             f"than a 16-bit load address", ValueError)
+        self.form, self.sym_bits, self.len_bits = form, sym_bits, len_bits
         self.bias_bits, self.row_consts, self.conv, self.xnor = bias_bits, row_consts, conv, xnor
         self.n_pe, self.code_bits, self.rows_per_pe = n_pe, code_bits, rows_per_pe
         self.pointers, self.entries, self.max_layers = pointers, entries, max_layers
@@ -169,7 +223,7 @@ class ImageLoader(wiring.Component):
         bank_bits = (max_layers - 1).bit_length()
         self.entry_layout = layer_entry_layout(
             (max(max_len, max_out)).bit_length(), (pointers - 1).bit_length() or 1,
-            (max_rows - 1).bit_length() or 1, bank_bits, conv, xnor)
+            (max_rows - 1).bit_length() or 1, bank_bits, conv, xnor, stream_form)
         # The layer table follows the parameters in the parameter memory: entry
         # ``l`` is ``table_words`` words from ``max_rows + table_words * l``.
         self.table_words = -(-self.entry_layout.size // bias_bits)
@@ -179,6 +233,11 @@ class ImageLoader(wiring.Component):
             reject(self, f"a layer table entry of {self.table_words} words is too long for "
                          f"convolutions (at most 10): use 32-bit biases or a shorter max_len",
                    ValueError)
+        if stream_form and self.table_words > 4:
+            # Written from descriptor word 28, after the stream words 26 and 27.
+            reject(self, f"a layer table entry of {self.table_words} words is too long for "
+                         f"the stream form (at most 4): use 32-bit biases or a shorter "
+                         f"max_len", ValueError)
         self.param_depth = max_rows + self.table_words * max_layers
         pbits = (self.param_depth - 1).bit_length()
         super().__init__({
@@ -186,11 +245,17 @@ class ImageLoader(wiring.Component):
             "begin": In(1), "end": In(1), "odd": In(1),
             "finished": Out(1), "status": Out(8), "loaded": Out(1),
             "n_layers": Out(range(max_layers + 1)), "in_len": Out(16), "classes": Out(16),
-            "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)), "ld_mem": Out(2),
+            "ld_we": Out(1), "ld_all": Out(1), "ld_pe": Out(range(n_pe)),
+            "ld_mem": Out(3 if stream_form else 2),
             "ld_addr": Out(16), "ld_data": Out(16),
             "bias_we": Out(1), "bias_addr": Out(pbits), "bias_data": Out(signed(bias_bits)),
             "rq_we": Out(1), "rq_addr": Out(pbits), "rq_data": Out(unsigned(36)),
             "tbl_addr": Out(pbits), "tbl_data": In(bias_bits),
+            **({"dec_we": Out(MAX_CODE_LEN + 1), "dec_addr": Out(max(1, bank_bits)),
+                "dec_limit": Out(MAX_CODE_LEN + 1), "dec_offset": Out(sym_bits),
+                "sym_we": Out(1), "sym_addr": Out(sym_bits + max(1, bank_bits)),
+                "sym_data": Out(table_entry_layout(code_bits))}
+               if stream_form else {}),
         })
 
     def _full(self, a):
@@ -198,6 +263,140 @@ class ImageLoader(wiring.Component):
         ``entries`` is a power of two, as ``engine_params`` makes it)."""
         e = self.entries
         return a[self.abits] if e == 1 << self.abits else a >= e
+
+    def _stream_table(self, m, v):
+        """The stream form's code tables, built in the background
+        (``CanonicalTable``, ``2 * nsym + 23`` cycles) while the layer's length
+        table and streams arrive: the layer's bank and code width are kept for
+        it (``b_*``). The next layer's tokens wait for it, and so does the
+        verdict (``build_busy``)."""
+        m.submodules.table = tb = CanonicalTable(max_len=MAX_CODE_LEN,
+                                                 symbol_bits=self.sym_bits)
+        b_bank, b_cb, b_mask = Signal(len(self.dec_addr)), Signal(4), Signal(8)
+        te = Signal(table_entry_layout(self.code_bits))
+        m.d.comb += [tb.count.eq(v.nsym), self.dec_we.eq(tb.lim_we), self.dec_addr.eq(b_bank),
+                     self.dec_limit.eq(tb.lim_data), self.dec_offset.eq(tb.off_data),
+                     te.code.eq(tb.sym_data & b_mask), te.gap.eq(tb.sym_data >> b_cb),
+                     self.sym_we.eq(tb.sym_we), self.sym_addr.eq(Cat(tb.sym_addr, b_bank)),
+                     self.sym_data.eq(te), v.build_busy.eq(tb.busy)]
+        with m.If(tb.done & tb.error):      # over-subscribed lengths
+            v.fail("IMG_FIELD")
+        v.update(tb=tb, b_bank=b_bank, b_cb=b_cb, b_mask=b_mask)
+
+    def _stream_states(self, m, state, v):
+        """The stream form's sections of a shared layer, after its codebook and
+        before its biases (``docs/FORMAT.md``): the code-length tokens
+        (``TOKENS``, which start the layer's ``_stream_table``), the length
+        table (``LENS``), then per PE its stream's base (``SBASE``) and words
+        (``SWORD``). ``v``: the loader's shared signals."""
+        N, S, P = self.n_pe, self.sym_bits, MAX_CODE_LEN
+        L, w, take, fail, lay, fill = v.L, v.w, v.take, v.fail, v.lay, v.fill
+        bank = lay[:len(self.dec_addr)]
+        tb, b_bank, b_cb, b_mask = v.tb, v.b_bank, v.b_cb, v.b_mask
+
+        # ---- tokens, 5 bits MSB first, left-aligned in ``tok`` (``tn`` valid);
+        # ``sidx`` symbols described so far, ``zrun`` zero lengths of a run still
+        # to write (all zero from the codebook's end)
+        tok, tn, sidx, zrun = v.tok, v.tn, v.sidx, v.zrun
+        t = tok[16:]
+        fb, fn = Signal(31), Signal(5)     # length-table bits, left-aligned (``fn`` valid)
+        ring = [Signal(self.abits + 6, name=f"bits{i}") for i in range(N)]  # per PE, its sum
+        kk = Signal(range(N))              # the PE of the field (and of the stream)
+        fields_done = Signal()
+        m.d.comb += tb.len_addr.eq(sidx[:S])
+        with state("TOKENS"):
+            with m.If(tb.busy):                # the last layer's build
+                pass
+            with m.Elif(zrun != 0):
+                m.d.comb += [tb.len_we.eq(1), tb.len_data.eq(0)]
+                m.d.sync += [sidx.eq(sidx + 1), zrun.eq(zrun - 1)]
+            with m.Elif(sidx == v.nsym):   # all described: the rest of the word is zero
+                with m.If(tok != 0):
+                    fail("IMG_FIELD")
+                m.d.comb += tb.build.eq(1)
+                m.d.sync += [b_bank.eq(bank), b_cb.eq(L.cb_bits), b_mask.eq(v.cb_mask),
+                             fb.eq(0), fn.eq(0), kk.eq(0), fields_done.eq(0),
+                             v.pa.eq(L.ptr_base), v.cols_left.eq(v.inp_m1),
+                             *(r.eq(0) for r in ring)]
+                m.next = "LENS"
+            with m.Elif(tn >= 5):
+                m.d.sync += [tok.eq(tok << 5), tn.eq(tn - 5)]
+                with m.If(t <= P):
+                    m.d.comb += [tb.len_we.eq(1), tb.len_data.eq(t)]
+                    m.d.sync += sidx.eq(sidx + 1)
+                with m.Else():
+                    m.d.sync += zrun.eq(t - 15)
+                    with m.If(sidx + (t - 15) > v.nsym):
+                        fail("IMG_FIELD")
+            with m.Else():
+                m.d.comb += v.want.eq(1)
+                with m.If(take):
+                    m.d.sync += [tok.eq(tok | (w << (5 - tn[:3])[:3])), tn.eq(tn + 16)]
+
+        # ---- the length table: field ``j * N + k`` is PE ``k``'s segment of column ``j``
+        lb = L.lenb
+        field = Signal(16)
+        m.d.comb += field.eq(fb >> (31 - lb)[:5])
+        with state("LENS"):
+            with m.If(fields_done):            # the bits after the last field are zero
+                with m.If(fb != 0):
+                    fail("IMG_FIELD")
+                m.next = "SBASE"
+            with m.Elif(fn >= lb):
+                m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(kk), self.ld_mem.eq(MEM_PTR),
+                             self.ld_addr.eq(v.pa), self.ld_data.eq(field)]
+                total = ring[0] + field
+                with m.If(total[-1]):          # more bits than any stream memory
+                    fail("IMG_CAPACITY")
+                m.d.sync += [fb.eq(fb << lb), fn.eq(fn - lb), kk.eq(kk + 1),
+                             *(ring[i].eq(ring[i + 1]) for i in range(N - 1)),
+                             ring[N - 1].eq(total)]
+                with m.If(kk == N - 1):
+                    m.d.sync += [kk.eq(0), v.pa.eq(v.pa + 1), v.cols_left.eq(v.cols_left - 1)]
+                    with m.If(v.cols_left == 0):
+                        m.d.sync += fields_done.eq(1)
+            with m.Else():
+                m.d.comb += v.want.eq(1)
+                with m.If(take):
+                    m.d.sync += [fb.eq(fb | (w << (15 - fn[:4])[:4])), fn.eq(fn + 16)]
+
+        # ---- per PE: its first word (``MEM_BASE``), then its stream's words
+        left = Signal(self.abits + 3)      # words of the PE's stream still to come
+        pad = Signal(16)                   # the last word's padding bits (a mask)
+        a = fill[0]
+
+        def next_pe(a_next):
+            # The fill ring turns (PE ``kk``'s level, ``a_next``, to the back).
+            m.d.sync += [kk.eq(kk + 1),
+                         *(fill[i].eq(fill[i + 1]) for i in range(N - 1)), fill[N - 1].eq(a_next),
+                         *(ring[i].eq(ring[(i + 1) % N]) for i in range(N))]
+            with m.If(kk == N - 1):
+                m.d.sync += [v.count.eq(0), v.half.eq(0)]
+                m.next = "BIAS"
+            with m.Else():
+                m.next = "SBASE"
+
+        with state("SBASE"):
+            words = (ring[0] + 15) >> 4
+            m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(kk), self.ld_mem.eq(MEM_BASE),
+                         self.ld_addr.eq(bank), self.ld_data.eq(a)]
+            m.d.sync += [left.eq(words), pad.eq((Const(1, 17) << (-ring[0])[:4]) - 1)]
+            with m.If(words == 0):
+                next_pe(a)
+            with m.Else():
+                m.next = "SWORD"
+        with state("SWORD"):
+            m.d.comb += [v.want.eq(1), self.ld_pe.eq(kk), self.ld_mem.eq(MEM_ENT),
+                         self.ld_addr.eq(a[:self.abits]), self.ld_data.eq(w)]
+            with m.If(take):
+                m.d.comb += self.ld_we.eq(~self._full(a))
+                m.d.sync += [a.eq(a + 1), left.eq(left - 1)]
+                with m.If(self._full(a)):
+                    fail("IMG_CAPACITY")
+                with m.If(left == 1):
+                    with m.If((w & pad) != 0):
+                        fail("IMG_FIELD")
+                    next_pe(a + 1)
 
     def _shape_words(self, m, w, ent, fail, creg, prod, mul_in, ohr, owr, small, olen,
                      prev_out):
@@ -285,6 +484,10 @@ class ImageLoader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N, CB = self.n_pe, self.code_bits
+        # The stream form's signals that states outside ``_stream_states`` use.
+        sv = _Namespace(nsym=Signal(self.sym_bits + 1), cb_mask=Signal(8), build_busy=Signal(),
+                        tok=Signal(21), tn=Signal(5), sidx=Signal(self.sym_bits + 1),
+                        zrun=Signal(5))
         want = Signal()                     # the state wants a word now
         # A word taken on ``i`` (``arrive``) is registered (``w``) and acted on the
         # cycle after (``take``), in the same state: what the states do with a
@@ -359,14 +562,17 @@ class ImageLoader(wiring.Component):
         with m.If((pend != 0) & (err == 0)):
             m.d.sync += err.eq(pend)
 
+        stream_form = self.form == "stream"
+        version = STREAM_VERSION if stream_form else IMAGE_VERSION
         # The header's identity (not an image, or one for another build) is checked
         # in every state, so an earlier error cannot hide it; it wins the verdict.
         identity_bad = Signal()
         with m.Switch(Mux(hdr, widx[:4], 15)):
             for at, good, code in ((0, w == IMAGE_MAGIC[0], "IMG_MAGIC"),
                                    (1, w == IMAGE_MAGIC[1], "IMG_MAGIC"),
-                                   (2, w == IMAGE_VERSION, "IMG_VERSION"),
-                                   (4, w == N, "IMG_CONFIG"), (12, w == CB, "IMG_CONFIG")):
+                                   (2, w == version, "IMG_VERSION"),
+                                   (4, w == N, "IMG_CONFIG"), (12, w == CB, "IMG_CONFIG"),
+                                   *((13, w == self.sym_bits, "IMG_CONFIG"),) * stream_form):
                 with m.Case(at):
                     m.d.comb += identity_bad.eq(~good)
                     with m.If(take & ~good & (herr == 0)):
@@ -422,7 +628,7 @@ class ImageLoader(wiring.Component):
                                Mux(~crc != crc_exp, CODE["IMG_CRC"],
                                    Mux(err != 0, err, Mux(pend != 0, pend,
                                        Mux(at_end, CODE["OK"], CODE["IMG_FIELD"]))))))),
-            ending.eq(self.end & (crc_n == 0) & ~ending & ~self.finished),
+            ending.eq(self.end & (crc_n == 0) & ~ending & ~self.finished & ~sv.build_busy),
         ]
 
         def control(name):
@@ -485,6 +691,10 @@ class ImageLoader(wiring.Component):
                      col_last.eq((cols_left == 0) & (k == N - 1))]
         with m.If(arrive):
             m.d.sync += w_nz.eq(self.i.payload != 0)
+        if stream_form:
+            sv.update(want=want, take=take, w=w, fail=fail, L=L, lay=lay, fill=fill,
+                      pa=pa, cols_left=cols_left, inp_m1=inp_m1, count=count, half=half)
+            self._stream_table(m, sv)
         with m.FSM() as fsm:
             with state("IDLE"):
                 pass
@@ -495,11 +705,11 @@ class ImageLoader(wiring.Component):
                         with m.Case(3):
                             with m.If((w == 0) | (w > self.max_layers)):
                                 fail("IMG_CAPACITY")
-                        with m.Case(0, 1, 2, 4, 12):
+                        with m.Case(0, 1, 2, 4, 12, *(13,) * stream_form):
                             with m.If(identity_bad):
                                 m.next = "SKIP"
-                        with m.Case(5):
-                            with m.If(w != 0):
+                        with m.Case(5):                 # the mode: the form's
+                            with m.If(w != int(stream_form)):
                                 fail("IMG_UNSUPPORTED")
                         with m.Case(10):
                             with m.If((w == 0) | (w > self.max_len)):
@@ -536,6 +746,13 @@ class ImageLoader(wiring.Component):
                             m.d.sync += ent.binary.eq(w == 2)
                         with m.If(d == 18):
                             m.d.sync += ent.groups.eq(w)
+                    if stream_form:
+                        with m.If(d == 2):
+                            m.d.sync += [ent.bias16.eq(w[2]), ent.rq1.eq(w[3])]
+                        with m.If(d == 26):
+                            m.d.sync += ent.gap.eq(w)
+                        with m.If(d == 27):
+                            m.d.sync += ent.lenb.eq(w)
                     with m.Switch(d):
                         with m.Case(0):
                             if self.conv:                        # fc, conv, maxpool
@@ -588,6 +805,9 @@ class ImageLoader(wiring.Component):
                 m.d.sync += [count.eq(0), pw.eq(L.row_base), fetched.eq(0),
                              cb_last.eq((Const(1, 9) << L.cb_bits) - 1),
                              inp_m1.eq(L_cols - 1), out_m1.eq(L.out - 1)]
+                if stream_form:
+                    m.d.sync += [sv.nsym.eq(Const(1, len(sv.nsym)) << (L.gap + L.cb_bits)),
+                                 sv.cb_mask.eq((Const(1, 8) << L.cb_bits) - 1)]
                 m.next = "CBOOK"
                 if self.xnor:                   # a binary layer has no codebook
                     with m.If(L.binary):
@@ -611,7 +831,10 @@ class ImageLoader(wiring.Component):
                         fail("IMG_FIELD")
                     with m.If(at_cb):
                         m.d.sync += [k.eq(0), pa.eq(L.ptr_base), cols_left.eq(inp_m1)]
-                        m.next = "COUNT"
+                        m.next = "TOKENS" if stream_form else "COUNT"
+                        if stream_form:
+                            m.d.sync += [sv.tok.eq(0), sv.tn.eq(0), sv.sidx.eq(0),
+                                         sv.zrun.eq(0)]
 
             def next_column():
                 # The column is done: the next one, or the next PE's first, or after
@@ -653,18 +876,23 @@ class ImageLoader(wiring.Component):
                     with m.If(left1):
                         next_column()
 
+            if stream_form:
+                self._stream_states(m, state, sv)
+
+            # 16-bit biases (the stream form's flag) are a word each, sign-extended.
+            b16 = L.bias16 if stream_form else Const(0)
             with state("BIAS"):
                 m.d.comb += [want.eq(1), self.bias_addr.eq(pw),
-                             self.bias_data.eq(p if P == 32 else lo)]
+                             self.bias_data.eq(Mux(b16, w.as_signed(), p if P == 32 else lo))]
                 with m.If(take):
-                    m.d.sync += half.eq(~half[0])
-                    with m.If(half[0] == 0):
+                    m.d.sync += half.eq(~half[0] & ~b16)
+                    with m.If((half[0] == 0) & ~b16):
                         m.d.sync += lo.eq(w)
                     with m.Else():
                         m.d.comb += self.bias_we.eq(1)
                         m.d.sync += pw.eq(pw + 1)
                         if P == 16:             # the high word only extends the sign
-                            with m.If(w != Mux(lo[15], 0xFFFF, 0)):
+                            with m.If(~b16 & (w != Mux(lo[15], 0xFFFF, 0))):
                                 fail("IMG_CAPACITY")
                         m.d.sync += count.eq(count + 1)
                         with m.If(at_out):
@@ -720,6 +948,25 @@ class ImageLoader(wiring.Component):
                         with m.If(at_out):
                             m.d.sync += lay.eq(lay + 1)
                             m.next = "FETCH"
+                        if stream_form:         # one record for every row
+                            with m.Elif(L.rq1):
+                                if self.row_consts:
+                                    m.next = "RQ_FILL"
+                                else:
+                                    m.d.sync += lay.eq(lay + 1)
+                                    m.next = "FETCH"
+
+            if stream_form and self.row_consts:
+                # The layer's record, written to its other rows (``w`` still
+                # holds the shift: no word is taken here).
+                with state("RQ_FILL"):
+                    m.d.comb += [self.rq_we.eq(1),
+                                 self.rq_addr.eq((L.row_base + count)[:rbits]),
+                                 self.rq_data.eq(Cat(lo, mid[:15], w[:5]))]
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == out_m1):
+                        m.d.sync += lay.eq(lay + 1)
+                        m.next = "FETCH"
 
             with state("DONE"):
                 m.d.comb += [want.eq(1), ok_end.eq(1)]
@@ -749,7 +996,10 @@ class ImageLoader(wiring.Component):
                     is_last = lay == n_layers - 1
                     with m.If(shaped & wq[1]):               # the last is fully connected
                         fail("IMG_UNSUPPORTED")
-                    with m.Elif((wq[1] != is_last) | (wq[2:] != 0) | (pool & wq[0])):
+                    # The stream form's flags: bits 2 (16-bit biases) and 3 (one
+                    # requantization record).
+                    with m.Elif((wq[1] != is_last) | (wq[4 if stream_form else 2:] != 0)
+                                | (pool & wq[0])):
                         fail("IMG_FIELD")
                 with m.Case(3):
                     # A convolution's is its patch (checked below), a pool's 0.
@@ -758,6 +1008,15 @@ class ImageLoader(wiring.Component):
                 with m.Case(13):
                     with m.If(Mux(pool | binary, wq != 0, (wq == 0) | (wq > CB))):
                         fail("IMG_FIELD")
+                if stream_form:
+                    with m.Case(26):
+                        with m.If((wq == 0) | (wq > 8) | (wq + ent.cb_bits > self.sym_bits)):
+                            fail("IMG_FIELD")
+                    with m.Case(27):
+                        with m.If((wq == 0) | (wq > MAX_LEN_BITS)):
+                            fail("IMG_FIELD")
+                        with m.Elif(wq > self.len_bits):
+                            fail("IMG_CAPACITY")
                 if self.xnor:
                     # ``ceil(inp / 15)`` groups: ``15 * groups - inp`` in 0..14.
                     with m.Case(18):

@@ -76,7 +76,9 @@ class SparseMatVec(wiring.Component):
     fly. ``MEM_PTR`` then writes the length table (PE ``ld_pe``'s segment
     length of column ``ld_addr - ptr_base``, a memory of its own per PE,
     ``pointers`` rows), ``MEM_ENT`` a PE's stream words, ``MEM_SYM`` its
-    symbol tables, ``MEM_BASE`` (``ld_addr`` a bank) the word where its
+    symbol tables (so does ``sym_*``, into every PE at once, beside the load
+    port: a table is written while the layer's streams load), ``MEM_BASE``
+    (``ld_addr`` a bank) the word where its
     streams of that layer start. A walker beside the scanner reads the
     lengths of every column with its activation and keeps each PE's running
     bit offset (from its base), so a non-zero activation enters PE ``k``'s
@@ -149,7 +151,8 @@ class SparseMatVec(wiring.Component):
             "ix0": In(signed(conv_bits + 2)), "kh": In(kbits), "kw": In(kbits),
             "h": In(conv_bits), "w": In(conv_bits), "hw": In(conv_bits)}
         stream_ports = {} if form == "expanded" else {
-            "limit": sig["limit"], "offset": sig["offset"], "error": Out(HuffmanError)}
+            "limit": sig["limit"], "offset": sig["offset"], "error": Out(HuffmanError),
+            "sym_we": In(1), "sym_addr": sig["sym_addr"], "sym_data": sig["sym_data"]}
         super().__init__({
             **conv, **({"binary": In(1)} if self.xnor else {}), **stream_ports,
             "act_we": In(1), "act_addr": In(self._col + bank_bits), "act_data": In(signed(8)),
@@ -300,6 +303,11 @@ class SparseMatVec(wiring.Component):
         macs = 0
         lens_ports, bases = [], []
         err = HuffmanError.NONE
+        # The symbol-table port, registered as the load port is.
+        sym_we, sym_addr = Signal(), Signal.like(self.sym_addr)
+        sym_data = Signal.like(self.sym_data)
+        m.d.sync += [sym_we.eq(self.sym_we), sym_addr.eq(self.sym_addr),
+                     sym_data.eq(self.sym_data)]
         for k, pe in enumerate(self._pes):
             m.submodules[f"pe{k}"] = pe
             sel = Signal(name=f"ld_sel{k}")
@@ -307,13 +315,14 @@ class SparseMatVec(wiring.Component):
             macs = macs + pe.mac
             wiring.connect(m, bq.o[k], pe.i)
             m.d.sync += [pe.ent_we.eq(sel & (self.ld_mem == MEM_ENT)),
-                         pe.sym_we.eq(sel & (self.ld_mem == MEM_SYM)),
+                         pe.sym_we.eq((sel & (self.ld_mem == MEM_SYM)) | self.sym_we),
                          pe.cb_we.eq(sel & (self.ld_mem == MEM_CB))]
             m.d.comb += [
                 pe.cb_bank.eq(self.cb_bank), pe.limit.eq(self.limit), pe.offset.eq(self.offset),
                 pe.extent.eq(pe.words * 16), pe.clear.eq(self.start & ~self.busy),
                 pe.ent_addr.eq(ld_addr), pe.ent_data.eq(ld_data),
-                pe.sym_addr.eq(ld_addr), pe.sym_data.eq(ld_data),
+                pe.sym_addr.eq(Mux(sym_we, sym_addr, ld_addr)),
+                pe.sym_data.eq(Mux(sym_we, sym_data, ld_data)),
                 pe.cb_addr.eq(ld_addr), pe.cb_data.eq(ld_data),
                 pe.rd_addr.eq(self.rd_addr),
                 pe.clr_en.eq(self.clr_en & (self.clr_pe == k)), pe.clr_addr.eq(self.clr_addr),

@@ -143,18 +143,23 @@ def host_run(dut, image: bytes, xs, *, stall: float = 0.0, seed: int = 0
 
 def _engine_top(zm, *, n_pe: int, queue_depth: int = 8, entry_ram: str | None = None,
                 uart_divisor: int | None = None, pipelined: bool = False,
-                xnor: bool | None = None):
-    """``zm``'s memory image and the engine top sized for it: ``HostLink``, or the
-    board's ``UartEngine`` with ``uart_divisor``."""
+                xnor: bool | None = None, form: str = "expanded"):
+    """``zm``'s memory image of ``form`` and the engine top sized for it:
+    ``HostLink``, or the board's ``UartEngine`` with ``uart_divisor``."""
     from golden.hwmodel.image import memory_image  # noqa: PLC0415
     from hw.engine import engine_params  # noqa: PLC0415
     from hw.hostlink import HostLink  # noqa: PLC0415
     from hw.uartengine import UartEngine  # noqa: PLC0415
 
     params = engine_params(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram,
-                           pipelined=pipelined, xnor=xnor)
-    image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
-                         binary_as_entries=not params["pe"]["xnor"])
+                           pipelined=pipelined, xnor=xnor, form=form)
+    if form == "stream":
+        image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
+                             binary_as_entries=True, form="stream",
+                             sym_bits=params["pe"]["sym_bits"])
+    else:
+        image = memory_image(zm, n_pe, code_field=params["pe"]["code_bits"],
+                             binary_as_entries=not params["pe"]["xnor"])
     top = UartEngine(divisor=uart_divisor, **params) if uart_divisor else HostLink(**params)
     return image, top
 
@@ -163,7 +168,7 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
                    stall: float = 0.0, waves: bool = False, build_root=None,
                    case: str | None = None, entry_ram: str | None = None,
                    uart_divisor: int | None = None, pipelined: bool = False,
-                   xnor: bool | None = None) -> dict:
+                   xnor: bool | None = None, form: str = "expanded") -> dict:
     """Run ``zm`` on the engine RTL (``hw.hostlink.HostLink`` sized by
     ``hw.engine.engine_params``) in ``sim`` through the host protocol: load its
     memory image, then each int8 input row of ``xq``. Returns ``outputs``
@@ -174,15 +179,17 @@ def simulate_model(zm, xq, *, sim: str = "verilator", n_pe: int = 4, queue_depth
     instead, the host bytes going over its simulated serial line. ``pipelined``
     builds ``SparsePE``'s pipelined form (the ECP5 boards'); ``xnor`` the XNOR
     path for binary layers (``hw.engine.engine_params``: by default when the
-    model has them)."""
+    model has them); ``form`` the memory image form the engine loads and runs."""
     image, top = _engine_top(zm, n_pe=n_pe, queue_depth=queue_depth, entry_ram=entry_ram,
-                             uart_divisor=uart_divisor, pipelined=pipelined, xnor=xnor)
+                             uart_divisor=uart_divisor, pipelined=pipelined, xnor=xnor,
+                             form=form)
     with tempfile.TemporaryDirectory(prefix="zipcore-sim-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.zimg").write_bytes(image)
         np.save(tmp / "inputs.npy", np.asarray(xq, dtype=np.int64))
         res = run_cocotb(top, "engine", "sim.tb.tb_engine", sim=sim,
-                         case=case or f"n{n_pe}_q{queue_depth}", waves=waves,
+                         case=case or f"n{n_pe}_q{queue_depth}"
+                         + ("_stream" if form == "stream" else ""), waves=waves,
                          testcase="run_model",
                          build_root=build_root,
                          cells=(("ice40", "SB_SPRAM256KA"),) if entry_ram == "spram" else (),

@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["PROTOCOL_VERSION", "CMD", "STATUS", "EngineInfo", "EngineError", "LinkError",
            "EngineClient", "INFO_BYTES"]
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 CMD = {
     "info": 0x01,       # -> status, 16 info bytes
@@ -38,6 +38,8 @@ STATUS = {
     0x03: ("BAD_LENGTH", "input length differs from the model's"),
     0x04: ("NO_INPUT", "run without an input written since the last load or run"),
     0x05: ("NO_OUTPUT", "output read without a run since the last load or input"),
+    0x06: ("BAD_STREAM", "the run stopped on a corrupt weight stream (a bit pattern that is "
+                         "no code, or a code past its segment): reload the model"),
     0x10: ("IMG_MAGIC", "not a Zipcore memory image (bad magic)"),
     0x11: ("IMG_VERSION", "memory image version is not the one this engine reads"),
     0x12: ("IMG_CONFIG", "memory image built for another engine (PEs or code field)"),
@@ -69,17 +71,26 @@ class EngineInfo:
     pointers: int
     entries: int
     xnor: bool = False      # binary layers run on the XNOR path (the image's sign words)
+    sym_bits: int = 0       # the stream form's symbol field (0: the engine runs expanded images)
+
+    @property
+    def form(self) -> str:
+        """The memory image form the engine loads."""
+        return "stream" if self.sym_bits else "expanded"
 
     def pack(self) -> bytes:
         return struct.pack("<6B5H", self.version, self.n_pe, self.queue_depth,
                            self.code_bits | self.xnor << 7,
-                           self.max_layers, self.rows_per_pe.bit_length() - 1, self.max_len,
-                           self.max_rows, self.max_out, self.pointers, self.entries)
+                           self.max_layers,
+                           self.rows_per_pe.bit_length() - 1 | self.sym_bits << 4,
+                           self.max_len, self.max_rows, self.max_out, self.pointers,
+                           self.entries)
 
     @classmethod
     def unpack(cls, b: bytes) -> EngineInfo:
         v, n, d, cb, layers, rlog, ml, mr, mo, p, e = struct.unpack("<6B5H", b)
-        return cls(v, n, d, cb & 0x7F, layers, 1 << rlog, ml, mr, mo, p, e, bool(cb >> 7))
+        return cls(v, n, d, cb & 0x7F, layers, 1 << (rlog & 15), ml, mr, mo, p, e,
+                   bool(cb >> 7), rlog >> 4)
 
 
 class EngineError(RuntimeError):
