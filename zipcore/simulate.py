@@ -22,10 +22,11 @@ __all__ = ["cmd_simulate", "add_parser", "simulate_report"]
 
 
 def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: bool = False,
-                    build_root=None, pipelined: bool = False, xnor: bool | None = None) -> dict:
+                    build_root=None, pipelined: bool = False, xnor: bool | None = None,
+                    form: str = "expanded") -> dict:
     """Run the test inputs ``x`` (float) with labels ``y`` through the engine RTL and
-    the golden model; the report ``zipcore simulate`` prints and writes. ``xnor``:
-    as ``hw.engine.engine_params``."""
+    the golden model; the report ``zipcore simulate`` prints and writes. ``xnor``
+    and ``form``: as ``hw.engine.engine_params``."""
     from sim.engine import simulate_model  # noqa: PLC0415
     from sim.harness import SimulatorMissing  # noqa: PLC0415
 
@@ -38,7 +39,7 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
     t0 = time.monotonic()
     try:
         r = simulate_model(zm, xq, sim=sim, n_pe=n_pe, queue_depth=queue_depth, waves=waves,
-                           build_root=build_root, pipelined=pipelined, xnor=xnor)
+                           build_root=build_root, pipelined=pipelined, xnor=xnor, form=form)
     except SimulatorMissing as e:
         raise UserError(str(e)) from None
     except ImageError as e:
@@ -56,14 +57,17 @@ def simulate_report(zm, x, y, *, sim: str, n_pe: int, queue_depth: int, waves: b
     # The cycle model's sparse phases (each + the engine's fixed busy tail) vs the RTL's.
     from hw.spmv import SparseMatVec  # noqa: PLC0415
 
-    tail = SparseMatVec.overhead - 1
+    tail = (SparseMatVec.stream_overhead if form == "stream" else SparseMatVec.overhead) - 1
+    sym_bits = r["info"].get("sym_bits") or None
     predicted = np.array([sum(p.mac_cycles + tail * p.phases
                               for p in model_cycles(zm, v, n_pe=n_pe, depth=queue_depth,
                                                     pipelined=pipelined,
-                                                    xnor=r["info"]["xnor"]))
+                                                    xnor=r["info"]["xnor"], form=form,
+                                                    sym_bits=sym_bits))
                           for v in xq], dtype=np.float64)
     return {
         "simulator": sim, "pes": n_pe, "queue_depth": queue_depth, "pipelined": pipelined,
+        "form": form,
         "xnor": bool(r["info"]["xnor"]),
         "images": int(len(xq)),
         "mismatches": int((got != want).any(axis=1).sum()),
@@ -93,19 +97,24 @@ def cmd_simulate(args) -> int:
 
     try:
         engine_params(zm, n_pe=args.pes, queue_depth=args.queue_depth,
-                      xnor=False if args.no_xnor else None)
+                      xnor=False if args.no_xnor or args.form == "stream" else None,
+                      form=args.form)
     except ValueError as e:
         raise UserError(str(e)) from None
     x, y, name = test_split(zm, args.dataset, args.limit)
-    form = ", pipelined PEs" if args.pipelined else ""
+    if args.form == "stream" and args.pipelined:
+        raise UserError("--pipelined is the expanded form's: the stream form's PEs are "
+                        "pipelined already")
+    form = f", {args.form} image" + (", pipelined PEs" if args.pipelined else "")
     if any(ly.storage == "binary" for ly in zm.layers):
-        form += (", binary layers as +1/-1 entries" if args.no_xnor
+        form += (", binary layers as +1/-1 entries" if args.no_xnor or args.form == "stream"
                  else ", binary layers on the XNOR path")
     print(f"simulating {len(x)} {name} test images on {args.sim} "
           f"({args.pes} PEs, queue depth {args.queue_depth}{form})...", file=sys.stderr)
     rep = simulate_report(zm, x, y, sim=args.sim, n_pe=args.pes, queue_depth=args.queue_depth,
                           waves=bool(args.waves), pipelined=args.pipelined,
-                          xnor=False if args.no_xnor else None)
+                          xnor=False if args.no_xnor or args.form == "stream" else None,
+                          form=args.form)
     if args.waves and rep["waves"]:
         dest = Path(args.waves)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +153,10 @@ def add_parser(sub):
     s.add_argument("--no-xnor", action="store_true",
                    help="run binary layers as +1/-1 entries on the multipliers, not on the "
                         "XNOR path (bit planes against packed sign words)")
+    s.add_argument("--form", choices=("expanded", "stream"), default="expanded",
+                   help="the memory image form the engine loads and runs: expanded "
+                        "(fixed-width entries, the default) or stream (the Huffman-coded "
+                        "entries, decoded on chip; fully connected models)")
     s.add_argument("--waves", metavar="FILE", help="write the simulator's trace (FST) to FILE")
     s.add_argument("--json", metavar="FILE", help="write the report as JSON")
     s.set_defaults(func=cmd_simulate)

@@ -311,6 +311,21 @@ def layer_cycles(codes: np.ndarray, x: np.ndarray, *, n_pe: int, depth: int, gap
     return total
 
 
+_SYMBOLS: dict = {}
+
+
+def _layer_symbols(zl, codes, n_pe: int, sym_bits: int, gap_of):
+    """``segment_symbols`` of a layer at its stream-form gap width, kept for
+    the next input of the same layer (keyed by the layer object, held so its
+    id is not reused; the last 16 layers)."""
+    key = (id(zl), n_pe, sym_bits)
+    if key not in _SYMBOLS:
+        if len(_SYMBOLS) >= 16:
+            _SYMBOLS.pop(next(iter(_SYMBOLS)))
+        _SYMBOLS[key] = (zl, segment_symbols(codes, n_pe, gap_of(zl, n_pe, sym_bits)))
+    return _SYMBOLS[key][1]
+
+
 def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
                  pipelined: bool = False, xnor: bool = False,
                  form: str = "expanded", sym_bits: int | None = None) -> list[PhaseCycles]:
@@ -344,8 +359,8 @@ def model_cycles(zm, xq: np.ndarray, *, n_pe: int, depth: int,
                 v = _im2col(x.reshape((1,) + tuple(el.in_shape)), el.kh, el.kw, el.stride,
                             el.pad)[0]
             if form == "stream":
-                gap_bits = stream_gap_bits(zl, n_pe, sym_bits or SYM_BITS)
-                sym, real = segment_symbols(codes, n_pe, gap_bits)
+                sym, real = _layer_symbols(zl, codes, n_pe, sym_bits or SYM_BITS,
+                                           stream_gap_bits)
                 rows = v.reshape(1, -1) if v.ndim == 1 else v
                 phases = [segment_cycles(sym, real, r, depth=depth) for r in rows]
                 out.append(sum(phases[1:], phases[0]))
