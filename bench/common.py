@@ -24,15 +24,31 @@ def _commit() -> str | None:
         return None
 
 
-def write_results(name: str, metrics: dict, **extra) -> Path:
+def write_results(name: str, metrics: dict, *, section: tuple[str, ...] = (),
+                  **extra) -> Path:
+    """Write ``bench/results/NAME.json``. With ``section`` (key prefixes), the
+    file's other metrics are kept and ``metrics`` replace the section's (every
+    key starting with one of them); ``sections`` then records the commit and
+    time each section was last measured at."""
     for k, v in metrics.items():
         if not isinstance(v, (int, float)):
             raise TypeError(f"metric {k} must be a number, not {v!r}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    sections = {}
+    if section:
+        if any(not k.startswith(section) for k in metrics):
+            raise ValueError(f"every metric of the section must start with one of {section}")
+        old = json.loads(path.read_text()) if path.exists() else {}
+        kept = {k: v for k, v in old.get("metrics", {}).items() if not k.startswith(section)}
+        sections = {**old.get("sections", {}),
+                    " ".join(section): {"commit": _commit(), "time": now}}
+        metrics = {**kept, **metrics}
+        extra = {k: v for k, v in old.items() if k not in ("metrics", "sections")} | extra
     doc = {"metrics": metrics, "commit": _commit(), "machine": platform.machine(),
-           "cpus": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           **extra}
+           "cpus": os.cpu_count(), "time": now, **extra,
+           **({"sections": sections} if sections else {})}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)

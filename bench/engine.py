@@ -24,6 +24,18 @@ digits test images, on the XNOR path (sign words, bit planes) and as +1/-1
 entries on the multipliers: cycles per inference, the weight words per PE,
 mismatches and the cycle model's error, for N = 4 and 16.
 
+``--forms`` measures the two memory image forms instead (and with
+``--synth`` builds only the stream-form engine), and updates only their keys
+in engine.json (``engine.stream.*``, ``engine.expanded.*``,
+``engine.load_bytes*``): the whole engine on the digits model, full test
+split on Verilator, N = 4, queues 8 deep, in each form (``zipcore simulate
+--form``); on-chip weight bits per non-zero weight
+(``golden.hwmodel.image.weight_memory_bits``: entries or stream bits plus
+every pointer or length-table bit, over the model's non-zero weights); the
+bytes each board's host sends to load the model (its ``board_form``'s image,
+at the board's PEs) over the ``.zcm`` file's; and with ``--synth`` the
+stream-form N = 4 engine out of context on ECP5-85F.
+
 Writes bench/results/engine.json and bench/results/engine_queue_depth.png.
 Run: ``.venv/bin/python bench/engine.py`` (a few minutes); ``--quick`` for a
 smaller layer and no digits run; ``--synth`` adds out-of-context builds of the
@@ -81,7 +93,11 @@ def main(argv=None):
     ap.add_argument("--depth", type=int, default=8, help="queue depth of the table (8)")
     ap.add_argument("--synth", action="store_true",
                     help="also build the N = 4 sparse phase out of context (UP5K, ECP5-85F)")
+    ap.add_argument("--forms", action="store_true",
+                    help="measure the expanded and stream image forms only (see above)")
     args = ap.parse_args(argv)
+    if args.forms:
+        return _forms(args.synth)
     rows, cols = (64, 32) if args.quick else (256, 64)
     x = np.random.default_rng(1).integers(1, 128, cols) * np.where(
         np.random.default_rng(2).random(cols) < 0.5, 1, -1)
@@ -268,6 +284,64 @@ def _digits(metrics: dict) -> dict:
     metrics["engine.cycle_model_error.max"] = max(metrics["engine.cycle_model_error.max"],
                                                   rep["cycle_model_error"])
     return rep
+
+
+FORMS_SECTION = ("engine.stream.", "engine.expanded.", "engine.load_bytes")
+
+
+def _forms(synth: bool):
+    """``--forms``: the engine in each image form (see the module docstring)."""
+    from boards.catalog import BOARDS, board_form  # noqa: PLC0415
+    from golden.data import load  # noqa: PLC0415
+    from golden.hwmodel.image import memory_image, read_image, weight_memory_bits  # noqa: PLC0415
+    from hw.engine import engine_params  # noqa: PLC0415
+    from hw.hostlink import HostLink  # noqa: PLC0415
+    from zipcore.simulate import simulate_report  # noqa: PLC0415
+
+    zm, d = _digits_model(), load("digits")
+    zcm_bytes = (Path(__file__).resolve().parent.parent / "build" / "digits-mlp.zcm").stat().st_size
+    m: dict = {}
+    rows = []
+    for form in ("expanded", "stream"):
+        rep = simulate_report(zm, d.x_test, d.y_test, sim="verilator", n_pe=4, queue_depth=8,
+                              form=form)
+        params = engine_params(zm, n_pe=4, form=form)
+        img = read_image(memory_image(zm, 4, code_field=params["pe"]["code_bits"], form=form,
+                                      binary_as_entries=True))
+        bits = weight_memory_bits(img, len_field=params["pe"].get("len_bits"))
+        k = f"engine.{form}"
+        m.update({f"{k}.digits.images": rep["images"], f"{k}.digits.mismatches": rep["mismatches"],
+                  f"{k}.digits.accuracy": round(rep["accuracy"], 4),
+                  f"{k}.digits.golden_accuracy": round(rep["golden_accuracy"], 4),
+                  f"{k}.digits.cycles_per_inference": round(rep["cycles_per_inference"], 1),
+                  f"{k}.digits.sparse_utilization": round(rep["sparse_utilization"], 4),
+                  f"{k}.digits.utilization": round(rep["utilization"], 4),
+                  f"{k}.digits.sim_s": rep["sim_seconds"],
+                  f"{k}.cycle_model_error": round(rep["cycle_model_error"], 4),
+                  f"{k}.bits_per_nonzero": round(bits["bits_per_nonzero"], 3)})
+        rows.append((form, rep["images"], rep["mismatches"], f"{rep['accuracy']:.4f}",
+                     f"{rep['cycles_per_inference']:.0f}", f"{rep['sparse_utilization']:.3f}",
+                     f"{rep['cycle_model_error']:.2%}", f"{bits['bits_per_nonzero']:.2f}"))
+    print_table(rows, ("form", "images", "mismatches", "accuracy", "cycles/inf", "sparse util",
+                       "model err", "bits/nz"))
+    loads = []
+    for name, board in BOARDS.items():
+        form = board_form(board, zm)
+        n = len(memory_image(zm, board.pes, form=form, binary_as_entries=True))
+        m[f"engine.load_bytes.{name}"] = n
+        loads.append((name, form, board.pes, n, f"{n / zcm_bytes:.3f}"))
+    m["engine.load_bytes.zcm"] = zcm_bytes
+    m["engine.load_bytes_ratio"] = round(max(r[3] for r in loads) / zcm_bytes, 4)
+    print()
+    print_table(loads, ("board", "form", "PEs", "image bytes", "/ .zcm"))
+    if synth:
+        row = _placed(lambda dev: HostLink(**engine_params(zm, n_pe=4, queue_depth=8,
+                                                           form="stream")),
+                      "ecp5-85f", 100, "bench-engine4-stream", m, "engine.stream")
+        print()
+        print_table([row], ("build", "device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR",
+                            "SPRAM", "placed"))
+    print(write_results("engine", m, section=FORMS_SECTION))
 
 
 def _placed(build, dev, freq, name, metrics, prefix) -> tuple:

@@ -199,11 +199,14 @@ def test_weight_memory_bits_count_what_each_form_keeps():
     zm = ZModel([fc([[1, 0], [0, 2], [3, 3]])], (2, 1, 1), classes=3, input_scale=0.1)
     s = weight_memory_bits(read_image(memory_image(zm, 2, form="stream")))
     e = weight_memory_bits(read_image(memory_image(zm, 2)), pointer_bits=16)
-    # Stream: two padded stream words and four 3-bit fields; expanded: four
-    # 16-bit entries and a 16-bit pointer per PE and column.
-    assert (s["entry_bits"], s["pointer_bits"], s["nonzero"]) == (32, 12, 4)
+    # Stream: two padded stream words, four 3-bit fields and a 16-bit base per
+    # PE; expanded: four 16-bit entries and a 16-bit pointer per PE and column.
+    assert (s["entry_bits"], s["pointer_bits"], s["nonzero"]) == (32, 12 + 32, 4)
     assert (e["entry_bits"], e["pointer_bits"], e["nonzero"]) == (64, 64, 4)
-    assert s["bits_per_nonzero"] == 44 / 4 and e["bits_per_nonzero"] == 128 / 4
+    assert s["bits_per_nonzero"] == 76 / 4 and e["bits_per_nonzero"] == 128 / 4
+    # Fields held 5 bits wide (an engine built for wider lengths).
+    wide = weight_memory_bits(read_image(memory_image(zm, 2, form="stream")), len_field=5)
+    assert wide["pointer_bits"] == 4 * 5 + 32
 
 
 def stream_image():

@@ -33,7 +33,7 @@ def cmd_build(args) -> int:
                 if not args.model else "")
         raise UserError(f"{model}: {e}{hint}") from None
     try:
-        params = board_engine_params(board, zm, pes=args.pes)
+        params = board_engine_params(board, zm, pes=args.pes, form=args.form)
     except ValueError as e:
         raise UserError(str(e)) from None
     # Without --freq, the board's clock, or if it misses timing, the highest PLL
@@ -76,6 +76,9 @@ def add_parser(sub):
     b = sub.add_parser("build", help="build a board's bitstream (YoWASP Yosys/nextpnr) and "
                                      "report nextpnr's figures")
     b.add_argument("--board", required=True, help="icebreaker | ulx3s-85f | orangecrab-25f")
+    b.add_argument("--form", choices=("expanded", "stream"),
+                   help="the memory image form the engine runs (default: the board's: stream "
+                        "on the ECP5 boards for fully connected models, else expanded)")
     b.add_argument("--pes", type=int, metavar="N", help="processing elements (default: the "
                                                         "board's)")
     b.add_argument("--freq", type=float, metavar="MHZ",

@@ -26,8 +26,12 @@ async def _run_board(link, zm, xq):
     client = EngineClient(link)
     info = await client.info()
     try:
-        image = memory_image(zm, info.n_pe, code_field=info.code_bits,
-                             binary_as_entries=not info.xnor)
+        if info.form == "stream":
+            image = memory_image(zm, info.n_pe, code_field=info.code_bits,
+                                 binary_as_entries=True, form="stream", sym_bits=info.sym_bits)
+        else:
+            image = memory_image(zm, info.n_pe, code_field=info.code_bits,
+                                 binary_as_entries=not info.xnor)
     except (ImageError, ZcmError) as e:
         raise UserError(f"the model does not fit the board's engine: {e}") from None
     await client.load(image)
@@ -49,7 +53,7 @@ def built_clock(board, build_root=None) -> float:
 
 
 def cmd_verify(args) -> int:
-    from boards.catalog import BOARDS, board_engine_params  # noqa: PLC0415
+    from boards.catalog import BOARDS, board_engine_params, board_form  # noqa: PLC0415
 
     if (args.port is None) == (args.sim is None):
         raise UserError("give --port DEVICE (a board) or --sim [verilator|icarus]")
@@ -69,17 +73,19 @@ def cmd_verify(args) -> int:
         from sim.engine import simulate_model  # noqa: PLC0415
         from sim.harness import SimulatorMissing  # noqa: PLC0415
 
+        form = board_form(board, zm)
         try:
-            params = board_engine_params(board, zm)
+            params = board_engine_params(board, zm, form=form)
         except ValueError as e:
             raise UserError(str(e)) from None
-        print(f"verifying {len(x)} images on the {board.label} top in {args.sim}, through its "
-              f"simulated UART...", file=sys.stderr)
+        print(f"verifying {len(x)} images on the {board.label} top in {args.sim} ({form} "
+              f"image), through its simulated UART...", file=sys.stderr)
         try:
             r = simulate_model(zm, xq, sim=args.sim, n_pe=params["n_pe"],
                                queue_depth=params["queue_depth"], entry_ram=board.entry_ram,
-                               pipelined=board.pipelined, uart_divisor=SIM_DIVISOR,
-                               case=f"uart-{board.name}")
+                               pipelined=board.pipelined and form == "expanded",
+                               uart_divisor=SIM_DIVISOR, case=f"uart-{board.name}-{form}",
+                               form=form)
         except SimulatorMissing as e:
             raise UserError(str(e)) from None
         except AssertionError as e:

@@ -491,20 +491,27 @@ def _stream_weights(sl: S.StreamLayer, cb: np.ndarray, out: int, n_pe: int,
     return wmat, count
 
 
-def weight_memory_bits(img: EngineImage, pointer_bits: int = 16) -> dict:
+def weight_memory_bits(img: EngineImage, pointer_bits: int = 16,
+                       len_field: int | None = None) -> dict:
     """What the engine keeps on chip for the weights of ``img``'s shared layers,
     in bits, and per non-zero weight: expanded, a 16-bit entry per non-zero and
     a ``pointer_bits`` column pointer per PE and column; stream, the PEs'
-    streams (each padded to a word) and the length table. Code tables and
-    codebooks are not counted (neither form has more than one per layer)."""
+    streams (each padded to a word), the length table (each field
+    ``len_field`` bits wide, as the engine's length memories hold it; by
+    default the layer's ``len_bits``) and each PE's 16-bit stream base per
+    layer. Code tables and codebooks are not counted (neither form has more
+    than one per layer)."""
     nnz = entries = table = 0
     for k, (el, st) in enumerate(zip(img.layers, img.storage)):
         if st != "shared":
             continue
         nnz += img.entries[k]
         if img.form == "stream":
-            entries += img.streams[k].stream_bits
-            table += img.streams[k].table_bits
+            sl = img.streams[k]
+            entries += sl.stream_bits
+            fields = img.n_pe * el.weights.shape[1]
+            table += (sl.table_bits if len_field is None else fields * len_field)
+            table += 16 * img.n_pe
         else:
             entries += 16 * img.entries[k]
             table += pointer_bits * img.n_pe * el.weights.shape[1]

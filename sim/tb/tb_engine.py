@@ -66,3 +66,39 @@ async def bad_images_end_in_their_status(dut):
     await client.load(good)
     err, flags = await client.status()
     assert flags & 1 == 1
+
+
+@cocotb.test()
+async def stream_errors_end_in_their_status(dut):
+    """Each image of ``bad`` (``(path, load status, run status)``) loads with its
+    load status; one that loads then runs ``input`` to its run status (a
+    corrupt stream: ``BAD_STREAM``, no output). After each, the good image
+    loads and runs ``input`` to ``expect``: no hang, no state left over."""
+    p = params()
+    client = EngineClient(link(dut, p, 400_000))
+    await start_clock_and_reset(dut)
+    with open(p["image"], "rb") as f:
+        good = f.read()
+    x = np.array(p["input"])
+    for path, want_load, want_run in p["bad"]:
+        with open(path, "rb") as f:
+            image = f.read()
+        got = "OK"
+        try:
+            await client.load(image)
+        except EngineError as e:
+            got = e.name
+        assert got == want_load, f"{path}: load {got}, not {want_load}"
+        if got == "OK":
+            await client.write_input(x)
+            try:
+                await client.run()
+                got = "OK"
+            except EngineError as e:
+                got = e.name
+            assert got == want_run, f"{path}: run {got}, not {want_run}"
+            err, flags = await client.status()
+            assert flags & 4 == (4 if want_run == "OK" else 0), f"{path}: output flag {flags}"
+        await client.load(good)
+        y, _ = await client.infer(x)
+        assert y.tolist() == p["expect"], f"after {path}: {y.tolist()}, not {p['expect']}"
