@@ -97,7 +97,8 @@ class ImageLoader(wiring.Component):
     codebook, one after its biases); ``end`` says the
     host sent its last word (``odd`` with it: and half a word more, which makes
     the image's length wrong); it holds ``end`` until ``finished``, which rises
-    within a few cycles (the loader may still be between sections) with
+    within a few cycles (the loader may still be between sections; in the
+    stream form, once the last layer's code tables are built) with
     ``status``: ``OK`` and ``loaded`` high, or the first error that explains
     the image (``golden.hwmodel.protocol.STATUS``): a header that is not an
     image or is for another build (``IMG_MAGIC``, ``IMG_VERSION``,
