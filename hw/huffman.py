@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.huffman import REFILL_BELOW, WAYS
 
-from .params import reject
+from .params import reject, require_int
 
 __all__ = ["CanonicalTable", "HuffmanDecoder", "HuffmanError", "code_length"]
 
@@ -76,10 +76,8 @@ class CanonicalTable(wiring.Component):
     """
 
     def __init__(self, *, max_len: int = 16, symbol_bits: int = 8):
-        if not isinstance(max_len, int) or not 1 <= max_len <= 16:
-            reject(self, f"max_len must be an integer in 1..16, not {max_len!r}")
-        if not isinstance(symbol_bits, int) or not 1 <= symbol_bits <= 12:
-            reject(self, f"symbol_bits must be an integer in 1..12, not {symbol_bits!r}")
+        require_int(self, "max_len", max_len, 1, 16)
+        require_int(self, "symbol_bits", symbol_bits, 1, 12)
         self._l, self._s = max_len, symbol_bits
         super().__init__({
             "len_we": In(1), "len_addr": In(symbol_bits), "len_data": In(range(max_len + 1)),
@@ -245,10 +243,8 @@ class HuffmanDecoder(wiring.Component):
                  queue_depth: int = 16):
         if word_width not in (16, 32):
             reject(self, f"word_width must be 16 or 32, not {word_width!r}")
-        if not isinstance(max_len, int) or not 1 <= max_len <= 16:
-            reject(self, f"max_len must be an integer in 1..16, not {max_len!r}")
-        if not isinstance(symbol_bits, int) or not 1 <= symbol_bits <= 12:
-            reject(self, f"symbol_bits must be an integer in 1..12, not {symbol_bits!r}")
+        require_int(self, "max_len", max_len, 1, 16)
+        require_int(self, "symbol_bits", symbol_bits, 1, 12)
         if not isinstance(queue_depth, int) or queue_depth < 6:
             # Five symbols can be in flight behind a loop decision (see elaborate).
             reject(self, f"queue_depth must be an integer >= 6, not {queue_depth!r}")
