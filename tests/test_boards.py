@@ -7,6 +7,7 @@ for bad options."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from boards.build import BuildError, pll_below, pll_settings
@@ -139,3 +140,22 @@ def test_build_user_errors_are_one_line(args, message):
     r = run("build", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_each_board_runs_the_form_its_catalog_names(digits_zcm):
+    """The ECP5 boards run a fully connected model in the stream form, the
+    iCEBreaker in the expanded form; a model with convolutions runs expanded
+    everywhere; an explicit form wins; the engine parameters follow."""
+    from boards.catalog import BOARDS, board_engine_params, board_form
+    from golden.zcm import read_zcm
+    from tests.test_hw_engine import conv_chain
+
+    zm = read_zcm(digits_zcm)
+    conv = conv_chain(np.random.default_rng(0))
+    assert {n: board_form(b, zm) for n, b in BOARDS.items()} == {
+        "icebreaker": "expanded", "ulx3s-85f": "stream", "orangecrab-25f": "stream"}
+    assert all(board_form(b, conv) == "expanded" for b in BOARDS.values())
+    assert board_form(BOARDS["ulx3s-85f"], zm, "expanded") == "expanded"
+    p = board_engine_params(BOARDS["orangecrab-25f"], zm)
+    assert p["form"] == "stream" and p["pe"]["sym_bits"] == 9 and "words" in p["pe"]
+    assert "form" not in board_engine_params(BOARDS["icebreaker"], zm)

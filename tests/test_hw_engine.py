@@ -463,3 +463,14 @@ def test_bad_binary_images_end_in_their_error_status():
                                 ("as entries", entries, "OK")])
     assert seen == [("sign words", "IMG_UNSUPPORTED"), ("as entries", "OK"),
                     ("recovered", want)]
+
+
+def test_engine_info_carries_the_image_form():
+    """``info`` byte 5 holds the stream form's symbol field beside the rows' log:
+    what a host needs to make the image the engine reads."""
+    from golden.hwmodel.protocol import EngineInfo
+
+    for sym, rows in ((0, 128), (9, 128), (12, 32768), (2, 2)):
+        info = EngineInfo(3, 4, 8, 4, 3, rows, 512, 600, 16, 700, 1024, False, sym)
+        back = EngineInfo.unpack(info.pack())
+        assert back == info and back.form == ("stream" if sym else "expanded")
