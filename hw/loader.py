@@ -280,6 +280,9 @@ class ImageLoader(wiring.Component):
                      te.code.eq(tb.sym_data & b_mask), te.gap.eq(tb.sym_data >> b_cb),
                      self.sym_we.eq(tb.sym_we), self.sym_addr.eq(Cat(tb.sym_addr, b_bank)),
                      self.sym_data.eq(te), v.build_busy.eq(tb.busy)]
+        # Registered for the next layer's tokens (they come long after the build
+        # starts, so the cycle it lags by is one more cycle of waiting).
+        m.d.sync += v.build_busy_q.eq(tb.busy)
         with m.If(tb.done & tb.error):      # over-subscribed lengths
             v.fail("IMG_FIELD")
         v.update(tb=tb, b_bank=b_bank, b_cb=b_cb, b_mask=b_mask)
@@ -296,9 +299,16 @@ class ImageLoader(wiring.Component):
         tb, b_bank, b_cb, b_mask = v.tb, v.b_bank, v.b_cb, v.b_mask
 
         # ---- tokens, 5 bits MSB first, left-aligned in ``tok`` (``tn`` valid);
-        # ``sidx`` symbols described so far, ``zrun`` zero lengths of a run still
-        # to write (all zero from the codebook's end)
+        # ``sidx`` symbols described so far and ``sleft`` still to describe
+        # (``described``: none, kept beside it so no compare of the count is in
+        # front of the state), ``zrun`` zero lengths of a run still to write
+        # (set from the codebook's end)
         tok, tn, sidx, zrun = v.tok, v.tn, v.sidx, v.zrun
+        sleft, described = v.sleft, v.described
+
+        def described_one():
+            m.d.sync += [sidx.eq(sidx + 1), sleft.eq(sleft - 1), described.eq(sleft == 1)]
+
         t = tok[16:]
         fb, fn = Signal(31), Signal(5)     # length-table bits, left-aligned (``fn`` valid)
         ring = [Signal(self.abits + 6, name=f"bits{i}") for i in range(N)]  # per PE, its sum
@@ -306,12 +316,13 @@ class ImageLoader(wiring.Component):
         fields_done = Signal()
         m.d.comb += tb.len_addr.eq(sidx[:S])
         with state("TOKENS"):
-            with m.If(tb.busy):                # the last layer's build
+            with m.If(v.build_busy_q):         # the last layer's build
                 pass
             with m.Elif(zrun != 0):
                 m.d.comb += [tb.len_we.eq(1), tb.len_data.eq(0)]
-                m.d.sync += [sidx.eq(sidx + 1), zrun.eq(zrun - 1)]
-            with m.Elif(sidx == v.nsym):   # all described: the rest of the word is zero
+                m.d.sync += zrun.eq(zrun - 1)
+                described_one()
+            with m.Elif(described):        # the rest of the word is zero
                 with m.If(tok != 0):
                     fail("IMG_FIELD")
                 m.d.comb += tb.build.eq(1)
@@ -324,10 +335,10 @@ class ImageLoader(wiring.Component):
                 m.d.sync += [tok.eq(tok << 5), tn.eq(tn - 5)]
                 with m.If(t <= P):
                     m.d.comb += [tb.len_we.eq(1), tb.len_data.eq(t)]
-                    m.d.sync += sidx.eq(sidx + 1)
+                    described_one()
                 with m.Else():
                     m.d.sync += zrun.eq(t - 15)
-                    with m.If(sidx + (t - 15) > v.nsym):
+                    with m.If(t - 15 > sleft):
                         fail("IMG_FIELD")
             with m.Else():
                 m.d.comb += v.want.eq(1)
@@ -486,8 +497,10 @@ class ImageLoader(wiring.Component):
         m = Module()
         N, CB = self.n_pe, self.code_bits
         # The stream form's signals that states outside ``_stream_states`` use.
-        sv = _Namespace(nsym=Signal(self.sym_bits + 1), cb_mask=Signal(8), build_busy=Signal(),
+        sv = _Namespace(nsym=Signal(self.sym_bits + 1, name="nsym"), cb_mask=Signal(8),
+                        build_busy=Signal(), build_busy_q=Signal(),
                         tok=Signal(21), tn=Signal(5), sidx=Signal(self.sym_bits + 1),
+                        sleft=Signal(self.sym_bits + 1), described=Signal(),
                         zrun=Signal(5))
         want = Signal()                     # the state wants a word now
         # A word taken on ``i`` (``arrive``) is registered (``w``) and acted on the
@@ -835,6 +848,7 @@ class ImageLoader(wiring.Component):
                         m.next = "TOKENS" if stream_form else "COUNT"
                         if stream_form:
                             m.d.sync += [sv.tok.eq(0), sv.tn.eq(0), sv.sidx.eq(0),
+                                         sv.sleft.eq(sv.nsym), sv.described.eq(0),
                                          sv.zrun.eq(0)]
 
             def next_column():
