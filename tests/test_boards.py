@@ -143,9 +143,10 @@ def test_build_user_errors_are_one_line(args, message):
 
 
 def test_each_board_runs_the_form_its_catalog_names(digits_zcm):
-    """The ECP5 boards run a fully connected model in the stream form, the
-    iCEBreaker in the expanded form; a model with convolutions runs expanded
-    everywhere; an explicit form wins; the engine parameters follow."""
+    """The OrangeCrab runs a fully connected model in the stream form, the
+    iCEBreaker and the ULX3S in the expanded form; a model with convolutions
+    runs expanded everywhere; an explicit form wins; the engine parameters
+    follow."""
     from boards.catalog import BOARDS, board_engine_params, board_form
     from golden.zcm import read_zcm
     from tests.test_hw_engine import conv_chain
@@ -153,9 +154,9 @@ def test_each_board_runs_the_form_its_catalog_names(digits_zcm):
     zm = read_zcm(digits_zcm)
     conv = conv_chain(np.random.default_rng(0))
     assert {n: board_form(b, zm) for n, b in BOARDS.items()} == {
-        "icebreaker": "expanded", "ulx3s-85f": "stream", "orangecrab-25f": "stream"}
+        "icebreaker": "expanded", "ulx3s-85f": "expanded", "orangecrab-25f": "stream"}
     assert all(board_form(b, conv) == "expanded" for b in BOARDS.values())
-    assert board_form(BOARDS["ulx3s-85f"], zm, "expanded") == "expanded"
+    assert board_form(BOARDS["orangecrab-25f"], zm, "expanded") == "expanded"
     p = board_engine_params(BOARDS["orangecrab-25f"], zm)
     assert p["form"] == "stream" and p["pe"]["sym_bits"] == 9 and "words" in p["pe"]
     assert "form" not in board_engine_params(BOARDS["icebreaker"], zm)

@@ -78,7 +78,7 @@ def add_parser(sub):
     b.add_argument("--board", required=True, help="icebreaker | ulx3s-85f | orangecrab-25f")
     b.add_argument("--form", choices=("expanded", "stream"),
                    help="the memory image form the engine runs (default: the board's: stream "
-                        "on the ECP5 boards for fully connected models, else expanded)")
+                        "on the OrangeCrab for fully connected models, else expanded)")
     b.add_argument("--pes", type=int, metavar="N", help="processing elements (default: the "
                                                         "board's)")
     b.add_argument("--freq", type=float, metavar="MHZ",
