@@ -9,7 +9,6 @@ from amaranth.lib.wiring import In, Out
 from golden.hwmodel.stream import MAX_CODE_LEN
 
 from .huffman import HuffmanError
-
 from .layerout import LayerOutput
 from .loader import ImageLoader, read_words
 from .maxpool import MaxPool2

@@ -7,16 +7,16 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.hwmodel.image import IMAGE_MAGIC, IMAGE_VERSION, STREAM_VERSION, XNOR_GROUP
-from golden.hwmodel.stream import MAX_CODE_LEN, MAX_LEN_BITS
 from golden.hwmodel.protocol import CODE
+from golden.hwmodel.stream import MAX_CODE_LEN, MAX_LEN_BITS
 
 from .huffman import CanonicalTable
 from .layerout import consts_words
+from .layouts import table_entry_layout
 from .params import reject, require_int
 from .patches import MAX_KERNEL
-from .layouts import table_entry_layout
 from .pe import NEXT_LAST, entry_address_bits, pointer_word
-from .spmv import MEM_BASE, MEM_CB, MEM_ENT, MEM_PTR, MEM_SYM
+from .spmv import MEM_BASE, MEM_CB, MEM_ENT, MEM_PTR
 
 __all__ = ["ImageLoader", "layer_entry_layout", "read_words"]
 
@@ -160,11 +160,12 @@ class ImageLoader(wiring.Component):
         (``IMG_VERSION``). A stream build loads fully connected shared layers
         (no convolutions, no XNOR path). Per shared layer it turns the
         code-length tokens into the layer's code with ``CanonicalTable``
-        (``2 * 2**(gap_bits + code_bits) + 23`` cycles with the input held,
-        after the tokens' last word): the symbol table of bank ``l`` in
-        every PE (``MEM_SYM``) and the limits and offsets (``dec_*``: entry
-        ``l`` of the engine's decoder memory, a length at a time, ``dec_we``
-        one-hot on the length). It writes the length table into each PE's
+        (``2 * 2**(gap_bits + code_bits) + 23`` cycles after the tokens' last
+        word, while the layer's next sections arrive; the next layer's tokens
+        wait for it): the symbol table of bank ``l`` in every PE (``sym_*``,
+        ``SparseMatVec``'s symbol-table port, beside the load port) and the
+        limits and offsets (``dec_*``: entry ``l`` of the engine's decoder
+        memory, a length at a time, ``dec_we`` one-hot on the length). It writes the length table into each PE's
         lengths (``MEM_PTR``, a row per column from the layer's pointer
         base), and each PE's stream into its stream memory after the
         previous layer's, with its first word in ``MEM_BASE`` (bank ``l``).
