@@ -359,7 +359,8 @@ class ImageLoader(wiring.Component):
                 m.d.comb += [self.ld_we.eq(1), self.ld_pe.eq(kk), self.ld_mem.eq(MEM_PTR),
                              self.ld_addr.eq(v.pa), self.ld_data.eq(field)]
                 total = ring[0] + field
-                with m.If(total[-1]):          # more bits than any stream memory
+                # Twice the stream memory's bits, well before ``ring`` would wrap.
+                with m.If(total[self.abits + 5:] != 0):
                     fail("IMG_CAPACITY")
                 m.d.sync += [fb.eq(fb << lb), fn.eq(fn - lb), kk.eq(kk + 1),
                              *(ring[i].eq(ring[i + 1]) for i in range(N - 1)),

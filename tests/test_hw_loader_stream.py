@@ -19,12 +19,14 @@ from sim.amsim import run_testbenches, stream_send
 from sim.engine import random_fc_model
 
 
-def make(sizes=(64, 32, 16, 10), densities=(0.3, 0.4, 0.5), n_pe=4, seed=0):
+def make(sizes=(64, 32, 16, 10), densities=(0.3, 0.4, 0.5), n_pe=4, seed=0, words=None):
+    """A random model, the stream loader ``engine_params`` sizes for it (with
+    ``words`` stream words per PE, if given) and its stream image."""
     zm = random_fc_model(np.random.default_rng(seed), list(sizes), list(densities))
     params = engine_params(zm, n_pe=n_pe, form="stream")
     pe = params["pe"]
     loader = ImageLoader(n_pe=n_pe, code_bits=pe["code_bits"], rows_per_pe=pe["rows"],
-                         pointers=pe["pointers"], entries=pe["words"],
+                         pointers=pe["pointers"], entries=words or pe["words"],
                          max_layers=params["max_layers"], max_len=params["max_len"],
                          max_rows=params["max_rows"], max_out=params["max_out"],
                          bias_bits=params["bias_bits"], row_consts=params["row_consts"],
@@ -124,3 +126,12 @@ def test_stream_image_loads_every_memory_as_specified(stall, seed):
     assert {key: v for key, v in got.items() if key[1] != MEM_CB} == \
         {key: v for key, v in ld.items() if key[1] != MEM_CB}
     assert all(res["ld"][key] == v for key, v in ld.items() if key[1] == MEM_CB)
+
+
+def test_streams_longer_than_the_stream_memory_end_in_capacity():
+    """A loader whose PEs hold fewer stream words than the image's: IMG_CAPACITY,
+    never a write past the memory."""
+    zm, loader, image = make(seed=2, words=16)
+    res = load(loader, image)
+    assert res["status"] == CODE["IMG_CAPACITY"]
+    assert all(a < 16 for (_, mem, a) in res["ld"] if mem == MEM_ENT)
