@@ -50,7 +50,13 @@ def test_simulate_refuses_what_it_cannot_run(tmp_path):
     write_zcm(zm, conv)
     bad = tmp_path / "bad.zcm"
     bad.write_bytes(b"not a model")
+    conv1 = tmp_path / "conv1.zcm"                # stride 1: the expanded form runs it
+    write_zcm(conv_model(np.random.default_rng(0)), conv1)
     for args, message in (([str(tmp_path / "missing.zcm")], "cannot read"),
+                          ([str(conv1), "--form", "stream"],
+                           "the stream form runs fully connected models"),
+                          ([str(conv1), "--form", "stream", "--pipelined"],
+                           "the stream form runs fully connected models"),
                           ([str(bad)], "zcm"),
                           ([str(conv)], "layer 0: the engine runs stride-1 convolutions"),
                           ([str(conv), "--pes", "0"], "--pes must be in 1..64"),
