@@ -23,6 +23,8 @@ async def spmv_matches_the_models(dut):
         getattr(dut, name).value = 0          # every input driven (Icarus starts them at X)
     if p.get("binary") is not None:
         dut.binary.value = 0
+    if p.get("limit") is not None:              # the stream form's symbol-table port
+        dut.sym_we.value = 0
     await start_clock_and_reset(dut)
     for pe, mem, addr, data in p["loads"]:
         dut.ld_we.value, dut.ld_pe.value, dut.ld_mem.value = 1, pe, mem
