@@ -286,7 +286,13 @@ def _digits(metrics: dict) -> dict:
     return rep
 
 
-FORMS_SECTION = ("engine.stream.", "engine.expanded.", "engine.load_bytes")
+FORMS_SECTION = tuple(f"engine.{form}.{key}" for form in ("stream", "expanded")
+                      for key in ("digits.", "cycle_model_error", "bits_per_nonzero")) + (
+    "engine.load_bytes",)
+# The stream engine's out-of-context build (``--forms --synth``): a section of its own, so a
+# ``--forms`` run without ``--synth`` keeps the last build's keys.
+FORMS_SYNTH_SECTION = tuple(f"engine.stream.{key}." for key in (
+    "fmax_mhz", "lc", "core_lc", "dsp", "ebr", "spram", "placed", "router2"))
 
 
 def _forms(synth: bool):
@@ -334,14 +340,16 @@ def _forms(synth: bool):
     m["engine.load_bytes_ratio"] = round(max(r[3] for r in loads) / zcm_bytes, 4)
     print()
     print_table(loads, ("board", "form", "PEs", "image bytes", "/ .zcm"))
+    print(write_results("engine", m, section=FORMS_SECTION))
     if synth:
+        built: dict = {}
         row = _placed(lambda dev: HostLink(**engine_params(zm, n_pe=4, queue_depth=8,
                                                            form="stream")),
-                      "ecp5-85f", 100, "bench-engine4-stream", m, "engine.stream")
+                      "ecp5-85f", 100, "bench-engine4-stream", built, "engine.stream")
         print()
         print_table([row], ("build", "device", "Fmax MHz", "LC/LUT", "core", "DSP", "EBR",
                             "SPRAM", "placed"))
-    print(write_results("engine", m, section=FORMS_SECTION))
+        print(write_results("engine", built, section=FORMS_SYNTH_SECTION))
 
 
 def _placed(build, dev, freq, name, metrics, prefix) -> tuple:
