@@ -44,6 +44,21 @@ async def stream_collect(ctx, stream, n: int, rng: random.Random | None = None,
     return out
 
 
+async def pulse_and_wait(ctx, pulse, busy, *, max_cycles: int, what: str = "the run") -> int:
+    """Pulse ``pulse`` for one cycle, then tick while ``busy`` is high; returns
+    the cycles ``busy`` stayed high after the pulse (more than ``max_cycles``
+    fails: ``what`` never ends)."""
+    ctx.set(pulse, 1)
+    await ctx.tick()
+    ctx.set(pulse, 0)
+    cycles = 0
+    while ctx.get(busy):
+        await ctx.tick()
+        cycles += 1
+        assert cycles <= max_cycles, f"{what} never ends"
+    return cycles
+
+
 def run_testbenches(dut, *testbenches):
     """Simulate ``dut`` with a 1 MHz clock until every testbench has returned."""
     from amaranth.sim import Simulator  # noqa: PLC0415

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .amsim import run_testbenches
+from .amsim import pulse_and_wait, run_testbenches
 from .harness import run_cocotb
 
 __all__ = ["run_spmv", "run_once", "load_layer", "write_acts", "random_fc_model", "host_run",
@@ -42,15 +42,8 @@ async def run_once(ctx, dut, x, *, max_cycles: int = 1 << 20) -> int:
     product; returns the cycles from the start pulse until ``busy`` falls (a
     run longer than ``max_cycles`` fails: it hangs)."""
     await write_acts(ctx, dut, x)
-    ctx.set(dut.start, 1), ctx.set(dut.length, len(x))
-    await ctx.tick()
-    ctx.set(dut.start, 0)
-    cycles = 1
-    while ctx.get(dut.busy):
-        await ctx.tick()
-        cycles += 1
-        assert cycles <= max_cycles, "the run never ends"
-    return cycles
+    ctx.set(dut.length, len(x))
+    return 1 + await pulse_and_wait(ctx, dut.start, dut.busy, max_cycles=max_cycles - 1)
 
 
 def run_spmv(dut, codes, cb, xs, *, ptr_base: int = 0, binary: bool = False,

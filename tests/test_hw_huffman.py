@@ -10,7 +10,7 @@ import pytest
 
 from golden import huffman as H
 from hw.huffman import HuffmanDecoder, HuffmanError
-from sim.amsim import run_testbenches, stream_collect, stream_send
+from sim.amsim import pulse_and_wait, run_testbenches, stream_collect, stream_send
 
 
 async def load_code(ctx, dut, lengths):
@@ -20,15 +20,8 @@ async def load_code(ctx, dut, lengths):
         ctx.set(dut.len_data, int(ln))
         await ctx.tick()
     ctx.set(dut.len_we, 0)
-    ctx.set(dut.build, 1)
-    await ctx.tick()
-    ctx.set(dut.build, 0)
-    cycles = 0
-    while ctx.get(dut.busy):
-        await ctx.tick()
-        cycles += 1
-        assert cycles < 20_000, "table build does not finish"
-    return cycles
+    return await pulse_and_wait(ctx, dut.build, dut.busy, max_cycles=19_999,
+                                what="the table build")
 
 
 async def start(ctx, dut, count, nbits):
